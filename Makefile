@@ -1,0 +1,40 @@
+# The two commands that matter: `make up` runs the whole shop, `make test` runs every test.
+# Both install what they need: a virtualenv in .venv and the external tools in .tools/.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: up test install tools lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip 2>&1 | grep -v 'is ignored' || test "$${PIPESTATUS[0]}" -eq 0
+	$(BIN)/pip install --quiet -e '.[dev]' 2>&1 | grep -v 'is ignored' || test "$${PIPESTATUS[0]}" -eq 0
+	touch $@
+
+install: $(STAMP)
+
+## tools: every tools/install-*.sh, each idempotent, installing into .tools/ (or apt for system packages)
+tools: $(STAMP)
+	@set -e; for script in tools/install-*.sh; do bash "$$script"; done
+
+up: $(STAMP)
+	$(BIN)/ecommerce up
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src/ecommerce/chassis
+
+test: install tools lint typecheck
+	$(BIN)/pytest
+
+bench: install tools
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache
