@@ -1,0 +1,3 @@
+from ecommerce.cli import main
+
+main()

@@ -1,0 +1,177 @@
+"""Build a service's ASGI app from its spec: actuator, errors, telemetry, database, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI, HTTPException
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import ecommerce
+from ecommerce.chassis import migrations
+from ecommerce.chassis.actuator import HealthCheck, actuator_router, add_health_check, health_router
+from ecommerce.chassis.database import Database
+from ecommerce.chassis.errors import error_response, install_error_handlers
+from ecommerce.chassis.settings import ServiceSettings, load_settings, sqlite_url
+from ecommerce.chassis.telemetry import (
+    MEMORY_LIMIT,
+    TelemetryMiddleware,
+    configure_logging,
+    configure_tracing,
+    read_memory_limit,
+)
+
+log = structlog.get_logger("ecommerce.app")
+
+Extension = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """Everything the chassis needs to know to build and run one component."""
+
+    name: str
+    port: int
+    context_path: str = ""
+    description: str = ""
+    settings_cls: type[ServiceSettings] = ServiceSettings
+    routers: Sequence[APIRouter] = ()
+    migrations: Path | None = None
+    seed: Callable[[AsyncSession], Awaitable[None]] | None = None
+    extensions: Sequence[Extension] = field(default_factory=tuple)
+
+    @property
+    def actuator_base(self) -> str:
+        return f"{self.context_path}/actuator"
+
+    @property
+    def registry_name(self) -> str:
+        """The upper-case name the service registry knows it by (PRODUCT-SERVICE)."""
+        return self.name.upper()
+
+
+def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
+    """Assemble the ASGI app for `spec`; `settings` default to defaults < config server < environment."""
+    settings = settings or load_settings(spec.settings_cls, spec.name)
+    configure_logging(spec.name, settings.log_level)
+    tracer = configure_tracing(spec.name, settings.otel_endpoint)
+
+    app = FastAPI(
+        title=spec.name,
+        description=spec.description,
+        version=ecommerce.__version__,
+        docs_url=f"{spec.context_path}/docs",
+        openapi_url=f"{spec.context_path}/openapi.json",
+        redoc_url=None,
+        lifespan=_lifespan(spec),
+    )
+    app.state.spec = spec
+    app.state.settings = settings
+    app.state.health_checks = []
+    app.state.refreshers = []
+    app.state.draining = False
+    app.state.database = None
+
+    if spec.migrations is not None:
+        database = Database(
+            settings.database_url or sqlite_url(settings.data_dir, spec.name),
+            application=spec.name,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+        )
+        app.state.database = database
+        add_health_check(app, HealthCheck("db", _database_probe(database, spec.migrations)))
+
+    for router in spec.routers:
+        app.include_router(router, prefix=spec.context_path)
+    app.include_router(actuator_router(), prefix=spec.actuator_base)
+    if spec.context_path:
+        # The manual's troubleshooting calls http://<service>:<port>/actuator/health.
+        app.include_router(health_router(), prefix="/actuator", include_in_schema=False)
+    install_error_handlers(app)
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        TelemetryMiddleware,
+        application=spec.name,
+        tracer=tracer,
+        sampling_ratio=settings.trace_sampling_ratio,
+        access_log=settings.access_log,
+    )
+    limit = read_memory_limit()
+    if limit is not None:
+        MEMORY_LIMIT.labels(spec.name).set(limit)
+    return app
+
+
+def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database: Database | None = app.state.database
+        async with AsyncExitStack() as stack:
+            if database is not None:
+                stack.push_async_callback(database.dispose)
+                await prepare_database(spec, app.state.settings, database)
+            for extension in spec.extensions:
+                await stack.enter_async_context(extension(app))
+            log.info("started", port=spec.port, profile=app.state.settings.profile)
+            yield
+            app.state.draining = True
+        log.info("stopped")
+
+    return lifespan
+
+
+async def prepare_database(spec: ServiceSpec, settings: ServiceSettings, database: Database) -> None:
+    """Migrate to the newest revision and, when the profile asks for it, load the demo rows."""
+    assert spec.migrations is not None
+    await migrations.upgrade(database, spec.migrations)
+    if spec.seed is not None and settings.seeds_demo_data:
+        async with database.sessionmaker() as session, session.begin():
+            await spec.seed(session)
+
+
+def _database_probe(database: Database, script_location: Path) -> Callable[[], Awaitable[dict[str, Any]]]:
+    async def probe() -> dict[str, Any]:
+        reachable = await database.ping()
+        migrated = reachable and await migrations.is_up_to_date(database, script_location)
+        details = {"database": "SQLite" if database.is_sqlite else "PostgreSQL", "migrated": migrated}
+        return {"status": "UP" if migrated else "DOWN", "details": details}
+
+    return probe
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over `max_bytes` with 413, by header or while streaming."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await error_response(scope, 413, f"Request body over {self.max_bytes} bytes")(scope, receive, send)
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, f"Request body over {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)

@@ -1,0 +1,69 @@
+"""Alembic, run programmatically: each service keeps its own history in its `migrations/` folder.
+
+A service's `migrations/env.py` is two lines: import its metadata and call `run_env(metadata)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command, context
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import Connection
+
+from ecommerce.chassis.database import Database
+
+
+def run_env(target_metadata: MetaData) -> None:
+    """Body of every service's env.py: migrate on the connection handed over by `upgrade`/`downgrade`."""
+    connection: Connection | None = context.config.attributes.get("connection")
+    if connection is None:
+        context.configure(url=context.config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _config(script_location: Path, connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.attributes["connection"] = connection
+    return config
+
+
+async def upgrade(database: Database, script_location: Path, revision: str = "head") -> None:
+    """Apply migrations up to `revision`, serialised across processes that share the database."""
+    async with database.engine.begin() as conn:
+        await _lock(conn, database)
+        await conn.run_sync(lambda sync: command.upgrade(_config(script_location, sync), revision))
+
+
+async def downgrade(database: Database, script_location: Path, revision: str = "base") -> None:
+    """Undo migrations down to `revision`."""
+    async with database.engine.begin() as conn:
+        await _lock(conn, database)
+        await conn.run_sync(lambda sync: command.downgrade(_config(script_location, sync), revision))
+
+
+async def is_up_to_date(database: Database, script_location: Path) -> bool:
+    """True when the database is at the newest revision of the service's history."""
+    heads = set(ScriptDirectory.from_config(_config(script_location)).get_heads())
+    async with database.engine.connect() as conn:
+        current = await conn.run_sync(lambda sync: set(MigrationContext.configure(sync).get_current_heads()))
+    return current == heads
+
+
+async def _lock(conn: Any, database: Database) -> None:
+    # Two instances of one service may start together against one database; only one migrates at a time.
+    if database.is_sqlite:
+        await conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS migration_lock (id INTEGER)")
+        await conn.exec_driver_sql("DELETE FROM migration_lock")  # a write takes SQLite's write lock
+    else:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": database.application})

@@ -1,0 +1,298 @@
+"""Logs, metrics and traces, kept cheap enough to leave on.
+
+One plain-ASGI middleware does all three per request (one pass over the headers, one timer):
+- request id: reuse a sane incoming X-Request-Id or mint one, echo it on the response;
+- trace context: W3C `traceparent` in and out; a span is only created for sampled requests;
+- the Micrometer-named histogram `http_server_requests_seconds` labelled by route template;
+- one JSON access-log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import structlog
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+from prometheus_client import Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+
+HTTP_SERVER_REQUESTS = Histogram(
+    "http_server_requests_seconds",
+    "Inbound HTTP requests by route template",
+    ["application", "method", "uri", "status", "outcome"],
+    buckets=BUCKETS,
+)
+MEMORY_LIMIT = Gauge("process_memory_limit_bytes", "The cgroup memory limit of this process", ["application"])
+
+
+@dataclass(slots=True, frozen=True)
+class TraceState:
+    """The trace this request belongs to; `span_id` is ours when sampled, else the caller's."""
+
+    trace_id: int
+    span_id: int
+    sampled: bool
+
+    def traceparent(self) -> str:
+        return f"00-{self.trace_id:032x}-{self.span_id:016x}-{'01' if self.sampled else '00'}"
+
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+trace_var: ContextVar[TraceState | None] = ContextVar("trace", default=None)
+
+
+def current_trace_id() -> str | None:
+    """The trace id of the request being served, as 32 hex digits, else its request id."""
+    state = _current_trace()
+    if state is not None:
+        return f"{state.trace_id:032x}"
+    return request_id_var.get()
+
+
+def outgoing_headers() -> dict[str, str]:
+    """Headers that carry the request id and trace context to a peer."""
+    headers: dict[str, str] = {}
+    request_id = request_id_var.get()
+    if request_id:
+        headers["X-Request-Id"] = request_id
+    state = _current_trace()
+    if state is not None:
+        headers["traceparent"] = state.traceparent()
+    return headers
+
+
+def _current_trace() -> TraceState | None:
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        return TraceState(span_context.trace_id, span_context.span_id, span_context.trace_flags.sampled)
+    return trace_var.get()
+
+
+# --- logging -------------------------------------------------------------------------------------------
+
+
+def _add_context(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    request_id = request_id_var.get()
+    if request_id:
+        event.setdefault("request_id", request_id)
+    state = _current_trace()
+    if state is not None:
+        event.setdefault("trace_id", f"{state.trace_id:032x}")
+        event.setdefault("span_id", f"{state.span_id:016x}")
+    return event
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    """JSON lines on stdout for our logs and for the libraries' stdlib logging."""
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+        _add_context,
+        lambda _l, _n, event: {**event, "service": service},
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, structlog.processors.JSONRenderer(orjson.dumps)],
+        logger_factory=structlog.BytesLoggerFactory(sys.stdout.buffer),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(lambda obj, **_: orjson.dumps(obj).decode()),
+            ],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, structlog.processors.format_exc_info],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    for noisy in ("uvicorn.access",):
+        logging.getLogger(noisy).disabled = True
+
+
+# --- tracing -------------------------------------------------------------------------------------------
+
+
+def configure_tracing(service: str, endpoint: str | None) -> trace.Tracer | None:
+    """Export spans over OTLP/HTTP when an endpoint is set; otherwise tracing costs nothing."""
+    if not endpoint:
+        return None
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
+
+    # Root sampling is decided in the middleware (cheaply, before any span exists); child spans follow it.
+    provider = TracerProvider(resource=Resource.create({"service.name": service}), sampler=ParentBased(ALWAYS_ON))
+    url = endpoint.rstrip("/")
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{url}/v1/traces")))
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(provider)
+    return provider.get_tracer("ecommerce")
+
+
+def _parse_traceparent(value: bytes) -> TraceState | None:
+    # W3C trace context is four dash-separated hex fields; parsing it by hand is cheaper than the propagator.
+    parts = value.split(b"-")
+    if len(parts) != 4 or len(parts[1]) != 32 or len(parts[2]) != 16:
+        return None
+    try:
+        trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
+    except ValueError:
+        return None
+    if trace_id == 0 or span_id == 0:
+        return None
+    return TraceState(trace_id, span_id, bool(flags & 1))
+
+
+# --- the middleware ------------------------------------------------------------------------------------
+
+_OUTCOMES = {1: "INFORMATIONAL", 2: "SUCCESS", 3: "REDIRECTION", 4: "CLIENT_ERROR", 5: "SERVER_ERROR"}
+
+
+class TelemetryMiddleware:
+    """Request id, trace context, request metrics and the access log, in one pass."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        application: str,
+        tracer: trace.Tracer | None = None,
+        sampling_ratio: float = 0.1,
+        access_log: bool = True,
+    ) -> None:
+        self.app = app
+        self.application = application
+        self.tracer = tracer
+        self.sampling_ratio = sampling_ratio
+        self.access_log = access_log
+        self._observers: dict[tuple[str, str, int], Callable[[float], None]] = {}
+        self._out = sys.stdout.buffer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = None
+        parent = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1") if _is_safe_id(value) else None
+            elif name == b"traceparent":
+                parent = _parse_traceparent(value)
+        if request_id is None:
+            request_id = os.urandom(8).hex()
+        status = 500
+        request_id_header = (b"x-request-id", request_id.encode())
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), request_id_header]
+            await send(message)
+
+        rid_token = request_id_var.set(request_id)
+        span = None
+        sampled = parent.sampled if parent is not None else random.random() < self.sampling_ratio
+        if sampled and self.tracer is not None:
+            context = None
+            if parent is not None:
+                remote = SpanContext(parent.trace_id, parent.span_id, True, TraceFlags(TraceFlags.SAMPLED))
+                context = trace.set_span_in_context(NonRecordingSpan(remote))
+            span = self.tracer.start_span(f"{scope['method']} {scope['path']}", context=context, kind=SpanKind.SERVER)
+            trace_token = trace_var.set(None)
+            span_token = trace.context_api.attach(trace.set_span_in_context(span))
+        else:
+            # Not sampled: keep (or mint) a trace id for logs and peers, but create no span at all.
+            state = parent or TraceState(random.getrandbits(128) or 1, random.getrandbits(64) or 1, False)
+            trace_token = trace_var.set(TraceState(state.trace_id, state.span_id, False))
+            span_token = None
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            uri = getattr(route, "path", None) or ("NOT_FOUND" if status == 404 else "UNKNOWN")
+            self._observe(scope["method"], uri, status, elapsed)
+            if span is not None:
+                span.set_attribute("http.request.method", scope["method"])
+                span.set_attribute("http.route", uri)
+                span.set_attribute("http.response.status_code", status)
+                span.update_name(f"{scope['method']} {uri}")
+                if status >= 500:
+                    span.set_status(trace.Status(trace.StatusCode.ERROR))
+            if self.access_log and "/actuator/" not in scope["path"]:
+                self._log_access(scope, status, elapsed, request_id)
+            if span is not None:
+                span.end()
+                assert span_token is not None
+                trace.context_api.detach(span_token)
+            trace_var.reset(trace_token)
+            request_id_var.reset(rid_token)
+
+    def _observe(self, method: str, uri: str, status: int, elapsed: float) -> None:
+        key = (method, uri, status)
+        observe = self._observers.get(key)
+        if observe is None:
+            outcome = _OUTCOMES.get(status // 100, "UNKNOWN")
+            child = HTTP_SERVER_REQUESTS.labels(self.application, method, uri, str(status), outcome)
+            observe = self._observers[key] = child.observe
+        observe(elapsed)
+
+    def _log_access(self, scope: Scope, status: int, elapsed: float, request_id: str) -> None:
+        # Written straight to stdout with orjson: the structlog pipeline costs several times more per line.
+        state = _current_trace()
+        line = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+            "level": "info",
+            "event": "request",
+            "service": self.application,
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 3),
+            "request_id": request_id,
+            "trace_id": f"{state.trace_id:032x}" if state else None,
+            "span_id": f"{state.span_id:016x}" if state else None,
+        }
+        self._out.write(orjson.dumps(line) + b"\n")
+        self._out.flush()
+
+
+def _is_safe_id(value: bytes) -> bool:
+    return 0 < len(value) <= 64 and value.replace(b"-", b"").isalnum()
+
+
+def read_memory_limit() -> int | None:
+    """The cgroup v2 (or v1) memory limit in bytes, or None when unlimited."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            raw = open(path).read().strip()  # noqa: SIM115 - a one-shot read of a kernel file
+        except OSError:
+            continue
+        if raw.isdigit() and int(raw) < 1 << 60:
+            return int(raw)
+    return None

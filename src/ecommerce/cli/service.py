@@ -1,0 +1,116 @@
+"""Commands on one component: run, migrate, seed; and `up`/`status` for the whole shop."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ecommerce import components
+from ecommerce.chassis import Database, create_app, load_settings
+from ecommerce.chassis.app import ServiceSpec
+from ecommerce.chassis.migrations import upgrade
+from ecommerce.chassis.settings import sqlite_url
+
+err = Console(stderr=True)
+
+
+def _spec(name: str) -> ServiceSpec:
+    try:
+        return components.load_spec(name)
+    except KeyError:
+        err.print(f"[red]Unknown component '{name}'.[/] Known: {', '.join(components.names())}")
+        raise typer.Exit(2) from None
+
+
+Name = Annotated[str, typer.Argument(help="Component name, e.g. product-service.", show_default=False)]
+
+
+def run(
+    name: Name,
+    host: Annotated[str, typer.Option(help="Address to listen on.", envvar="ECOMMERCE_HOST")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Port; defaults to the component's own.")] = None,
+) -> None:
+    """Start one component and serve it until stopped (env: ECOMMERCE_HOST)."""
+    import uvicorn
+
+    spec = _spec(name)
+    app = create_app(spec)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port or spec.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+
+
+def migrate(name: Name) -> None:
+    """Apply the component's database migrations (env: DATABASE_URL, <SERVICE>_DATABASE_URL)."""
+    spec = _spec(name)
+    if spec.migrations is None:
+        err.print(f"{name} has no database.")
+        return
+    asyncio.run(_with_database(spec, seed=False))
+    err.print(f"[green]{name}: migrations applied[/]")
+
+
+def seed(name: Name) -> None:
+    """Migrate, then load the component's demo data into an empty database."""
+    spec = _spec(name)
+    if spec.migrations is None or spec.seed is None:
+        err.print(f"{name} has no demo data.")
+        return
+    asyncio.run(_with_database(spec, seed=True))
+    err.print(f"[green]{name}: demo data loaded[/]")
+
+
+async def _with_database(spec: ServiceSpec, *, seed: bool) -> None:
+    settings = load_settings(spec.settings_cls, spec.name)
+    database = Database(settings.database_url or sqlite_url(settings.data_dir, spec.name), application=spec.name)
+    try:
+        assert spec.migrations is not None
+        await upgrade(database, Path(spec.migrations))
+        if seed and spec.seed is not None:
+            async with database.sessionmaker() as session, session.begin():
+                await spec.seed(session)
+    finally:
+        await database.dispose()
+
+
+def up(
+    only: Annotated[list[str] | None, typer.Option("--only", help="Start only these components (repeatable).")] = None,
+    postgres: Annotated[
+        str | None,
+        typer.Option(help="Run on PostgreSQL: an admin URL, e.g. postgresql://postgres@127.0.0.1:5432/postgres."),
+    ] = None,
+    instances: Annotated[
+        list[str] | None, typer.Option(help="More instances of a component, e.g. product-service=2 (repeatable).")
+    ] = None,
+    data_dir: Annotated[Path, typer.Option(help="Where SQLite files and logs go.", envvar="ECOMMERCE_DATA_DIR")] = Path(
+        ".data"
+    ),
+) -> None:
+    """Start the whole shop in the right order, wait until healthy, and stream the logs (Ctrl-C stops all)."""
+    from ecommerce.local.supervisor import Supervisor, parse_instances
+
+    supervisor = Supervisor(
+        names=only or components.names(),
+        instances=parse_instances(instances or []),
+        data_dir=data_dir,
+        postgres_admin_url=postgres,
+    )
+    raise typer.Exit(asyncio.run(supervisor.run()))
+
+
+def register(app: typer.Typer) -> None:
+    """Attach these commands to the root CLI."""
+    for command in (run, migrate, seed, up):
+        app.command()(command)

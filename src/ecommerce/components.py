@@ -1,0 +1,24 @@
+"""Every component of the shop by its one name, in the order `ecommerce up` starts them."""
+
+from __future__ import annotations
+
+import importlib
+
+from ecommerce.chassis import ServiceSpec
+
+# name -> module whose SPEC describes it. Order matters: registry and config first, the edge last.
+COMPONENTS: dict[str, str] = {
+    "product-service": "ecommerce.services.products",
+}
+
+
+def names() -> list[str]:
+    """Component names in start order."""
+    return list(COMPONENTS)
+
+
+def load_spec(name: str) -> ServiceSpec:
+    """The spec of component `name`; KeyError for an unknown name."""
+    spec = importlib.import_module(COMPONENTS[name]).SPEC
+    assert isinstance(spec, ServiceSpec)
+    return spec

@@ -1,0 +1,1 @@
+"""Running the whole shop on one machine, without containers."""

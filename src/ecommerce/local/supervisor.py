@@ -1,0 +1,205 @@
+"""The process supervisor behind `ecommerce up`: start in order, wait for health, stream logs, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from rich.console import Console
+from rich.table import Table
+
+from ecommerce import components
+from ecommerce.chassis.app import ServiceSpec
+from ecommerce.local.postgres import database_urls
+
+COLOURS = [
+    "cyan",
+    "green",
+    "yellow",
+    "magenta",
+    "blue",
+    "bright_cyan",
+    "bright_green",
+    "bright_yellow",
+    "bright_magenta",
+]
+HEALTH_TIMEOUT_SECONDS = 90.0
+STOP_TIMEOUT_SECONDS = 15.0
+INSTANCE_PORT_STEP = 10  # the second product-service listens on 8510, the third on 8520
+
+err = Console(stderr=True)
+
+
+def parse_instances(values: list[str]) -> dict[str, int]:
+    """`["product-service=2"]` -> `{"product-service": 2}`."""
+    counts: dict[str, int] = {}
+    for value in values:
+        name, _, count = value.partition("=")
+        if name not in components.COMPONENTS or not count.isdigit() or not 1 <= int(count) <= 9:
+            raise SystemExit(f"--instances expects NAME=N with a known component and 1 <= N <= 9, got '{value}'")
+        counts[name] = int(count)
+    return counts
+
+
+@dataclass
+class Instance:
+    """One running process of one component."""
+
+    spec: ServiceSpec
+    index: int
+    colour: str
+    process: asyncio.subprocess.Process | None = None
+    pumps: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        return self.spec.port + INSTANCE_PORT_STEP * self.index
+
+    @property
+    def label(self) -> str:
+        return self.spec.name if self.index == 0 else f"{self.spec.name}#{self.index + 1}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class Supervisor:
+    """Starts components as child processes and keeps them in line."""
+
+    def __init__(
+        self,
+        *,
+        names: list[str],
+        instances: dict[str, int],
+        data_dir: Path,
+        postgres_admin_url: str | None = None,
+    ) -> None:
+        self.data_dir = data_dir.resolve()
+        self.postgres_admin_url = postgres_admin_url
+        self.instances: list[Instance] = []
+        for position, name in enumerate(names):
+            spec = components.load_spec(name)
+            for index in range(instances.get(name, 1)):
+                self.instances.append(Instance(spec, index, COLOURS[position % len(COLOURS)]))
+        self.stopping = asyncio.Event()
+        self.tty = sys.stdout.isatty()
+
+    async def run(self) -> int:
+        """Bring everything up, wait for a stop signal or a crash, then bring everything down."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.stopping.set)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = await self._environment()
+        started = time.monotonic()
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+                for instance in self.instances:
+                    await self._start(instance, env)
+                    if not await self._wait_healthy(instance, http):
+                        err.print(f"[red]{instance.label} did not become healthy; stopping the shop.[/]")
+                        return 1
+            self._print_table(time.monotonic() - started)
+            crashed = asyncio.create_task(self._first_exit())
+            stop = asyncio.create_task(self.stopping.wait())
+            done, _ = await asyncio.wait({crashed, stop}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (crashed, stop):
+                task.cancel()
+            if crashed in done and not self.stopping.is_set():
+                err.print("[red]A component exited unexpectedly; stopping the shop.[/]")
+                return 1
+            return 0
+        finally:
+            await self._stop_all()
+
+    async def _environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["ECOMMERCE_DATA_DIR"] = str(self.data_dir)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        if self.postgres_admin_url:
+            with_db = sorted({i.spec.name for i in self.instances if i.spec.migrations is not None})
+            for name, url in (await database_urls(self.postgres_admin_url, with_db)).items():
+                env[f"{name.upper().replace('-', '_')}_DATABASE_URL"] = url
+        return env
+
+    async def _start(self, instance: Instance, env: dict[str, str]) -> None:
+        command = [sys.executable, "-m", "ecommerce", "run", instance.spec.name, "--port", str(instance.port)]
+        instance.process = await asyncio.create_subprocess_exec(
+            *command,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
+        )
+        assert instance.process.stdout is not None
+        instance.pumps.append(asyncio.create_task(self._pump(instance, instance.process.stdout)))
+
+    async def _pump(self, instance: Instance, stream: asyncio.StreamReader) -> None:
+        prefix = f"{instance.label:<20}| "
+        if self.tty:
+            prefix = f"\x1b[1;{_ansi(instance.colour)}m{prefix}\x1b[0m"
+        while line := await stream.readline():
+            sys.stdout.write(prefix + line.decode(errors="replace"))
+            sys.stdout.flush()
+
+    async def _wait_healthy(self, instance: Instance, http: aiohttp.ClientSession) -> bool:
+        url = f"{instance.base_url}{instance.spec.actuator_base}/health/readiness"
+        deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
+        with err.status(f"waiting for {instance.label} on {instance.base_url}"):
+            while time.monotonic() < deadline and not self.stopping.is_set():
+                assert instance.process is not None
+                if instance.process.returncode is not None:
+                    return False
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with http.get(url) as response:
+                        if response.status == 200:
+                            err.print(f"[green]✓[/] {instance.label} healthy")
+                            return True
+                await asyncio.sleep(0.2)
+        return False
+
+    async def _first_exit(self) -> None:
+        waits = [asyncio.create_task(i.process.wait()) for i in self.instances if i.process is not None]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _stop_all(self) -> None:
+        for instance in reversed(self.instances):
+            process = instance.process
+            if process is None or process.returncode is not None:
+                continue
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), STOP_TIMEOUT_SECONDS)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        for instance in self.instances:
+            for pump in instance.pumps:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(pump, 2)
+
+    def _print_table(self, elapsed: float) -> None:
+        table = Table(title=f"The shop is up ({elapsed:.1f} s)")
+        for column in ("component", "url", "health"):
+            table.add_column(column)
+        for instance in self.instances:
+            base = f"{instance.base_url}{instance.spec.context_path}/"
+            table.add_row(instance.label, base, f"{instance.base_url}{instance.spec.actuator_base}/health")
+        err.print(table)
+        err.print("Press Ctrl-C to stop everything.")
+
+
+def _ansi(colour: str) -> int:
+    base = {"cyan": 36, "green": 32, "yellow": 33, "magenta": 35, "blue": 34}
+    name = colour.removeprefix("bright_")
+    return base.get(name, 37) + (60 if colour.startswith("bright_") else 0)

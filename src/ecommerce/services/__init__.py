@@ -1,0 +1,1 @@
+"""The shop's components, each a folder of its own."""

@@ -1,0 +1,17 @@
+"""product-service: the catalog (categories with parents, products with stock)."""
+
+from pathlib import Path
+
+from ecommerce.chassis import ServiceSpec
+from ecommerce.services.products.router import router
+from ecommerce.services.products.seed import seed
+
+SPEC = ServiceSpec(
+    name="product-service",
+    port=8500,
+    context_path="/product-service",
+    description="The catalog: categories and products.",
+    routers=(router,),
+    migrations=Path(__file__).parent / "migrations",
+    seed=seed,
+)

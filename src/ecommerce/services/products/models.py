@@ -1,0 +1,45 @@
+"""product-service tables: categories (with parents) and products."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ecommerce.chassis import Base, TimestampMixin, new_metadata
+
+metadata = new_metadata()
+
+
+class ProductBase(Base):
+    __abstract__ = True
+    metadata = metadata
+
+
+class Category(TimestampMixin, ProductBase):
+    __tablename__ = "categories"
+
+    category_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    parent_category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.category_id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    category_title: Mapped[str] = mapped_column(String(255), nullable=False)
+    image_url: Mapped[str | None] = mapped_column(String(255))
+
+
+class Product(TimestampMixin, ProductBase):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("price_unit >= 0", name="price_not_negative"),
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        Index("ix_products_category_id_product_id", "category_id", "product_id"),
+    )
+
+    product_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.category_id", ondelete="RESTRICT"), nullable=False)
+    product_title: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    image_url: Mapped[str | None] = mapped_column(String(255))
+    sku: Mapped[str | None] = mapped_column(String(255), unique=True)
+    price_unit: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False, default=Decimal("0"))
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

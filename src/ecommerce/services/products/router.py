@@ -1,0 +1,117 @@
+"""product-service HTTP routes: the original's paths, thin handlers over `service`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from ecommerce.chassis import BadRequest, Collection, DbSession
+from ecommerce.services.products import service as product_service
+from ecommerce.services.products.schemas import CategoryIn, CategoryOut, ProductIn, ProductOut
+
+router = APIRouter(prefix="/api")
+
+ProductId = Annotated[int, Path(alias="productId", ge=1, le=2_147_483_647)]
+CategoryId = Annotated[int, Path(alias="categoryId", ge=1, le=2_147_483_647)]
+Page = Annotated[int | None, Query(ge=0, le=10_000_000, description="zero-based page number")]
+Size = Annotated[int | None, Query(ge=1, le=product_service.MAX_PAGE_SIZE, description="page size")]
+Sort = Annotated[str | None, Query(max_length=64, description="field[,asc|desc], e.g. priceUnit,desc")]
+
+
+def _parse_ids(raw: str) -> list[int]:
+    try:
+        ids = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise BadRequest("Invalid value for 'ids': expected comma-separated integers") from None
+    if not ids or len(ids) > product_service.MAX_PAGE_SIZE or any(i < 1 or i > 2_147_483_647 for i in ids):
+        raise BadRequest(f"Invalid value for 'ids': between 1 and {product_service.MAX_PAGE_SIZE} positive ids")
+    return ids
+
+
+@router.get("/products", tags=["products"])
+async def list_products(
+    session: DbSession,
+    page: Page = None,
+    size: Size = None,
+    sort: Sort = None,
+    category_id: Annotated[int | None, Query(alias="categoryId", ge=1, le=2_147_483_647)] = None,
+    q: Annotated[str | None, Query(max_length=255, description="words in the title")] = None,
+    ids: Annotated[str | None, Query(max_length=12_000, description="comma-separated product ids")] = None,
+) -> Collection[ProductOut]:
+    products = await product_service.list_products(
+        session,
+        page=page,
+        size=size,
+        sort=sort,
+        category_id=category_id,
+        q=q,
+        ids=_parse_ids(ids) if ids is not None else None,
+    )
+    return Collection[ProductOut](collection=products)
+
+
+@router.get("/products/{productId}", tags=["products"])
+async def get_product(session: DbSession, product_id: ProductId) -> ProductOut:
+    return await product_service.get_product(session, product_id=product_id)
+
+
+@router.post("/products", status_code=201, tags=["products"])
+async def create_product(session: DbSession, body: ProductIn) -> ProductOut:
+    return await product_service.create_product(session, data=body)
+
+
+@router.put("/products", tags=["products"])
+async def replace_product(session: DbSession, body: ProductIn, response: Response) -> ProductOut:
+    if body.product_id is None:
+        response.status_code = 201
+        return await product_service.create_product(session, data=body)
+    return await product_service.update_product(session, product_id=body.product_id, data=body)
+
+
+@router.put("/products/{productId}", tags=["products"])
+async def update_product(session: DbSession, product_id: ProductId, body: ProductIn) -> ProductOut:
+    return await product_service.update_product(session, product_id=product_id, data=body)
+
+
+@router.delete("/products/{productId}", tags=["products"])
+async def delete_product(session: DbSession, product_id: ProductId) -> bool:
+    await product_service.delete_product(session, product_id=product_id)
+    return True
+
+
+@router.get("/categories", tags=["categories"])
+async def list_categories(
+    session: DbSession, page: Page = None, size: Size = None, sort: Sort = None
+) -> Collection[CategoryOut]:
+    categories = await product_service.list_categories(session, page=page, size=size, sort=sort)
+    return Collection[CategoryOut](collection=categories)
+
+
+@router.get("/categories/{categoryId}", tags=["categories"])
+async def get_category(session: DbSession, category_id: CategoryId) -> CategoryOut:
+    return await product_service.get_category(session, category_id=category_id)
+
+
+@router.post("/categories", status_code=201, tags=["categories"])
+async def create_category(session: DbSession, body: CategoryIn) -> CategoryOut:
+    return await product_service.create_category(session, data=body)
+
+
+@router.put("/categories", tags=["categories"])
+async def replace_category(session: DbSession, body: CategoryIn, response: Response) -> CategoryOut:
+    if body.category_id is None:
+        response.status_code = 201
+        return await product_service.create_category(session, data=body)
+    return await product_service.update_category(session, category_id=body.category_id, data=body)
+
+
+@router.put("/categories/{categoryId}", tags=["categories"])
+async def update_category(session: DbSession, category_id: CategoryId, body: CategoryIn) -> CategoryOut:
+    return await product_service.update_category(session, category_id=category_id, data=body)
+
+
+@router.delete("/categories/{categoryId}", tags=["categories"])
+async def delete_category(session: DbSession, category_id: CategoryId) -> bool:
+    await product_service.delete_category(session, category_id=category_id)
+    return True

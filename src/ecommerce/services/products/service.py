@@ -1,0 +1,265 @@
+"""product-service rules: the catalog's reads (fast, SQLAlchemy Core) and its writes (ORM, validated)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, delete, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from ecommerce.chassis import BadRequest, Conflict, NotFound
+from ecommerce.services.products.models import Category, Product
+from ecommerce.services.products.schemas import CategoryIn, CategoryOut, CategoryRef, ProductIn, ProductOut
+
+PRODUCT_SORTS = {
+    "productId": Product.product_id,
+    "productTitle": Product.product_title,
+    "priceUnit": Product.price_unit,
+    "quantity": Product.quantity,
+}
+CATEGORY_SORTS = {"categoryId": Category.category_id, "categoryTitle": Category.category_title}
+MAX_PAGE_SIZE = 1000
+
+_Parent = aliased(Category)
+
+_PRODUCT_ROWS = select(
+    Product.product_id,
+    Product.product_title,
+    Product.image_url,
+    Product.sku,
+    Product.price_unit,
+    Product.quantity,
+    Category.category_id,
+    Category.category_title,
+    Category.image_url.label("category_image_url"),
+).join(Category, Category.category_id == Product.category_id)
+
+_CATEGORY_ROWS = select(
+    Category.category_id,
+    Category.category_title,
+    Category.image_url,
+    _Parent.category_id.label("parent_id"),
+    _Parent.category_title.label("parent_title"),
+    _Parent.image_url.label("parent_image_url"),
+).outerjoin(_Parent, _Parent.category_id == Category.parent_category_id)
+
+
+# --- products -------------------------------------------------------------------------------------------
+
+
+async def list_products(
+    session: AsyncSession,
+    *,
+    page: int | None = None,
+    size: int | None = None,
+    sort: str | None = None,
+    category_id: int | None = None,
+    q: str | None = None,
+    ids: Sequence[int] | None = None,
+) -> list[ProductOut]:
+    """Products, optionally filtered by category, title text or ids, sorted and paged."""
+    query = _PRODUCT_ROWS
+    if category_id is not None:
+        query = query.where(Product.category_id == category_id)
+    if q:
+        query = query.where(Product.product_title.ilike(f"%{_escape_like(q)}%", escape="\\"))
+    if ids is not None:
+        query = query.where(Product.product_id.in_(ids))
+    query = _sorted_and_paged(query, sort, PRODUCT_SORTS, Product.product_id, page, size)
+    rows = (await session.execute(query)).all()
+    return [_product_out(row) for row in rows]
+
+
+async def get_product(session: AsyncSession, *, product_id: int) -> ProductOut:
+    """One product with its category, or 404."""
+    row = (await session.execute(_PRODUCT_ROWS.where(Product.product_id == product_id))).first()
+    if row is None:
+        raise NotFound(f"Product with id: {product_id} not found")
+    return _product_out(row)
+
+
+async def create_product(session: AsyncSession, *, data: ProductIn) -> ProductOut:
+    """Add a product to an existing category; the sku must be unused."""
+    await _require_category(session, data.category.category_id)
+    await _require_free_sku(session, data.sku, product_id=None)
+    product = Product(**_product_fields(data))
+    session.add(product)
+    await session.flush()
+    return await get_product(session, product_id=product.product_id)
+
+
+async def update_product(session: AsyncSession, *, product_id: int, data: ProductIn) -> ProductOut:
+    """Replace a product's fields with the body's (the original ignored the body)."""
+    product = await session.get(Product, product_id)
+    if product is None:
+        raise NotFound(f"Product with id: {product_id} not found")
+    await _require_category(session, data.category.category_id)
+    await _require_free_sku(session, data.sku, product_id=product_id)
+    for key, value in _product_fields(data).items():
+        setattr(product, key, value)
+    await session.flush()
+    return await get_product(session, product_id=product_id)
+
+
+async def delete_product(session: AsyncSession, *, product_id: int) -> None:
+    """Remove a product, 404 when there is none."""
+    result = await session.execute(delete(Product).where(Product.product_id == product_id))
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound(f"Product with id: {product_id} not found")
+
+
+def _product_fields(data: ProductIn) -> dict[str, Any]:
+    return {
+        "product_title": data.product_title,
+        "image_url": data.image_url,
+        "sku": data.sku,
+        "price_unit": data.price_unit,
+        "quantity": data.quantity,
+        "category_id": data.category.category_id,
+    }
+
+
+def _product_out(row: Any) -> ProductOut:
+    # model_construct: rows come from our own database and need no second validation on the hot path.
+    return ProductOut.model_construct(
+        product_id=row.product_id,
+        product_title=row.product_title,
+        image_url=row.image_url,
+        sku=row.sku,
+        price_unit=row.price_unit,
+        quantity=row.quantity,
+        category=CategoryRef.model_construct(
+            category_id=row.category_id, category_title=row.category_title, image_url=row.category_image_url
+        ),
+    )
+
+
+async def _require_category(session: AsyncSession, category_id: int) -> None:
+    if await session.get(Category, category_id) is None:
+        raise BadRequest(f"Category with id: {category_id} not found")
+
+
+async def _require_free_sku(session: AsyncSession, sku: str | None, *, product_id: int | None) -> None:
+    if sku is None:
+        return
+    query = select(Product.product_id).where(Product.sku == sku)
+    if product_id is not None:
+        query = query.where(Product.product_id != product_id)
+    if (await session.execute(query)).first() is not None:
+        raise Conflict(f"A product with sku '{sku}' already exists")
+
+
+# --- categories -----------------------------------------------------------------------------------------
+
+
+async def list_categories(
+    session: AsyncSession, *, page: int | None = None, size: int | None = None, sort: str | None = None
+) -> list[CategoryOut]:
+    """Every category with its parent."""
+    query = _sorted_and_paged(_CATEGORY_ROWS, sort, CATEGORY_SORTS, Category.category_id, page, size)
+    return [_category_out(row) for row in (await session.execute(query)).all()]
+
+
+async def get_category(session: AsyncSession, *, category_id: int) -> CategoryOut:
+    """One category with its parent, or 404."""
+    row = (await session.execute(_CATEGORY_ROWS.where(Category.category_id == category_id))).first()
+    if row is None:
+        raise NotFound(f"Category with id: {category_id} not found")
+    return _category_out(row)
+
+
+async def create_category(session: AsyncSession, *, data: CategoryIn) -> CategoryOut:
+    """Add a category, under an existing parent when one is given."""
+    parent_id = data.parent_category.category_id if data.parent_category else None
+    if parent_id is not None:
+        await _require_category(session, parent_id)
+    category = Category(category_title=data.category_title, image_url=data.image_url, parent_category_id=parent_id)
+    session.add(category)
+    await session.flush()
+    return await get_category(session, category_id=category.category_id)
+
+
+async def update_category(session: AsyncSession, *, category_id: int, data: CategoryIn) -> CategoryOut:
+    """Replace a category's fields; a category can never become its own ancestor."""
+    category = await session.get(Category, category_id)
+    if category is None:
+        raise NotFound(f"Category with id: {category_id} not found")
+    parent_id = data.parent_category.category_id if data.parent_category else None
+    if parent_id is not None:
+        await _require_category(session, parent_id)
+        await _refuse_cycle(session, category_id=category_id, parent_id=parent_id)
+    category.category_title = data.category_title
+    category.image_url = data.image_url
+    category.parent_category_id = parent_id
+    await session.flush()
+    return await get_category(session, category_id=category_id)
+
+
+async def delete_category(session: AsyncSession, *, category_id: int) -> None:
+    """Remove an empty category: 404 when missing, 409 while products or sub-categories use it."""
+    if await session.get(Category, category_id) is None:
+        raise NotFound(f"Category with id: {category_id} not found")
+    in_use = select(
+        or_(
+            exists().where(Product.category_id == category_id),
+            exists().where(Category.parent_category_id == category_id),
+        )
+    )
+    if (await session.execute(in_use)).scalar_one():
+        raise Conflict(f"Category with id: {category_id} still has products or sub-categories")
+    await session.execute(delete(Category).where(Category.category_id == category_id))
+
+
+async def _refuse_cycle(session: AsyncSession, *, category_id: int, parent_id: int) -> None:
+    current: int | None = parent_id
+    seen: set[int] = set()
+    while current is not None and current not in seen:
+        if current == category_id:
+            raise BadRequest("A category cannot be its own ancestor")
+        seen.add(current)
+        current = (
+            await session.execute(select(Category.parent_category_id).where(Category.category_id == current))
+        ).scalar_one_or_none()
+
+
+def _category_out(row: Any) -> CategoryOut:
+    parent = None
+    if row.parent_id is not None:
+        parent = CategoryRef.model_construct(
+            category_id=row.parent_id, category_title=row.parent_title, image_url=row.parent_image_url
+        )
+    return CategoryOut.model_construct(
+        category_id=row.category_id, category_title=row.category_title, image_url=row.image_url, parent_category=parent
+    )
+
+
+# --- shared ---------------------------------------------------------------------------------------------
+
+
+async def count_products(session: AsyncSession) -> int:
+    """How many products the catalog holds."""
+    return (await session.execute(select(func.count()).select_from(Product))).scalar_one()
+
+
+def _sorted_and_paged(
+    query: Select[Any], sort: str | None, allowed: dict[str, Any], default: Any, page: int | None, size: int | None
+) -> Select[Any]:
+    order = [default]
+    if sort:
+        field, _, direction = sort.partition(",")
+        column = allowed.get(field.strip())
+        direction = direction.strip().lower() or "asc"
+        if column is None or direction not in ("asc", "desc"):
+            raise BadRequest(f"Invalid sort '{sort}': use one of {', '.join(allowed)} with ',asc' or ',desc'")
+        order = [column.desc() if direction == "desc" else column.asc(), default]
+    query = query.order_by(*order)
+    if page is not None or size is not None:
+        size = size or 20
+        query = query.limit(size).offset((page or 0) * size)
+    return query
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
