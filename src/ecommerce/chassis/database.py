@@ -56,11 +56,8 @@ async def sync_sequence(session: AsyncSession, table: Table, column: str) -> Non
     """After inserting explicit ids on PostgreSQL, move the id sequence past them (SQLite needs nothing)."""
     if session.bind.dialect.name != "postgresql":
         return
-    await session.execute(
-        text(
-            f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column}'), COALESCE(MAX({column}), 1)) FROM {table.name}"
-        )
-    )
+    sequence = f"pg_get_serial_sequence('{table.name}', '{column}')"
+    await session.execute(text(f"SELECT setval({sequence}, COALESCE(MAX({column}), 1)) FROM {table.name}"))
 
 
 class Database:
