@@ -1,0 +1,1 @@
+"""Observability as code: alert and SLO rules, Alertmanager, Grafana dashboards and the stack's values."""
