@@ -18,6 +18,7 @@ from ecommerce.chassis import migrations
 from ecommerce.chassis.actuator import HealthCheck, actuator_router, add_health_check, health_router
 from ecommerce.chassis.database import Database
 from ecommerce.chassis.errors import error_response, install_error_handlers
+from ecommerce.chassis.http import PeerClient
 from ecommerce.chassis.settings import ServiceSettings, load_settings, sqlite_url
 from ecommerce.chassis.telemetry import (
     MEMORY_LIMIT,
@@ -116,6 +117,10 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], AbstractAsyncContextMana
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database: Database | None = app.state.database
         async with AsyncExitStack() as stack:
+            peers = PeerClient(application=spec.name, settings=app.state.settings, registry=app.state)
+            await peers.start()
+            stack.push_async_callback(peers.close)
+            app.state.peers = peers
             if database is not None:
                 stack.push_async_callback(database.dispose)
                 await prepare_database(spec, app.state.settings, database)

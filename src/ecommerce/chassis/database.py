@@ -54,7 +54,7 @@ async def is_empty(session: AsyncSession, table: Table) -> bool:
 
 async def sync_sequence(session: AsyncSession, table: Table, column: str) -> None:
     """After inserting explicit ids on PostgreSQL, move the id sequence past them (SQLite needs nothing)."""
-    if session.bind.dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
         return
     sequence = f"pg_get_serial_sequence('{table.name}', '{column}')"
     await session.execute(text(f"SELECT setval({sequence}, COALESCE(MAX({column}), 1)) FROM {table.name}"))

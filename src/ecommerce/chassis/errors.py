@@ -6,6 +6,7 @@ Domain code raises a `ServiceError` subclass; the handlers here render it.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -75,7 +76,7 @@ def error_body(status: int, msg: str, path: str, trace_id: str | None) -> dict[s
 
 
 def error_response(
-    request_or_scope: Request | dict[str, Any], status: int, msg: str, headers: dict[str, str] | None = None
+    request_or_scope: Request | MutableMapping[str, Any], status: int, msg: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     """Render the error body for a request (or a raw ASGI scope)."""
     from ecommerce.chassis.telemetry import current_trace_id

@@ -51,6 +51,7 @@ class ServiceSettings(BaseSettings):
     peer_timeout_seconds: float = Field(
         3.0, gt=0, validation_alias=_env("PEER_TIMEOUT_SECONDS", "peer_timeout_seconds")
     )
+    peers_by_dns: bool = Field(False, validation_alias=_env("PEERS_BY_DNS", "peers_by_dns"))
     peer_retries: int = Field(2, ge=0, validation_alias=_env("PEER_RETRIES", "peer_retries"))
 
     otel_endpoint: str | None = Field(None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_endpoint"))

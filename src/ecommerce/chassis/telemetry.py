@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 import structlog
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 from prometheus_client import Gauge, Histogram
@@ -224,7 +225,7 @@ class TelemetryMiddleware:
                 context = trace.set_span_in_context(NonRecordingSpan(remote))
             span = self.tracer.start_span(f"{scope['method']} {scope['path']}", context=context, kind=SpanKind.SERVER)
             trace_token = trace_var.set(None)
-            span_token = trace.context_api.attach(trace.set_span_in_context(span))
+            span_token = otel_context.attach(trace.set_span_in_context(span))
         else:
             # Not sampled: keep (or mint) a trace id for logs and peers, but create no span at all.
             state = parent or TraceState(random.getrandbits(128) or 1, random.getrandbits(64) or 1, False)
@@ -249,7 +250,7 @@ class TelemetryMiddleware:
             if span is not None:
                 span.end()
                 assert span_token is not None
-                trace.context_api.detach(span_token)
+                otel_context.detach(span_token)
             trace_var.reset(trace_token)
             request_id_var.reset(rid_token)
 

@@ -1,0 +1,184 @@
+"""Fixtures shared by every test: databases (SQLite and the real PostgreSQL), in-process clients, real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+
+from ecommerce.chassis import ServiceSpec, create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip a test whose tool or server is missing, except in CI, where it fails."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: missing parts fail, they never skip)")
+    pytest.skip(reason)
+
+
+async def _postgres_reachable() -> bool:
+    try:
+        conn = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=3)
+    except (OSError, asyncpg.PostgresError):
+        return False
+    await conn.close()
+    return True
+
+
+@contextlib.asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh, uniquely named PostgreSQL database, dropped afterwards; yields its SQLAlchemy URL."""
+    require(await _postgres_reachable(), f"PostgreSQL is not reachable at {POSTGRES_ADMIN_DSN}")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest_asyncio.fixture(scope="module", params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """One database per test module, on SQLite and on the real PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "test.db"
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    async with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def make_client() -> Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]:
+    """`async with make_client(SPEC, database_url=...) as client`: the app in-process, its lifespan run."""
+
+    @contextlib.asynccontextmanager
+    async def factory(spec: ServiceSpec, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+        overrides.setdefault("access_log", False)
+        settings = spec.settings_cls(**overrides)
+        app = create_app(spec, settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                client.app = app  # type: ignore[attr-defined]
+                yield client
+
+    return factory
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RunningService:
+    """A component started as a real process with `ecommerce run`."""
+
+    def __init__(self, name: str, port: int, process: subprocess.Popen[bytes], log_path: Path) -> None:
+        self.name = name
+        self.port = port
+        self.process = process
+        self.log_path = log_path
+        self.url = f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_service(
+    name: str,
+    *,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    data_dir: Path,
+    health_path: str | None = None,
+    timeout: float = 60.0,
+) -> RunningService:
+    """Start component `name` with `ecommerce run`, wait until it is ready, and return it."""
+    from ecommerce import components
+
+    spec = components.load_spec(name)
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / f"{name}-{port}.log"
+    full_env = {**os.environ, "ECOMMERCE_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **(env or {})}
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ecommerce", "run", name, "--port", str(port)],
+            env=full_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    service = RunningService(name, port, process, log_path)
+    url = f"{service.url}{health_path or spec.actuator_base + '/health/readiness'}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{service.logs()[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return service
+        time.sleep(0.2)
+    service.stop()
+    raise RuntimeError(f"{name} not ready after {timeout} s:\n{service.logs()[-3000:]}")
+
+
+@pytest.fixture
+def running_service(tmp_path: Path) -> Iterator[Callable[..., RunningService]]:
+    """Factory fixture: `running_service("product-service", env={...})`, stopped after the test."""
+    started: list[RunningService] = []
+
+    def factory(name: str, **kwargs: Any) -> RunningService:
+        kwargs.setdefault("data_dir", tmp_path / "data")
+        service = start_service(name, **kwargs)
+        started.append(service)
+        return service
+
+    yield factory
+    for service in reversed(started):
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
+    return asyncio.DefaultEventLoopPolicy()
