@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import socket
@@ -177,8 +176,3 @@ def running_service(tmp_path: Path) -> Iterator[Callable[..., RunningService]]:
     yield factory
     for service in reversed(started):
         service.stop()
-
-
-@pytest.fixture(scope="session")
-def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
-    return asyncio.DefaultEventLoopPolicy()
