@@ -97,6 +97,26 @@ def _set_env(container: dict[str, Any], name: str, value: str) -> None:
     container["env"] = [*env, {"name": name, "value": value}]
 
 
+def eureka_counts(apps: dict[str, Any]) -> dict[str, int]:
+    """UP instances per application in a Eureka /eureka/apps JSON document (one instance may be a bare object)."""
+    listed = apps.get("applications", {}).get("application", [])
+    counts = {}
+    for app in [listed] if isinstance(listed, dict) else listed:
+        instances = app.get("instance", [])
+        instances = [instances] if isinstance(instances, dict) else instances
+        counts[app["name"].upper()] = sum(1 for entry in instances if entry.get("status", "UP") == "UP")
+    return counts
+
+
+def helm_last_good(history: list[dict[str, Any]]) -> int | None:
+    """The newest revision before the current one that was deployed successfully (helm history -o json)."""
+    revisions = sorted(history, key=lambda entry: int(entry["revision"]))
+    if len(revisions) < 2:
+        return None
+    good = [entry for entry in revisions[:-1] if entry.get("status") in ("superseded", "deployed")]
+    return int(good[-1]["revision"]) if good else None
+
+
 def _labels(pairs: list[str]) -> dict[str, str]:
     labels = {}
     for pair in pairs:
@@ -120,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd.add_argument("--name", required=True)
         cmd.add_argument("--label", action="append", default=[])
         cmd.add_argument("args", nargs=argparse.REMAINDER)
+    sub.add_parser("eureka-count")
+    sub.add_parser("helm-last-good")
     retag_cmd = sub.add_parser("retag")
     retag_cmd.add_argument("image")
     retag_cmd.add_argument("tag")
@@ -128,6 +150,15 @@ def main(argv: list[str] | None = None) -> int:
         print(retag(options.image, options.tag))
         return 0
     source = json.load(sys.stdin)
+    if options.command == "helm-last-good":
+        revision = helm_last_good(source)
+        if revision is not None:
+            print(revision)
+        return 0
+    if options.command == "eureka-count":
+        for app, count in sorted(eureka_counts(source).items()):
+            print(f"{app} {count}")
+        return 0
     if options.command == "derive":
         result = derive(
             source,

@@ -1,0 +1,172 @@
+# shellcheck shell=bash
+#
+# kubectl/helm wrappers shared by the operations scripts. Sourced after log.sh.
+# KUBECTL and HELM override the binaries (tests inject recording fakes); DRY_RUN=1 makes `run` print the
+# commands that would change the cluster instead of running them (read-only queries still run).
+
+KUBECTL="${KUBECTL:-kubectl}"
+HELM="${HELM:-helm}"
+DRY_RUN="${DRY_RUN:-0}"
+POLL_SECONDS="${POLL_SECONDS:-5}"
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly REPO_ROOT
+readonly VERDICT_ANNOTATION="ecommerce/verdict"
+
+# The ten components: name -> port, and name -> actuator base (the system contract).
+declare -rA COMPONENT_PORT=(
+  [service-discovery]=8761 [cloud-config-server]=9296 [api-gateway]=8080 [proxy-client]=8900
+  [order-service]=8300 [payment-service]=8400 [product-service]=8500 [shipping-service]=8600
+  [user-service]=8700 [favourite-service]=8800
+)
+declare -rA COMPONENT_ACTUATOR=(
+  [service-discovery]=/actuator [cloud-config-server]=/actuator [api-gateway]=/actuator
+  [proxy-client]=/app/actuator [order-service]=/order-service/actuator
+  [payment-service]=/payment-service/actuator [product-service]=/product-service/actuator
+  [shipping-service]=/shipping-service/actuator [user-service]=/user-service/actuator
+  [favourite-service]=/favourite-service/actuator
+)
+# Deployment order of the manual: registry, config, the six services, gateway, storefront.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+readonly -a COMPONENTS=(
+  service-discovery cloud-config-server user-service product-service favourite-service order-service
+  shipping-service payment-service api-gateway proxy-client
+)
+# shellcheck disable=SC2034  # used by the scripts that source this file
+readonly -a BUSINESS_SERVICES=(
+  user-service product-service favourite-service order-service shipping-service payment-service
+)
+# Each business service's database.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+declare -rA SERVICE_DATABASE=(
+  [user-service]=userdb [product-service]=productdb [favourite-service]=favouritedb
+  [order-service]=orderdb [shipping-service]=shippingdb [payment-service]=paymentdb
+)
+
+# Run a command that changes something, or only print it under --dry-run.
+run() {
+  if [[ "${DRY_RUN}" == "1" ]]; then
+    printf '[dry-run]'
+    printf ' %q' "$@"
+    printf '\n'
+    return 0
+  fi
+  "$@"
+}
+
+# kubectl for reading (always runs, also under --dry-run).
+kube() {
+  "${KUBECTL}" "$@"
+}
+
+# kubectl for changing the cluster (printed under --dry-run).
+kube::change() {
+  run "${KUBECTL}" "$@"
+}
+
+# helm for changing releases (printed under --dry-run).
+helm::change() {
+  run "${HELM}" "$@"
+}
+
+# kubectl apply -f - of the manifest on stdin; under --dry-run the manifest is printed.
+kube::apply_stdin() {
+  local namespace="$1"
+  if [[ "${DRY_RUN}" == "1" ]]; then
+    printf '[dry-run] %q -n %q apply -f - <<EOF\n' "${KUBECTL}" "${namespace}"
+    cat
+    printf 'EOF\n'
+    return 0
+  fi
+  "${KUBECTL}" -n "${namespace}" apply -f -
+}
+
+# Fail unless kubectl (or the override) can be found.
+kube::require() {
+  command -v "${KUBECTL}" >/dev/null 2>&1 || die "kubectl not found (set KUBECTL)"
+}
+
+# Check that a name is a namespace/environment-like DNS label.
+kube::check_namespace() {
+  [[ "$1" =~ ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$ ]] || usage_error "invalid namespace: $1"
+}
+
+# True if $1 is one of the ten components.
+kube::is_component() {
+  [[ -n "${COMPONENT_PORT[$1]+set}" ]]
+}
+
+# The workload kind of a component: the registry is a StatefulSet, the rest are Deployments.
+kube::workload() {
+  if [[ "$1" == "service-discovery" ]]; then
+    printf 'statefulset/%s' "$1"
+  else
+    printf 'deployment/%s' "$1"
+  fi
+}
+
+# The project's Python helpers (src/ecommerce/ops), from the checkout's virtualenv when there is one.
+ops_python() {
+  local python="${PYTHON:-}"
+  if [[ -z "${python}" ]]; then
+    if [[ -x "${REPO_ROOT}/.venv/bin/python" ]]; then
+      python="${REPO_ROOT}/.venv/bin/python"
+    else
+      python="python3"
+    fi
+  fi
+  PYTHONPATH="${REPO_ROOT}/src${PYTHONPATH:+:${PYTHONPATH}}" "${python}" "$@"
+}
+
+# GET a URL from inside a pod of a workload (127.0.0.1: no network policy in the way). Prints the body.
+# Arguments: namespace, workload reference (deployment/x, pod/y), URL.
+kube::http_get() {
+  local namespace="$1" ref="$2" url="$3"
+  kube -n "${namespace}" exec "${ref}" -- python3 -c \
+    'import sys, urllib.request
+req = urllib.request.Request(sys.argv[1], headers={"Accept": "application/json"})
+print(urllib.request.urlopen(req, timeout=5).read().decode())' "${url}"
+}
+
+# The actuator health URL of a component, on 127.0.0.1 inside its pod.
+kube::health_url() {
+  printf 'http://127.0.0.1:%s%s/health%s' "${COMPONENT_PORT[$1]}" "${COMPONENT_ACTUATOR[$1]}" "${2:-}"
+}
+
+# Wait until a Job succeeds (0) or fails (1), polling; prints nothing. Arguments: namespace, job, timeout s.
+kube::wait_job() {
+  local namespace="$1" job="$2" timeout="$3" waited=0 status
+  [[ "${DRY_RUN}" == "1" ]] && return 0
+  while ((waited <= timeout)); do
+    status="$(kube -n "${namespace}" get "job/${job}" \
+      -o jsonpath='{.status.succeeded}/{.status.failed}' 2>/dev/null)" || status=""
+    case "${status}" in
+      [1-9]*/*) return 0 ;;
+      */[1-9]*) return 1 ;;
+    esac
+    sleep "${POLL_SECONDS}"
+    waited=$((waited + POLL_SECONDS))
+  done
+  log "job ${job} did not finish within ${timeout}s"
+  return 1
+}
+
+# The ReplicaSets of a Deployment: "name<TAB>revision<TAB>verdict" per line.
+kube::replicasets() {
+  local namespace="$1" deployment="$2"
+  kube -n "${namespace}" get replicasets -l "app=${deployment}" -o jsonpath='{range .items[*]}{.metadata.ownerReferences[0].name}{"\t"}{.metadata.name}{"\t"}{.metadata.annotations.deployment\.kubernetes\.io/revision}{"\t"}{.metadata.annotations.ecommerce/verdict}{"\n"}{end}' \
+    | awk -F '\t' -v d="${deployment}" '$1 == d { print $2 "\t" $3 "\t" $4 }'
+}
+
+# Record a verdict (healthy/unhealthy) on the Deployment's current revision, for rollback.sh.
+kube::record_verdict() {
+  local namespace="$1" deployment="$2" verdict="$3" revision rs
+  revision="$(kube -n "${namespace}" get "deployment/${deployment}" \
+    -o jsonpath='{.metadata.annotations.deployment\.kubernetes\.io/revision}')"
+  rs="$(kube::replicasets "${namespace}" "${deployment}" | awk -F '\t' -v r="${revision}" '$2 == r { print $1 }')"
+  if [[ -z "${rs}" ]]; then
+    warn "no ReplicaSet for ${deployment} revision ${revision}: verdict not recorded"
+    return 0
+  fi
+  kube::change -n "${namespace}" annotate "replicaset/${rs}" "${VERDICT_ANNOTATION}=${verdict}" --overwrite >/dev/null
+  log "${deployment} revision ${revision} recorded as ${verdict}"
+}
