@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from ecommerce.chassis import ServiceSpec
+from ecommerce.services.products.reservations_router import router as reservations_router
 from ecommerce.services.products.router import router
 from ecommerce.services.products.seed import seed
 
@@ -11,7 +12,7 @@ SPEC = ServiceSpec(
     port=8500,
     context_path="/product-service",
     description="The catalog: categories and products.",
-    routers=(router,),
+    routers=(router, reservations_router),
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
 )

@@ -43,3 +43,26 @@ class Product(TimestampMixin, ProductBase):
     sku: Mapped[str | None] = mapped_column(String(255), unique=True)
     price_unit: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False, default=Decimal("0"))
     quantity: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class StockReservation(TimestampMixin, ProductBase):
+    """Stock held for one order: RESERVED while held, RELEASED once given back (or refused before it was taken)."""
+
+    __tablename__ = "stock_reservations"
+    __table_args__ = (CheckConstraint("reservation_status IN ('RESERVED', 'RELEASED')", name="status_known"),)
+
+    order_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    reservation_status: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class StockReservationLine(ProductBase):
+    """How many units of one product a reservation holds."""
+
+    __tablename__ = "stock_reservation_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("stock_reservations.order_id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    product_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, index=True)
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
