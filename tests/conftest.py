@@ -85,7 +85,7 @@ def make_client() -> Callable[..., contextlib.AbstractAsyncContextManager[httpx.
         settings = spec.settings_cls(**overrides)
         app = create_app(spec, settings)
         async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
                 client.app = app  # type: ignore[attr-defined]
                 yield client

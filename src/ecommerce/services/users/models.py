@@ -42,16 +42,10 @@ class Address(TimestampMixin, UserBase):
 
 class Credential(TimestampMixin, UserBase):
     __tablename__ = "credentials"
-    __table_args__ = (
-        CheckConstraint("role IN ('ROLE_USER', 'ROLE_ADMIN')", name="role_known"),
-        # Usernames are unique whatever their letter case: "Admin" cannot shadow "admin".
-        Index("uq_credentials_username_lower", func.lower("username"), unique=True),
-    )
+    __table_args__ = (CheckConstraint("role IN ('ROLE_USER', 'ROLE_ADMIN')", name="role_known"),)
 
     credential_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False, unique=True
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False, unique=True)
     username: Mapped[str] = mapped_column(String(255), nullable=False)
     password: Mapped[str] = mapped_column(String(255), nullable=False)
     role: Mapped[str] = mapped_column(String(255), nullable=False, default="ROLE_USER")
@@ -59,6 +53,10 @@ class Credential(TimestampMixin, UserBase):
     is_account_non_expired: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     is_account_non_locked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     is_credentials_non_expired: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+
+
+# Usernames are unique whatever their letter case: "Admin" cannot shadow "admin".
+Index("uq_credentials_username_lower", func.lower(Credential.username), unique=True)
 
 
 class VerificationToken(TimestampMixin, UserBase):
