@@ -10,6 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 readonly PACKAGES=(prometheus prometheus-alertmanager)
 readonly PROM_ROOT="${TOOLS_DIR}/prometheus"
+# Debian's alertmanager reads its notification templates from this fixed directory and refuses to start without.
+readonly AM_TEMPLATES_DIR="/usr/share/prometheus/alertmanager"
 # "link name in .tools/bin=binary inside the unpacked packages"
 readonly BINARIES=(
   "prometheus=usr/bin/prometheus"
@@ -26,7 +28,18 @@ already_installed() {
   for entry in "${BINARIES[@]}"; do
     [[ -x "${TOOLS_BIN}/${entry%%=*}" ]] || return 1
   done
-  "${TOOLS_BIN}/promtool" --version >/dev/null 2>&1 && "${TOOLS_BIN}/amtool" --version >/dev/null 2>&1
+  "${TOOLS_BIN}/promtool" --version >/dev/null 2>&1 && "${TOOLS_BIN}/amtool" --version >/dev/null 2>&1 \
+    && [[ -f "${AM_TEMPLATES_DIR}/default.tmpl" ]]
+}
+
+#######################################
+# Put alertmanager's default templates where the Debian build looks for them (as the package would).
+#######################################
+install_alertmanager_templates() {
+  [[ -f "${AM_TEMPLATES_DIR}/default.tmpl" ]] && return 0
+  tools::log "installing alertmanager templates into ${AM_TEMPLATES_DIR}"
+  mkdir -p "${AM_TEMPLATES_DIR}"
+  cp "${PROM_ROOT}${AM_TEMPLATES_DIR}"/*.tmpl "${AM_TEMPLATES_DIR}/"
 }
 
 #######################################
@@ -61,6 +74,7 @@ main() {
   for entry in "${BINARIES[@]}"; do
     ln -sfn "../prometheus/${entry#*=}" "${TOOLS_BIN}/${entry%%=*}"
   done
+  install_alertmanager_templates
   "${TOOLS_BIN}/promtool" --version >&2
 }
 
