@@ -9,6 +9,7 @@ from ecommerce.chassis import ServiceSpec
 # name -> module whose SPEC describes it. Order matters: registry and config first, the edge last.
 COMPONENTS: dict[str, str] = {
     "product-service": "ecommerce.services.products",
+    "payment-service": "ecommerce.services.payments",
 }
 
 

@@ -1,0 +1,44 @@
+"""payment-service's calls to order-service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from ecommerce.chassis import Conflict, ServiceUnavailable
+from ecommerce.chassis.http import PeerClient, PeerError, PeerUnavailable
+
+log = structlog.get_logger("ecommerce.payments.clients")
+
+ORDERS = "order-service"
+_ORDER_FIELDS = ("orderId", "orderDate", "orderDesc", "orderFee", "orderStatus")
+
+
+async def orders_by_id(peers: PeerClient, order_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """The orders with these ids in one call, in the original's embedded shape; empty when order-service is down."""
+    if not order_ids:
+        return {}
+    try:
+        body = await peers.get_json(
+            ORDERS, "/order-service/api/orders", params={"ids": ",".join(map(str, sorted(order_ids)))}
+        )
+    except PeerError as exc:
+        log.warning("orders_unavailable", status=exc.status, error=str(exc))
+        return {}
+    return {
+        order["orderId"]: {key: order.get(key) for key in _ORDER_FIELDS}
+        for order in body.get("collection", [])
+        if isinstance(order, dict) and "orderId" in order
+    }
+
+
+async def tell_order(peers: PeerClient, order_id: int, event: str) -> None:
+    """Move the order along (`paid` or `cancel`); 409 when the order refuses, 503 when it cannot be told."""
+    try:
+        await peers.post_json(ORDERS, f"/order-service/api/orders/{order_id}/{event}", json={}, idempotent=True)
+    except PeerUnavailable as exc:
+        raise ServiceUnavailable(f"order-service cannot be told that order {order_id} is {event}: {exc}") from exc
+    except PeerError as exc:
+        detail = exc.body.get("msg") if isinstance(exc.body, dict) else None
+        raise Conflict(f"Order {order_id} refused '{event}': {detail or exc}") from exc

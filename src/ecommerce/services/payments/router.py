@@ -1,0 +1,84 @@
+"""payment-service HTTP routes: the original's paths, plus PATCH for a status change and ?orderId= / ?ids=."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import PlainTextResponse
+
+from ecommerce.chassis import BadRequest, Collection, DbSession
+from ecommerce.chassis.http import PeerClient
+from ecommerce.services.payments import service as payment_service
+from ecommerce.services.payments.schemas import PaymentIn, PaymentOut, PaymentStatusIn
+
+router = APIRouter(prefix="/api", tags=["payments"])
+root_router = APIRouter(include_in_schema=False)
+
+PaymentId = Annotated[int, Path(alias="paymentId", ge=1, le=2_147_483_647)]
+MAX_IDS = 1000
+
+
+def _peers(request: Request) -> PeerClient:
+    peers: PeerClient = request.app.state.peers
+    return peers
+
+
+def _parse_ids(raw: str) -> list[int]:
+    try:
+        ids = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise BadRequest("Invalid value for 'ids': expected comma-separated integers") from None
+    if not ids or len(ids) > MAX_IDS or any(i < 1 or i > 2_147_483_647 for i in ids):
+        raise BadRequest(f"Invalid value for 'ids': between 1 and {MAX_IDS} positive ids")
+    return ids
+
+
+@root_router.get("/", response_class=PlainTextResponse)
+async def hello() -> str:
+    return "Payment controller responding!!"
+
+
+@router.get("/payments")
+async def list_payments(
+    session: DbSession,
+    request: Request,
+    order_id: Annotated[int | None, Query(alias="orderId", ge=1, le=2_147_483_647)] = None,
+    ids: Annotated[str | None, Query(max_length=12_000)] = None,
+) -> Collection[PaymentOut]:
+    payments = await payment_service.list_payments(
+        session, _peers(request), order_id=order_id, ids=_parse_ids(ids) if ids is not None else None
+    )
+    return Collection[PaymentOut](collection=payments)
+
+
+@router.get("/payments/{paymentId}")
+async def get_payment(session: DbSession, request: Request, payment_id: PaymentId) -> PaymentOut:
+    return await payment_service.get_payment(session, _peers(request), payment_id=payment_id)
+
+
+@router.post("/payments", status_code=201)
+async def create_payment(session: DbSession, request: Request, body: PaymentIn) -> PaymentOut:
+    return await payment_service.create_payment(session, _peers(request), data=body)
+
+
+@router.put("/payments")
+async def replace_payment(session: DbSession, request: Request, body: PaymentIn) -> PaymentOut:
+    if body.payment_id is None:
+        raise BadRequest("Invalid value for 'paymentId': required to replace a payment (POST creates one)")
+    return await payment_service.replace_payment(session, _peers(request), payment_id=body.payment_id, data=body)
+
+
+@router.patch("/payments/{paymentId}")
+async def change_status(
+    session: DbSession, request: Request, payment_id: PaymentId, body: PaymentStatusIn
+) -> PaymentOut:
+    return await payment_service.change_status(
+        session, _peers(request), payment_id=payment_id, status=body.payment_status
+    )
+
+
+@router.delete("/payments/{paymentId}")
+async def delete_payment(session: DbSession, payment_id: PaymentId) -> bool:
+    await payment_service.delete_payment(session, payment_id=payment_id)
+    return True

@@ -1,0 +1,121 @@
+"""payment-service rules: one payment per order and a state machine whose ends drive the order.
+
+NOT_STARTED -> IN_PROGRESS -> COMPLETED (order-service marks the order PAID first)
+                           -> FAILED    (order-service cancels the order and releases its stock first)
+Moving to the status a payment already has is a no-op; every other move is 409. `isPayed` is COMPLETED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ecommerce.chassis import BadRequest, Conflict, NotFound
+from ecommerce.chassis.http import PeerClient
+from ecommerce.services.payments import clients
+from ecommerce.services.payments.models import Payment
+from ecommerce.services.payments.schemas import PaymentIn, PaymentOut
+
+TRANSITIONS = {
+    "NOT_STARTED": {"IN_PROGRESS"},
+    "IN_PROGRESS": {"COMPLETED", "FAILED"},
+    "COMPLETED": set(),
+    "FAILED": set(),
+}
+INITIAL = {"NOT_STARTED", "IN_PROGRESS"}
+ORDER_EVENTS = {"COMPLETED": "paid", "FAILED": "cancel"}
+
+PAYMENTS = Counter("shop_payments", "Payments that reached an end state", ["application", "outcome"])
+
+_ROWS = select(Payment.payment_id, Payment.order_id, Payment.is_payed, Payment.payment_status)
+
+
+async def list_payments(
+    session: AsyncSession, peers: PeerClient, *, order_id: int | None = None, ids: Sequence[int] | None = None
+) -> list[PaymentOut]:
+    """Payments (optionally one order's, or by ids), each with its order fetched in one batch."""
+    query = _ROWS.order_by(Payment.payment_id)
+    if order_id is not None:
+        query = query.where(Payment.order_id == order_id)
+    if ids is not None:
+        query = query.where(Payment.payment_id.in_(ids))
+    rows = (await session.execute(query)).all()
+    orders = await clients.orders_by_id(peers, {row.order_id for row in rows})
+    return [_out(row, orders) for row in rows]
+
+
+async def get_payment(session: AsyncSession, peers: PeerClient, *, payment_id: int) -> PaymentOut:
+    """One payment with its order, or 404."""
+    row = await _row(session, payment_id)
+    return _out(row, await clients.orders_by_id(peers, {row.order_id}))
+
+
+async def create_payment(session: AsyncSession, peers: PeerClient, *, data: PaymentIn) -> PaymentOut:
+    """Open the order's payment (NOT_STARTED or IN_PROGRESS); 409 when the order already has one."""
+    if data.payment_status not in INITIAL:
+        raise Conflict(f"A payment starts NOT_STARTED or IN_PROGRESS, not {data.payment_status}")
+    existing = await session.execute(select(Payment.payment_id).where(Payment.order_id == data.order.order_id))
+    if existing.first() is not None:
+        raise Conflict(f"Order with id: {data.order.order_id} already has a payment")
+    payment = Payment(order_id=data.order.order_id, payment_status=data.payment_status, is_payed=False)
+    session.add(payment)
+    await session.flush()
+    return await get_payment(session, peers, payment_id=payment.payment_id)
+
+
+async def change_status(session: AsyncSession, peers: PeerClient, *, payment_id: int, status: str) -> PaymentOut:
+    """Move a payment to `status` if the state machine allows it, telling order-service at the ends."""
+    row = await _row(session, payment_id)
+    if row.payment_status == status:
+        return await get_payment(session, peers, payment_id=payment_id)
+    if status not in TRANSITIONS[row.payment_status]:
+        raise Conflict(f"Payment with id: {payment_id} cannot go from {row.payment_status} to {status}")
+    event = ORDER_EVENTS.get(status)
+    if event is not None:
+        await clients.tell_order(peers, row.order_id, event)
+    moved = await session.execute(
+        update(Payment)
+        .where(Payment.payment_id == payment_id, Payment.payment_status == row.payment_status)
+        .values(payment_status=status, is_payed=status == "COMPLETED")
+    )
+    if int(moved.rowcount) != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"Payment with id: {payment_id} changed meanwhile; try again")
+    if event is not None:
+        PAYMENTS.labels("payment-service", status).inc()
+    return await get_payment(session, peers, payment_id=payment_id)
+
+
+async def replace_payment(session: AsyncSession, peers: PeerClient, *, payment_id: int, data: PaymentIn) -> PaymentOut:
+    """The original's PUT: the order cannot change; a new status goes through the state machine."""
+    row = await _row(session, payment_id)
+    if row.order_id != data.order.order_id:
+        raise BadRequest(f"Payment with id: {payment_id} belongs to order {row.order_id}; its order cannot change")
+    return await change_status(session, peers, payment_id=payment_id, status=data.payment_status)
+
+
+async def delete_payment(session: AsyncSession, *, payment_id: int) -> None:
+    """Remove a payment that has not taken money: 404 when missing, 409 when COMPLETED."""
+    row = await _row(session, payment_id)
+    if row.payment_status == "COMPLETED":
+        raise Conflict(f"Payment with id: {payment_id} is COMPLETED and is kept")
+    await session.execute(delete(Payment).where(Payment.payment_id == payment_id))
+
+
+async def _row(session: AsyncSession, payment_id: int) -> Any:
+    row = (await session.execute(_ROWS.where(Payment.payment_id == payment_id))).first()
+    if row is None:
+        raise NotFound(f"Payment with id: {payment_id} not found")
+    return row
+
+
+def _out(row: Any, orders: dict[int, dict[str, Any]]) -> PaymentOut:
+    return PaymentOut.model_construct(
+        payment_id=row.payment_id,
+        is_payed=row.payment_status == "COMPLETED",
+        payment_status=row.payment_status,
+        order=orders.get(row.order_id),
+    )
