@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+#
+# Canary release of one service: 10 %, 50 %, then 100 % of its pods on the new version, with a gate after
+# each step (a smoke request to the canary and Prometheus' error rate and p95 of canary versus stable).
+# A failed gate rolls back to stable automatically; the canary Deployment is removed either way.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly SCRIPT_DIR
+# shellcheck source-path=SCRIPTDIR source=lib/log.sh
+source "${SCRIPT_DIR}/lib/log.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/kube.sh
+source "${SCRIPT_DIR}/lib/kube.sh"
+
+readonly PROMETHEUS_SERVICE="${PROMETHEUS_SERVICE:-svc/kube-prometheus-stack-prometheus}"
+readonly PROMETHEUS_NAMESPACE="${PROMETHEUS_NAMESPACE:-monitoring}"
+
+usage() {
+  cat <<EOF_USAGE
+Usage: $(basename "$0") [options] <service> <version> [env]
+
+Release image tag <version> of <service> in namespace [env] (default dev) as a canary:
+  steps 10 % and 50 %: <service>-canary pods next to the stable ones behind the same Service (and the
+  same registry entry), in that proportion of the total; after each step a gate; then 100 %: the stable
+  Deployment is updated to <version>, verified, and the canary removed.
+Gate: a readiness request inside a canary pod, then Prometheus: canary error rate must stay within
+  +1 point of stable's, canary p95 within 1.5x stable's (below 250 ms always passes).
+Options:
+  --pods N        pods in total during the canary steps (default: max(current replicas, 10))
+  --pause S       seconds of traffic before each gate (default 120)
+  --timeout S     seconds to wait for each rollout (default 300)
+  --dry-run       print the changes instead of making them
+Environment: KUBECTL, PROMETHEUS_URL (default: a port-forward to ${PROMETHEUS_SERVICE} in
+  ${PROMETHEUS_NAMESPACE}), GATE_OPTIONS (extra options for python -m ecommerce.ops.canary).
+EOF_USAGE
+}
+
+NAMESPACE=""
+SERVICE=""
+STABLE_REPLICAS=""
+PF_PID=""
+
+# Undo everything the canary changed: remove it and give stable its replicas back.
+cleanup_canary() {
+  kube::change -n "${NAMESPACE}" delete deployment "${SERVICE}-canary" --ignore-not-found >/dev/null || true
+  if [[ -n "${STABLE_REPLICAS}" ]]; then
+    kube::change -n "${NAMESPACE}" scale "deployment/${SERVICE}" --replicas="${STABLE_REPLICAS}" >/dev/null || true
+  fi
+}
+
+on_exit() {
+  local status=$?
+  if [[ -n "${PF_PID}" ]]; then
+    kill "${PF_PID}" 2>/dev/null || true
+  fi
+  if ((status != 0)) && [[ -n "${SERVICE}" ]]; then
+    log "canary of ${SERVICE} failed: rolling back to stable"
+    cleanup_canary
+  fi
+}
+
+# The Prometheus base URL: PROMETHEUS_URL, or a port-forward started now (stopped on exit).
+prometheus_url() {
+  if [[ -n "${PROMETHEUS_URL:-}" ]]; then
+    printf '%s' "${PROMETHEUS_URL}"
+    return 0
+  fi
+  local port=19090
+  "${KUBECTL}" -n "${PROMETHEUS_NAMESPACE}" port-forward "${PROMETHEUS_SERVICE}" "${port}:9090" >/dev/null 2>&1 &
+  PF_PID=$!
+  sleep 3
+  printf 'http://127.0.0.1:%s' "${port}"
+}
+
+# Smoke request and metric gate for the current step. Returns 1 when the canary must be rolled back.
+gate() {
+  local pause="$1" url
+  [[ "${DRY_RUN}" == "1" ]] && { log "gate skipped under --dry-run"; return 0; }
+  if ((pause > 0)); then
+    log "letting the canary take traffic for ${pause}s"
+    sleep "${pause}"
+  fi
+  if ! kube::http_get "${NAMESPACE}" "deployment/${SERVICE}-canary" "$(kube::health_url "${SERVICE}" /readiness)" \
+    | grep -Eq '"status" *: *"UP"'; then
+    log "gate: the canary's readiness request failed"
+    return 1
+  fi
+  url="$(prometheus_url)"
+  # shellcheck disable=SC2086  # GATE_OPTIONS is a list of options
+  ops_python -m ecommerce.ops.canary --prometheus "${url}" --service "${SERVICE}" --namespace "${NAMESPACE}" \
+    ${GATE_OPTIONS:-} >&2
+}
+
+main() {
+  local pods="" pause=120 timeout=300
+  local -a positional=()
+  while (($# > 0)); do
+    case "$1" in
+      -h | --help) usage; exit 0 ;;
+      --dry-run) DRY_RUN=1 ;;
+      --pods) (($# > 1)) || usage_error "--pods needs a value"; pods="$2"; shift ;;
+      --pause) (($# > 1)) || usage_error "--pause needs a value"; pause="$2"; shift ;;
+      --timeout) (($# > 1)) || usage_error "--timeout needs a value"; timeout="$2"; shift ;;
+      -*) usage_error "unknown option: $1" ;;
+      *) positional+=("$1") ;;
+    esac
+    shift
+  done
+  ((${#positional[@]} >= 2 && ${#positional[@]} <= 3)) || usage_error "need <service> <version> [env]"
+  local service="${positional[0]}" version="${positional[1]}"
+  NAMESPACE="${positional[2]:-dev}"
+  kube::check_namespace "${NAMESPACE}"
+  kube::is_component "${service}" && [[ "${service}" != "service-discovery" ]] \
+    || usage_error "not a deployable service: ${service}"
+  [[ "${version}" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || usage_error "invalid image tag: ${version}"
+  kube::require
+
+  local deployment_json replicas container image
+  deployment_json="$(kube -n "${NAMESPACE}" get "deployment/${service}" -o json)" \
+    || die "deployment ${service} not found in ${NAMESPACE}"
+  replicas="$(kube -n "${NAMESPACE}" get "deployment/${service}" -o jsonpath='{.spec.replicas}')"
+  replicas="${replicas:-1}"
+  container="$(kube -n "${NAMESPACE}" get "deployment/${service}" -o jsonpath='{.spec.template.spec.containers[0].name}')"
+  image="$(kube -n "${NAMESPACE}" get "deployment/${service}" -o jsonpath='{.spec.template.spec.containers[0].image}')"
+  pods="${pods:-$((replicas > 10 ? replicas : 10))}"
+  ((pods >= 2)) || usage_error "--pods must be at least 2"
+
+  SERVICE="${service}"
+  STABLE_REPLICAS="${replicas}"
+  trap on_exit EXIT
+
+  local weight canary stable
+  for weight in 10 50; do
+    canary=$(((pods * weight + 50) / 100))
+    ((canary >= 1)) || canary=1
+    stable=$((pods - canary))
+    log "step ${weight} %: ${canary} canary pod(s) on ${version}, ${stable} stable pod(s) ($((100 * canary / pods)) % of pods)"
+    ops_python -m ecommerce.ops.kubeobj derive --name "${service}-canary" --label track=canary \
+      --image-tag "${version}" --replicas "${canary}" <<<"${deployment_json}" \
+      | kube::apply_stdin "${NAMESPACE}" >/dev/null
+    kube::change -n "${NAMESPACE}" scale "deployment/${service}" --replicas="${stable}" >/dev/null
+    kube::change -n "${NAMESPACE}" rollout status "deployment/${service}-canary" --timeout="${timeout}s" \
+      || die "canary pods did not become ready"
+    gate "${pause}" || die "gate failed at ${weight} %"
+  done
+
+  log "step 100 %: updating ${service} to ${version}"
+  local new_image
+  new_image="$(ops_python -m ecommerce.ops.kubeobj retag "${image}" "${version}")"
+  kube::change -n "${NAMESPACE}" set image "deployment/${service}" "${container}=${new_image}" >/dev/null
+  kube::change -n "${NAMESPACE}" scale "deployment/${service}" --replicas="${replicas}" >/dev/null
+  if ! kube::change -n "${NAMESPACE}" rollout status "deployment/${service}" --timeout="${timeout}s"; then
+    [[ "${DRY_RUN}" == "1" ]] || kube::record_verdict "${NAMESPACE}" "${service}" unhealthy
+    kube::change -n "${NAMESPACE}" rollout undo "deployment/${service}" >/dev/null || true
+    die "${service} did not roll out on ${version}; undone"
+  fi
+  [[ "${DRY_RUN}" == "1" ]] || kube::record_verdict "${NAMESPACE}" "${service}" healthy
+  kube::change -n "${NAMESPACE}" delete deployment "${service}-canary" --ignore-not-found >/dev/null
+  SERVICE=""
+  log "${service} is on ${version} (100 %); canary removed"
+}
+
+main "$@"
