@@ -108,11 +108,29 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
         tracer=tracer,
         sampling_ratio=settings.trace_sampling_ratio,
         access_log=settings.access_log,
+        route_templates=route_templates(app),
     )
     limit = read_memory_limit()
     if limit is not None:
         MEMORY_LIMIT.labels(spec.name).set(limit)
     return app
+
+
+def route_templates(app: FastAPI) -> dict[int, str]:
+    """Map each route object to its full path template, prefixes included (the metrics' `uri` label).
+
+    FastAPI keeps included routers nested and puts the inner route, whose path lacks the prefixes, in
+    `scope["route"]`; the effective route contexts know the full template.
+    """
+    templates: dict[int, str] = {}
+    for route in app.routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if contexts is not None:
+            for context in contexts():
+                templates[id(context.original_route)] = context.path_format
+        elif hasattr(route, "path"):
+            templates[id(route)] = route.path
+    return templates
 
 
 def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

@@ -272,13 +272,13 @@ class PeerClient:
         context_token = otel_context.attach(trace.set_span_in_context(span)) if span is not None else None
         try:
             sent_headers = {**outgoing_headers(), **(headers or {})}
-            client_timeout = aiohttp.ClientTimeout(total=timeout) if timeout else None
-            data = orjson.dumps(json) if json is not None else None
-            if data is not None:
+            options: dict[str, Any] = {"params": params, "headers": sent_headers}
+            if timeout is not None:  # aiohttp reads an explicit None as "no timeout at all"
+                options["timeout"] = aiohttp.ClientTimeout(total=timeout)
+            if json is not None:
+                options["data"] = orjson.dumps(json)
                 sent_headers["Content-Type"] = "application/json"
-            async with self._session.request(
-                method, url, params=params, data=data, headers=sent_headers, timeout=client_timeout
-            ) as response:
+            async with self._session.request(method, url, **options) as response:
                 raw = await response.read()
                 if span is not None:
                     span.set_attribute("http.response.status_code", response.status)

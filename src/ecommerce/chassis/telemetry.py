@@ -182,8 +182,10 @@ class TelemetryMiddleware:
         tracer: trace.Tracer | None = None,
         sampling_ratio: float = 0.1,
         access_log: bool = True,
+        route_templates: dict[int, str] | None = None,
     ) -> None:
         self.app = app
+        self.route_templates = route_templates or {}
         self.application = application
         self.tracer = tracer
         self.sampling_ratio = sampling_ratio
@@ -236,7 +238,7 @@ class TelemetryMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
-            uri = getattr(route, "path", None) or ("NOT_FOUND" if status == 404 else "UNKNOWN")
+            uri = self._uri(route, status)
             self._observe(scope["method"], uri, status, elapsed)
             if span is not None:
                 span.set_attribute("http.request.method", scope["method"])
@@ -253,6 +255,11 @@ class TelemetryMiddleware:
                 otel_context.detach(span_token)
             trace_var.reset(trace_token)
             request_id_var.reset(rid_token)
+
+    def _uri(self, route: Any, status: int) -> str:
+        if route is None:
+            return "NOT_FOUND" if status == 404 else "UNKNOWN"
+        return self.route_templates.get(id(route)) or getattr(route, "path", "UNKNOWN")
 
     def _observe(self, method: str, uri: str, status: int, elapsed: float) -> None:
         key = (method, uri, status)
