@@ -259,7 +259,7 @@ class TelemetryMiddleware:
     def _uri(self, route: Any, status: int) -> str:
         if route is None:
             return "NOT_FOUND" if status == 404 else "UNKNOWN"
-        return self.route_templates.get(id(route)) or getattr(route, "path", "UNKNOWN")
+        return self.route_templates.get(id(route)) or str(getattr(route, "path", "UNKNOWN"))
 
     def _observe(self, method: str, uri: str, status: int, elapsed: float) -> None:
         key = (method, uri, status)
