@@ -8,6 +8,7 @@ from ecommerce.chassis import ServiceSpec
 
 # name -> module whose SPEC describes it. Order matters: registry and config first, the edge last.
 COMPONENTS: dict[str, str] = {
+    "user-service": "ecommerce.services.users",
     "product-service": "ecommerce.services.products",
     "payment-service": "ecommerce.services.payments",
 }

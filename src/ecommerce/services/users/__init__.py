@@ -7,7 +7,6 @@ from ecommerce.services.users.router import router
 from ecommerce.services.users.seed import seed
 from ecommerce.services.users.settings import UserSettings
 
-
 SPEC = ServiceSpec(
     name="user-service",
     port=8700,

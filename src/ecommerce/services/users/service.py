@@ -262,7 +262,7 @@ async def verify_credentials(session: AsyncSession, *, username: str, password: 
     credential = (await session.execute(select(Credential).where(_username_is(username)))).scalar_one_or_none()
     matches = await check_password(password, credential.password if credential else None, rounds=rounds)
     if credential is None or not matches or not _may_sign_in(credential):
-        raise Unauthorized(BAD_CREDENTIALS, headers={"WWW-Authenticate": 'Basic realm="shop"'})
+        raise Unauthorized(BAD_CREDENTIALS)
     cost = hash_cost(credential.password)
     if cost is not None and cost < rounds:
         credential.password = await hash_password(password, rounds=rounds)

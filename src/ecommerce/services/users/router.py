@@ -1,0 +1,223 @@
+"""user-service HTTP routes: the original's paths, thin handlers over `service`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from ecommerce.chassis import BadRequest, Collection, DbSession
+from ecommerce.services.users import service
+from ecommerce.services.users.schemas import (
+    AddressIn,
+    AddressOut,
+    CredentialIn,
+    CredentialOut,
+    UserIn,
+    UserOut,
+    VerificationTokenIn,
+    VerificationTokenOut,
+    VerifiedIdentity,
+    VerifyIn,
+)
+
+router = APIRouter(prefix="/api")
+
+MAX_ID = 2_147_483_647
+UserId = Annotated[int, Path(alias="userId", ge=1, le=MAX_ID)]
+AddressId = Annotated[int, Path(alias="addressId", ge=1, le=MAX_ID)]
+CredentialId = Annotated[int, Path(alias="credentialId", ge=1, le=MAX_ID)]
+TokenId = Annotated[int, Path(alias="verificationTokenId", ge=1, le=MAX_ID)]
+Username = Annotated[str, Path(min_length=1, max_length=255)]
+
+
+def _rounds(request: Request) -> int:
+    return int(request.app.state.settings.bcrypt_rounds)
+
+
+def _parse_ids(raw: str) -> list[int]:
+    try:
+        ids = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise BadRequest("Invalid value for 'ids': expected comma-separated integers") from None
+    if not ids or len(ids) > service.MAX_BATCH or any(i < 1 or i > MAX_ID for i in ids):
+        raise BadRequest(f"Invalid value for 'ids': between 1 and {service.MAX_BATCH} positive ids")
+    return ids
+
+
+# --- users ----------------------------------------------------------------------------------------------
+
+
+@router.get("/users", tags=["users"])
+async def list_users(
+    session: DbSession,
+    ids: Annotated[str | None, Query(max_length=12_000, description="comma-separated user ids")] = None,
+) -> Collection[UserOut]:
+    users = await service.list_users(session, ids=_parse_ids(ids) if ids is not None else None)
+    return Collection[UserOut](collection=users)
+
+
+@router.get("/users/username/{username}", tags=["users"])
+async def get_user_by_username(session: DbSession, username: Username) -> UserOut:
+    return await service.get_user_by_username(session, username=username)
+
+
+@router.get("/users/{userId}", tags=["users"])
+async def get_user(session: DbSession, user_id: UserId) -> UserOut:
+    return await service.get_user(session, user_id=user_id)
+
+
+@router.post("/users", status_code=201, tags=["users"])
+async def create_user(session: DbSession, request: Request, body: UserIn) -> UserOut:
+    return await service.create_user(session, data=body, rounds=_rounds(request))
+
+
+@router.put("/users", tags=["users"])
+async def replace_user(session: DbSession, request: Request, body: UserIn, response: Response) -> UserOut:
+    if body.user_id is None:
+        response.status_code = 201
+        return await service.create_user(session, data=body, rounds=_rounds(request))
+    return await service.update_user(session, user_id=body.user_id, data=body, rounds=_rounds(request))
+
+
+@router.put("/users/{userId}", tags=["users"])
+async def update_user(session: DbSession, request: Request, user_id: UserId, body: UserIn) -> UserOut:
+    return await service.update_user(session, user_id=user_id, data=body, rounds=_rounds(request))
+
+
+@router.delete("/users/{userId}", tags=["users"])
+async def delete_user(session: DbSession, user_id: UserId) -> bool:
+    await service.delete_user(session, user_id=user_id)
+    return True
+
+
+# --- addresses ------------------------------------------------------------------------------------------
+
+
+@router.get("/address", tags=["addresses"])
+async def list_addresses(
+    session: DbSession, user_id: Annotated[int | None, Query(alias="userId", ge=1, le=MAX_ID)] = None
+) -> Collection[AddressOut]:
+    return Collection[AddressOut](collection=await service.list_addresses(session, user_id=user_id))
+
+
+@router.get("/address/{addressId}", tags=["addresses"])
+async def get_address(session: DbSession, address_id: AddressId) -> AddressOut:
+    return await service.get_address(session, address_id=address_id)
+
+
+@router.post("/address", status_code=201, tags=["addresses"])
+async def create_address(session: DbSession, body: AddressIn) -> AddressOut:
+    return await service.create_address(session, data=body)
+
+
+@router.put("/address", tags=["addresses"])
+async def replace_address(session: DbSession, body: AddressIn, response: Response) -> AddressOut:
+    if body.address_id is None:
+        response.status_code = 201
+        return await service.create_address(session, data=body)
+    return await service.update_address(session, address_id=body.address_id, data=body)
+
+
+@router.put("/address/{addressId}", tags=["addresses"])
+async def update_address(session: DbSession, address_id: AddressId, body: AddressIn) -> AddressOut:
+    return await service.update_address(session, address_id=address_id, data=body)
+
+
+@router.delete("/address/{addressId}", tags=["addresses"])
+async def delete_address(session: DbSession, address_id: AddressId) -> bool:
+    await service.delete_address(session, address_id=address_id)
+    return True
+
+
+# --- credentials ----------------------------------------------------------------------------------------
+
+
+@router.get("/credentials", tags=["credentials"])
+async def list_credentials(session: DbSession) -> Collection[CredentialOut]:
+    return Collection[CredentialOut](collection=await service.list_credentials(session))
+
+
+@router.post("/credentials/verify", tags=["credentials"])
+async def verify_credentials(session: DbSession, request: Request, body: VerifyIn) -> VerifiedIdentity:
+    """Check a username and password (internal: the storefront signs people in with it)."""
+    return await service.verify_credentials(
+        session, username=body.username, password=body.password, rounds=_rounds(request)
+    )
+
+
+@router.get("/credentials/username/{username}", tags=["credentials"])
+async def get_credential_by_username(session: DbSession, username: Username) -> CredentialOut:
+    return await service.get_credential_by_username(session, username=username)
+
+
+@router.get("/credentials/{credentialId}", tags=["credentials"])
+async def get_credential(session: DbSession, credential_id: CredentialId) -> CredentialOut:
+    return await service.get_credential(session, credential_id=credential_id)
+
+
+@router.post("/credentials", status_code=201, tags=["credentials"])
+async def create_credential(session: DbSession, request: Request, body: CredentialIn) -> CredentialOut:
+    return await service.create_credential(session, data=body, rounds=_rounds(request))
+
+
+@router.put("/credentials", tags=["credentials"])
+async def replace_credential(
+    session: DbSession, request: Request, body: CredentialIn, response: Response
+) -> CredentialOut:
+    if body.credential_id is None:
+        response.status_code = 201
+        return await service.create_credential(session, data=body, rounds=_rounds(request))
+    return await service.update_credential(
+        session, credential_id=body.credential_id, data=body, rounds=_rounds(request)
+    )
+
+
+@router.put("/credentials/{credentialId}", tags=["credentials"])
+async def update_credential(
+    session: DbSession, request: Request, credential_id: CredentialId, body: CredentialIn
+) -> CredentialOut:
+    return await service.update_credential(session, credential_id=credential_id, data=body, rounds=_rounds(request))
+
+
+@router.delete("/credentials/{credentialId}", tags=["credentials"])
+async def delete_credential(session: DbSession, credential_id: CredentialId) -> bool:
+    await service.delete_credential(session, credential_id=credential_id)
+    return True
+
+
+# --- verification tokens --------------------------------------------------------------------------------
+
+
+@router.get("/verificationTokens", tags=["verification tokens"])
+async def list_tokens(session: DbSession) -> Collection[VerificationTokenOut]:
+    return Collection[VerificationTokenOut](collection=await service.list_tokens(session))
+
+
+@router.get("/verificationTokens/{verificationTokenId}", tags=["verification tokens"])
+async def get_token(session: DbSession, token_id: TokenId) -> VerificationTokenOut:
+    return await service.get_token(session, token_id=token_id)
+
+
+@router.post("/verificationTokens", status_code=201, tags=["verification tokens"])
+async def create_token(session: DbSession, body: VerificationTokenIn) -> VerificationTokenOut:
+    return await service.create_token(session, data=body)
+
+
+@router.put("/verificationTokens", tags=["verification tokens"])
+async def replace_token(session: DbSession, body: VerificationTokenIn, response: Response) -> VerificationTokenOut:
+    if body.verification_token_id is None:
+        response.status_code = 201
+        return await service.create_token(session, data=body)
+    return await service.update_token(session, token_id=body.verification_token_id, data=body)
+
+
+@router.put("/verificationTokens/{verificationTokenId}", tags=["verification tokens"])
+async def update_token(session: DbSession, token_id: TokenId, body: VerificationTokenIn) -> VerificationTokenOut:
+    return await service.update_token(session, token_id=token_id, data=body)
+
+
+@router.delete("/verificationTokens/{verificationTokenId}", tags=["verification tokens"])
+async def delete_token(session: DbSession, token_id: TokenId) -> bool:
+    await service.delete_token(session, token_id=token_id)
+    return True
