@@ -72,7 +72,7 @@ deploy_one() {
     | kube::apply_stdin "${namespace}" >/dev/null
   if ! kube::change -n "${namespace}" rollout status "deployment/${service}-${new}" --timeout="${timeout}s" \
     || { [[ "${DRY_RUN}" != "1" ]] && ! healthy "${namespace}" "${service}" "${service}-${new}"; }; then
-    log "${service}: ${new} is not healthy; deleting it, traffic stays on ${current:-<chart>}"
+    log "${service}: ${service}-${new} is not healthy; deleting it, traffic stays on ${current:-<chart>}"
     kube::change -n "${namespace}" delete deployment "${service}-${new}" --ignore-not-found >/dev/null
     return 1
   fi
