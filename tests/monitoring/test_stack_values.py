@@ -53,11 +53,11 @@ def test_alloy_collects_our_containers_and_parses_trace_ids() -> None:
     content = _values("alloy-values.yaml")["alloy"]["configMap"]["content"]
     keep = re.search(r'regex\s*=\s*"([^"]+)"\s*\n\s*action\s*=\s*"keep"', content)
     assert keep and set(keep.group(1).split("|")) == set(COMPONENT_NAMES) | {"postgres"}
-    json_stage = re.search(r"stage\.json \{(.*?)\n        \}", content, re.S)
+    json_stage = re.search(r"stage\.json \{(.*?)\n  \}", content, re.S)
     assert json_stage
     for key in ("timestamp", "level", "service", "request_id", "trace_id", "span_id"):
         assert f'"{key}"' in json_stage.group(1)
-    metadata = re.search(r"stage\.structured_metadata \{(.*?)\n        \}", content, re.S)
+    metadata = re.search(r"stage\.structured_metadata \{(.*?)\n  \}", content, re.S)
     assert metadata and "trace_id" in metadata.group(1) and "span_id" in metadata.group(1)
     assert 'url = "http://loki-gateway.monitoring.svc/loki/api/v1/push"' in content
     assert content.count("{") == content.count("}")
