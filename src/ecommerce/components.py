@@ -11,6 +11,7 @@ COMPONENTS: dict[str, str] = {
     "user-service": "ecommerce.services.users",
     "product-service": "ecommerce.services.products",
     "payment-service": "ecommerce.services.payments",
+    "order-service": "ecommerce.services.orders",
 }
 
 

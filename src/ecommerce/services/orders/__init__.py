@@ -1,0 +1,19 @@
+"""order-service: carts, orders with a status and priced lines, and the checkout across the shop."""
+
+from pathlib import Path
+
+from ecommerce.chassis import ServiceSpec
+from ecommerce.services.orders.checkout import stock_release_worker
+from ecommerce.services.orders.router import root_router, router
+from ecommerce.services.orders.seed import seed
+
+SPEC = ServiceSpec(
+    name="order-service",
+    port=8300,
+    context_path="/order-service",
+    description="Carts, orders and the checkout.",
+    routers=(root_router, router),
+    migrations=Path(__file__).parent / "migrations",
+    seed=seed,
+    extensions=(stock_release_worker,),
+)

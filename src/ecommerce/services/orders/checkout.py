@@ -1,0 +1,205 @@
+"""Checkout: one request places a paid-for-later order across four services, or leaves nothing behind.
+
+Steps, each idempotent per order so a retried request (same Idempotency-Key) can resume where one stopped:
+  1. price the lines (product-service, one batch call)
+  2. store the key, the order (CREATED) and its lines in one local transaction
+  3. reserve the stock, all lines or none (product-service)
+  4. open the payment, NOT_STARTED (payment-service)
+  5. create the shipment's order items (shipping-service)
+  6. mark the key completed
+If 3-5 fail, what was done is undone: stock released, shipment and payment removed, order CANCELLED, and the key
+forgotten so the client may try again. A release that cannot reach product-service is retried in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI
+from prometheus_client import Counter
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ecommerce.chassis import Conflict, Database, ServiceError, ServiceUnavailable
+from ecommerce.chassis.http import PeerClient
+from ecommerce.services.orders import clients
+from ecommerce.services.orders import service as order_service
+from ecommerce.services.orders.models import CheckoutKey, Order
+from ecommerce.services.orders.schemas import CheckoutIn, OrderOut, order_fee
+
+log = structlog.get_logger("ecommerce.orders.checkout")
+
+ORDERS_CREATED = Counter("shop_orders_created", "Orders placed by checkout", ["application"])
+CHECKOUTS_FAILED = Counter("shop_checkouts_failed", "Checkouts that failed", ["application", "reason"])
+RELEASE_RETRY_SECONDS = 5.0
+
+
+class KeyReused(ServiceError):
+    status = 422
+
+
+async def checkout(database: Database, peers: PeerClient, *, key: str, data: CheckoutIn) -> tuple[OrderOut, bool]:
+    """Place the order; returns (order, replayed) where replayed means the key had already completed it."""
+    lines = order_service.merge_lines(data.items)
+    request_hash = _hash(data.user_id, lines)
+    found = await _known(database, key, request_hash)
+    if found is not None:
+        return found
+    priced = await order_service.price_lines(peers, lines)
+    try:
+        order_id = await _place(database, key, request_hash, data.user_id, priced)
+    except IntegrityError:
+        # A concurrent request with the same key stored it first: resume or replay that one.
+        found = await _known(database, key, request_hash)
+        if found is None:
+            raise Conflict("A checkout with this Idempotency-Key just failed; try again") from None
+        return found
+    return await _complete(database, peers, key=key, order_id=order_id, lines=lines), False
+
+
+async def _known(database: Database, key: str, request_hash: str) -> tuple[OrderOut, bool] | None:
+    """What a key already names: None when new, (order, True) when completed; raises _Resume when unfinished."""
+    async with database.sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(CheckoutKey.request_hash, CheckoutKey.order_id, CheckoutKey.completed).where(
+                    CheckoutKey.idempotency_key == key
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.request_hash != request_hash:
+            raise KeyReused("This Idempotency-Key was used for a different checkout")
+        if row.order_id is None:
+            raise Conflict("A checkout with this Idempotency-Key is in progress; try again")
+        order = await order_service.get_order(session, order_id=row.order_id)
+    if row.completed:
+        return order, True
+    if order.order_status == "CANCELLED":
+        raise Conflict("A checkout with this Idempotency-Key just failed; try again")
+    raise _Resume(order)
+
+
+class _Resume(Exception):
+    def __init__(self, order: OrderOut) -> None:
+        self.order = order
+
+
+async def _place(database: Database, key: str, request_hash: str, user_id: int, priced: list[Any]) -> int:
+    async with database.sessionmaker() as session, session.begin():
+        # The key first: a write opens the transaction (SQLite takes its writer lock before any read).
+        await session.execute(insert(CheckoutKey).values(idempotency_key=key, request_hash=request_hash))
+        cart_id = await order_service.cart_for_user(session, user_id=user_id)
+        values = {"cart_id": cart_id, "order_desc": "checkout", "order_fee": order_fee(priced)}
+        order_id = await order_service.insert_order(session, values, priced)
+        await session.execute(update(CheckoutKey).where(CheckoutKey.idempotency_key == key).values(order_id=order_id))
+    return order_id
+
+
+async def _complete(
+    database: Database, peers: PeerClient, *, key: str, order_id: int, lines: dict[int, int]
+) -> OrderOut:
+    try:
+        await clients.reserve_stock(peers, order_id, lines)
+        payment_id = await clients.open_payment(peers, order_id)
+        await clients.create_shipment(peers, order_id, lines)
+    except Exception as exc:
+        reason = "error"
+        if isinstance(exc, Conflict):
+            reason = "out_of_stock" if "out of stock" in exc.msg else "conflict"
+        elif isinstance(exc, ServiceUnavailable):
+            reason = "peer_unavailable"
+        CHECKOUTS_FAILED.labels("order-service", reason).inc()
+        log.warning("checkout_failed", order_id=order_id, reason=reason, error=str(exc))
+        await _undo(database, peers, key=key, order_id=order_id)
+        raise
+    async with database.sessionmaker() as session, session.begin():
+        await session.execute(update(Order).where(Order.order_id == order_id).values(payment_id=payment_id))
+        await session.execute(update(CheckoutKey).where(CheckoutKey.idempotency_key == key).values(completed=True))
+        order = await order_service.get_order(session, order_id=order_id)
+    ORDERS_CREATED.labels("order-service").inc()
+    return order
+
+
+async def _undo(database: Database, peers: PeerClient, *, key: str, order_id: int) -> None:
+    """Compensate a failed checkout: nothing reserved, paid for or shipped stays behind."""
+    await clients.drop_shipment(peers, order_id)
+    await clients.drop_payment(peers, order_id)
+    try:
+        await clients.release_stock(peers, order_id)
+        pending = False
+    except ServiceUnavailable as exc:
+        log.warning("stock_release_deferred", order_id=order_id, error=exc.msg)
+        pending = True
+    async with database.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Order)
+            .where(Order.order_id == order_id)
+            .values(order_status="CANCELLED", stock_release_pending=pending)
+        )
+        await session.execute(delete(CheckoutKey).where(CheckoutKey.idempotency_key == key))
+
+
+async def checkout_or_resume(
+    database: Database, peers: PeerClient, *, key: str, data: CheckoutIn
+) -> tuple[OrderOut, bool]:
+    """`checkout`, resuming an unfinished checkout of the same key (a crash or a concurrent duplicate)."""
+    try:
+        return await checkout(database, peers, key=key, data=data)
+    except _Resume as resume:
+        lines = {line.product_id: line.quantity for line in resume.order.order_lines}
+        order = await _complete(database, peers, key=key, order_id=resume.order.order_id, lines=lines)
+        return order, True
+
+
+async def release_pending_stock(database: Database, peers: PeerClient) -> int:
+    """Release the stock of cancelled orders whose release could not reach product-service; returns how many."""
+    async with database.sessionmaker() as session:
+        order_ids = (
+            (await session.execute(select(Order.order_id).where(Order.stock_release_pending.is_(True)).limit(100)))
+            .scalars()
+            .all()
+        )
+    released = 0
+    for order_id in order_ids:
+        try:
+            await clients.release_stock(peers, order_id)
+        except ServiceUnavailable:
+            break
+        async with database.sessionmaker() as session, session.begin():
+            await session.execute(update(Order).where(Order.order_id == order_id).values(stock_release_pending=False))
+        released += 1
+    return released
+
+
+@contextlib.asynccontextmanager
+async def stock_release_worker(app: FastAPI) -> AsyncIterator[None]:
+    """Background task: keep retrying deferred stock releases until product-service takes them."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(RELEASE_RETRY_SECONDS)
+            try:
+                await release_pending_stock(app.state.database, app.state.peers)
+            except Exception:  # the loop must survive a database hiccup
+                log.exception("stock_release_retry_failed")
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _hash(user_id: int, lines: dict[int, int]) -> str:
+    canonical = orjson.dumps({"userId": user_id, "items": sorted(lines.items())})
+    return hashlib.sha256(canonical).hexdigest()

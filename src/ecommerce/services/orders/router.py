@@ -1,0 +1,154 @@
+"""order-service HTTP routes: the original's carts and orders, status moves, and the checkout."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from ecommerce.chassis import BadRequest, Collection, DbSession
+from ecommerce.chassis.http import PeerClient
+from ecommerce.services.orders import checkout as checkout_flow
+from ecommerce.services.orders import service as order_service
+from ecommerce.services.orders.schemas import CartIn, CartOut, CheckoutIn, OrderIn, OrderOut
+
+router = APIRouter(prefix="/api")
+root_router = APIRouter(include_in_schema=False)
+
+CartId = Annotated[int, Path(alias="cartId", ge=1, le=2_147_483_647)]
+OrderId = Annotated[int, Path(alias="orderId", ge=1, le=2_147_483_647)]
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", max_length=255, description="one key per checkout attempt")
+]
+MAX_IDS = 1000
+
+
+def _peers(request: Request) -> PeerClient:
+    peers: PeerClient = request.app.state.peers
+    return peers
+
+
+def _parse_ids(raw: str) -> list[int]:
+    try:
+        ids = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise BadRequest("Invalid value for 'ids': expected comma-separated integers") from None
+    if not ids or len(ids) > MAX_IDS or any(i < 1 or i > 2_147_483_647 for i in ids):
+        raise BadRequest(f"Invalid value for 'ids': between 1 and {MAX_IDS} positive ids")
+    return ids
+
+
+@root_router.get("/", response_class=PlainTextResponse)
+async def hello() -> str:
+    return "Order controller responding!!"
+
+
+# --- carts ----------------------------------------------------------------------------------------------
+
+
+@router.get("/carts", tags=["carts"])
+async def list_carts(session: DbSession, request: Request) -> Collection[CartOut]:
+    return Collection[CartOut](collection=await order_service.list_carts(session, _peers(request)))
+
+
+@router.get("/carts/{cartId}", tags=["carts"])
+async def get_cart(session: DbSession, request: Request, cart_id: CartId) -> CartOut:
+    return await order_service.get_cart(session, _peers(request), cart_id=cart_id)
+
+
+@router.post("/carts", status_code=201, tags=["carts"])
+async def create_cart(session: DbSession, request: Request, body: CartIn) -> CartOut:
+    return await order_service.create_cart(session, _peers(request), data=body)
+
+
+@router.put("/carts", tags=["carts"])
+async def replace_cart(session: DbSession, request: Request, body: CartIn, response: Response) -> CartOut:
+    if body.cart_id is None:
+        response.status_code = 201
+        return await order_service.create_cart(session, _peers(request), data=body)
+    return await order_service.update_cart(session, _peers(request), cart_id=body.cart_id, data=body)
+
+
+@router.put("/carts/{cartId}", tags=["carts"])
+async def update_cart(session: DbSession, request: Request, cart_id: CartId, body: CartIn) -> CartOut:
+    return await order_service.update_cart(session, _peers(request), cart_id=cart_id, data=body)
+
+
+@router.delete("/carts/{cartId}", tags=["carts"])
+async def delete_cart(session: DbSession, cart_id: CartId) -> bool:
+    await order_service.delete_cart(session, cart_id=cart_id)
+    return True
+
+
+# --- orders ---------------------------------------------------------------------------------------------
+
+
+@router.post("/orders/checkout", status_code=201, tags=["checkout"])
+async def checkout(request: Request, body: CheckoutIn, response: Response, key: IdempotencyKey = None) -> OrderOut:
+    if not key or not key.strip():
+        raise BadRequest("The Idempotency-Key header is required")
+    order, replayed = await checkout_flow.checkout_or_resume(
+        request.app.state.database, _peers(request), key=key.strip(), data=body
+    )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return order
+
+
+@router.get("/orders", tags=["orders"])
+async def list_orders(
+    session: DbSession,
+    ids: Annotated[str | None, Query(max_length=12_000, description="comma-separated order ids")] = None,
+    cart_id: Annotated[int | None, Query(alias="cartId", ge=1, le=2_147_483_647)] = None,
+) -> Collection[OrderOut]:
+    orders = await order_service.list_orders(session, ids=_parse_ids(ids) if ids is not None else None, cart_id=cart_id)
+    return Collection[OrderOut](collection=orders)
+
+
+@router.get("/orders/{orderId}", tags=["orders"])
+async def get_order(session: DbSession, order_id: OrderId) -> OrderOut:
+    return await order_service.get_order(session, order_id=order_id)
+
+
+@router.post("/orders", status_code=201, tags=["orders"])
+async def create_order(session: DbSession, request: Request, body: OrderIn) -> OrderOut:
+    return await order_service.create_order(session, _peers(request), data=body)
+
+
+@router.put("/orders", tags=["orders"])
+async def replace_order(session: DbSession, request: Request, body: OrderIn, response: Response) -> OrderOut:
+    if body.order_id is None:
+        response.status_code = 201
+        return await order_service.create_order(session, _peers(request), data=body)
+    return await order_service.update_order(session, order_id=body.order_id, data=body)
+
+
+@router.put("/orders/{orderId}", tags=["orders"])
+async def update_order(session: DbSession, order_id: OrderId, body: OrderIn) -> OrderOut:
+    return await order_service.update_order(session, order_id=order_id, data=body)
+
+
+@router.delete("/orders/{orderId}", tags=["orders"])
+async def delete_order(session: DbSession, order_id: OrderId) -> bool:
+    await order_service.delete_order(session, order_id=order_id)
+    return True
+
+
+def _status_route(event: str) -> None:
+    async def advance(session: DbSession, request: Request, order_id: OrderId) -> OrderOut:
+        return await order_service.advance_order(session, _peers(request), order_id=order_id, event=event)
+
+    advance.__name__ = f"order_{event}"
+    router.add_api_route(
+        f"/orders/{{orderId}}/{event}",
+        advance,
+        methods=["POST"],
+        tags=["orders"],
+        summary=f"Order event '{event}'",
+        response_model=OrderOut,
+    )
+
+
+for _event in order_service.EVENTS:
+    _status_route(_event)
