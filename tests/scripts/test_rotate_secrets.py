@@ -1,0 +1,94 @@
+"""rotate-secrets.sh: the new credential overlaps the old; a failure halfway leaves the old one working."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def script_cluster(cluster, *, user: str = "productservice", healthy: bool = True) -> None:
+    cluster.on(r"get secret product-service-secret -o jsonpath=\{\.data\.database\\\.username\}", b64(user))
+    cluster.on(r"get secret product-service-secret -o jsonpath=\{\.data\.database\\\.password\}", b64("old-secret-pw"))
+    cluster.on(r"get secret postgres-secret", b64("postgres"))
+    cluster.on(r"exec statefulset/postgres -- psql .* -c SELECT pg_get_userbyid", "productservice")
+    cluster.on(r"exec deployment/product-service", '{"status":"UP"}' if healthy else '{"status":"DOWN"}')
+
+
+def sql_calls(result) -> list[str]:
+    return [call.stdin for call in result.calls if "-i" in call.argv and call.stdin is not None]
+
+
+def patches(result) -> list[dict[str, dict[str, str]]]:
+    return [json.loads(content) for call in result.calls for content in call.files.values()]
+
+
+def test_rotation_with_generated_password_alternates_roles(cluster):
+    script_cluster(cluster)
+
+    result = cluster.run("rotate-secrets.sh", "product-service")
+
+    assert result.returncode == 0, result.stderr
+    create, retire = sql_calls(result)
+    assert 'CREATE ROLE "productservice_b"' in create
+    assert 'GRANT "productservice" TO "productservice_b"' in create
+    assert 'ALTER ROLE "productservice_b" SET role = "productservice"' in create
+    [patch] = patches(result)
+    assert base64.b64decode(patch["data"]["database.username"]).decode() == "productservice_b"
+    password = base64.b64decode(patch["data"]["database.password"]).decode()
+    assert len(password) >= 30 and f"PASSWORD '{password}'" in create
+    assert not any(password in " ".join(call.argv) for call in result.calls)
+    assert 'ALTER ROLE "productservice" NOLOGIN' in retire
+    order = [
+        result.index("exec -i"),
+        result.index("patch secret"),
+        result.index("rollout restart"),
+        result.index("rollout status"),
+        result.index("exec deployment/product-service"),
+    ]
+    assert order == sorted(order)
+
+
+def test_rotation_failing_halfway_keeps_old_credential(cluster):
+    script_cluster(cluster)
+    cluster.on(r"rollout status deployment/product-service", rc=1)
+
+    result = cluster.run("rotate-secrets.sh", "product-service", "--password-stdin", stdin="a-new-password-123\n")
+
+    assert result.returncode == 1
+    assert "old credential (productservice) is in place and still valid" in result.stderr
+    statements = "\n".join(sql_calls(result))
+    assert 'ALTER ROLE "productservice" NOLOGIN' not in statements
+    assert 'ALTER ROLE "productservice_b" NOLOGIN' in statements
+    new_patch, restored = patches(result)
+    assert base64.b64decode(new_patch["data"]["database.password"]).decode() == "a-new-password-123"
+    assert restored["data"] == {"database.username": b64("productservice"), "database.password": b64("old-secret-pw")}
+    assert sum("rollout restart" in line for line in result.lines()) == 2
+
+
+def test_manual_form_warns_about_shell_history(cluster):
+    script_cluster(cluster)
+
+    result = cluster.run("rotate-secrets.sh", "product-service", "productuser2", "Very-Secret-Pass-1")
+
+    assert result.returncode == 0, result.stderr
+    assert "shell history" in result.stderr
+    assert 'CREATE ROLE "productuser2"' in sql_calls(result)[0]
+
+
+def test_same_username_failure_puts_old_password_back(cluster):
+    script_cluster(cluster)
+    cluster.on(r"rollout status deployment/product-service", rc=1)
+
+    result = cluster.run("rotate-secrets.sh", "--username", "productservice", "product-service", "--generate")
+
+    assert result.returncode == 1
+    assert "ALTER ROLE \"productservice\" WITH PASSWORD 'old-secret-pw'" in "\n".join(sql_calls(result))
+
+
+def test_unknown_service_is_a_usage_error(cluster):
+    result = cluster.run("rotate-secrets.sh", "api-gateway")
+    assert result.returncode == 2 and result.calls == []
