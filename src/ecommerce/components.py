@@ -12,6 +12,7 @@ COMPONENTS: dict[str, str] = {
     "product-service": "ecommerce.services.products",
     "payment-service": "ecommerce.services.payments",
     "order-service": "ecommerce.services.orders",
+    "proxy-client": "ecommerce.services.storefront",
 }
 
 

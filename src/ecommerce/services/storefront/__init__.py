@@ -1,0 +1,36 @@
+"""proxy-client: the storefront people shop in, the /app/api surface, sign-in and the token keys."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ecommerce.chassis import ServiceSpec
+from ecommerce.services.storefront import api, assets, pages_account, pages_admin, pages_shop
+from ecommerce.services.storefront.keys import load_keyring
+from ecommerce.services.storefront.settings import StorefrontSettings
+from ecommerce.services.storefront.throttle import FailureThrottle
+
+
+@asynccontextmanager
+async def _keys(app: FastAPI) -> AsyncIterator[None]:
+    """Load the signing keys and the sign-in brake before the first request."""
+    settings: StorefrontSettings = app.state.settings
+    app.state.keys = load_keyring(settings)
+    app.state.signin_throttle = FailureThrottle(
+        free_failures=settings.signin_free_failures, max_delay=settings.signin_max_delay_seconds
+    )
+    yield
+
+
+SPEC = ServiceSpec(
+    name="proxy-client",
+    port=8900,
+    context_path="/app",
+    description="The storefront: web pages, the /app/api surface, sign-in and the token keys.",
+    settings_cls=StorefrontSettings,
+    routers=(api.router, assets.router, pages_account.router, pages_admin.router, pages_shop.router, api.well_known),
+    extensions=(_keys,),
+)

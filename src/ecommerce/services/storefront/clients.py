@@ -1,0 +1,319 @@
+"""Calls to the shop's services through the chassis PeerClient, with the caller's token passed on.
+
+Every path the storefront uses lives here, so a change in a peer's API is one edit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import Request
+
+from ecommerce.chassis import ServiceError, ServiceUnavailable
+from ecommerce.chassis.http import PeerClient, PeerUnavailable
+from ecommerce.services.storefront.tokens import Principal
+
+USERS = "user-service"
+PRODUCTS = "product-service"
+FAVOURITES = "favourite-service"
+ORDERS = "order-service"
+PAYMENTS = "payment-service"
+SHIPPING = "shipping-service"
+
+
+class Peers:
+    """The storefront's view of its peers for one request (carries the caller's token)."""
+
+    def __init__(self, client: PeerClient, principal: Principal | None = None) -> None:
+        self.client = client
+        self.principal = principal
+
+    @classmethod
+    def of(cls, request: Request, principal: Principal | None = None) -> Peers:
+        return cls(request.app.state.peers, principal)
+
+    async def call(
+        self,
+        method: str,
+        peer: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> tuple[int, Any]:
+        """(status, body) of a call; ServiceUnavailable when the peer cannot answer."""
+        sent = dict(headers or {})
+        if self.principal is not None:
+            sent["Authorization"] = f"Bearer {self.principal.token}"
+        try:
+            return await self.client.request(
+                method, peer, path, params=params, json=json, headers=sent, idempotent=idempotent
+            )
+        except PeerUnavailable as exc:
+            raise ServiceUnavailable(f"{peer} is unavailable right now, please try again shortly") from exc
+
+    async def fetch(self, method: str, peer: str, path: str, **kwargs: Any) -> Any:
+        """The body of a successful call; the peer's own error (status and message) otherwise."""
+        status, body = await self.call(method, peer, path, **kwargs)
+        if status >= 400:
+            raise peer_error(peer, status, body)
+        return body
+
+
+def peer_error(peer: str, status: int, body: Any) -> ServiceError:
+    """The one error body, carrying the peer's status and message (never its body as a string)."""
+    msg = body.get("msg") if isinstance(body, dict) else None
+    return ServiceError(str(msg) if msg else f"{peer} answered {status}", status=status)
+
+
+def collection(body: Any) -> list[dict[str, Any]]:
+    """The rows of a `{"collection": [...]}` answer (or a bare list)."""
+    if isinstance(body, dict):
+        body = body.get("collection", [])
+    return [row for row in body or [] if isinstance(row, dict)]
+
+
+# --- users ------------------------------------------------------------------------------------------------
+
+
+async def verify_credentials(peers: Peers, username: str, password: str) -> dict[str, Any] | None:
+    """The user's id, name and role when the password is right, None when not."""
+    status, body = await peers.call(
+        "POST",
+        USERS,
+        "/user-service/api/credentials/verify",
+        json={"username": username, "password": password},
+        idempotent=True,
+    )
+    if status in (400, 401, 403, 404):
+        return None
+    if status >= 400 or not isinstance(body, dict):
+        raise peer_error(USERS, status, body)
+    return body
+
+
+async def register_user(peers: Peers, user: dict[str, Any]) -> dict[str, Any]:
+    """Create a user with its credential."""
+    result: dict[str, Any] = await peers.fetch("POST", USERS, "/user-service/api/users", json=user)
+    return result
+
+
+async def get_user(peers: Peers, user_id: int) -> dict[str, Any]:
+    """One user."""
+    result: dict[str, Any] = await peers.fetch("GET", USERS, f"/user-service/api/users/{user_id}")
+    return result
+
+
+def address_owner(address: dict[str, Any]) -> int | None:
+    """The user an address belongs to."""
+    user = address.get("user") or {}
+    owner = address.get("userId", user.get("userId") if isinstance(user, dict) else None)
+    return owner if isinstance(owner, int) else None
+
+
+async def list_addresses(peers: Peers, user_id: int) -> list[dict[str, Any]]:
+    """The user's addresses."""
+    body = await peers.fetch("GET", USERS, "/user-service/api/address", params={"userId": user_id})
+    return [a for a in collection(body) if address_owner(a) == user_id]
+
+
+async def create_address(peers: Peers, user_id: int, fields: dict[str, str]) -> dict[str, Any]:
+    """Add an address to the user."""
+    result: dict[str, Any] = await peers.fetch(
+        "POST", USERS, "/user-service/api/address", json={**fields, "user": {"userId": user_id}}
+    )
+    return result
+
+
+async def delete_address(peers: Peers, address_id: int) -> None:
+    """Remove an address."""
+    await peers.fetch("DELETE", USERS, f"/user-service/api/address/{address_id}")
+
+
+# --- catalog ----------------------------------------------------------------------------------------------
+
+
+async def list_products(peers: Peers, **params: Any) -> list[dict[str, Any]]:
+    """Products filtered, sorted and paged by product-service."""
+    query = {k: v for k, v in params.items() if v not in (None, "")}
+    return collection(await peers.fetch("GET", PRODUCTS, "/product-service/api/products", params=query))
+
+
+async def products_by_ids(peers: Peers, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Products by id, in one call."""
+    if not ids:
+        return {}
+    rows = await list_products(peers, ids=",".join(str(i) for i in sorted(set(ids))))
+    return {row["productId"]: row for row in rows}
+
+
+async def get_product(peers: Peers, product_id: int) -> dict[str, Any]:
+    """One product."""
+    result: dict[str, Any] = await peers.fetch("GET", PRODUCTS, f"/product-service/api/products/{product_id}")
+    return result
+
+
+async def list_categories(peers: Peers) -> list[dict[str, Any]]:
+    """Every category."""
+    return collection(await peers.fetch("GET", PRODUCTS, "/product-service/api/categories"))
+
+
+async def save_product(peers: Peers, product: dict[str, Any], product_id: int | None = None) -> dict[str, Any]:
+    """Create (no id) or replace a product."""
+    if product_id is None:
+        result: dict[str, Any] = await peers.fetch("POST", PRODUCTS, "/product-service/api/products", json=product)
+    else:
+        result = await peers.fetch("PUT", PRODUCTS, f"/product-service/api/products/{product_id}", json=product)
+    return result
+
+
+async def delete_product(peers: Peers, product_id: int) -> None:
+    """Remove a product."""
+    await peers.fetch("DELETE", PRODUCTS, f"/product-service/api/products/{product_id}")
+
+
+async def save_category(peers: Peers, category: dict[str, Any], category_id: int | None = None) -> dict[str, Any]:
+    """Create (no id) or replace a category."""
+    if category_id is None:
+        result: dict[str, Any] = await peers.fetch("POST", PRODUCTS, "/product-service/api/categories", json=category)
+    else:
+        result = await peers.fetch("PUT", PRODUCTS, f"/product-service/api/categories/{category_id}", json=category)
+    return result
+
+
+async def delete_category(peers: Peers, category_id: int) -> None:
+    """Remove an empty category."""
+    await peers.fetch("DELETE", PRODUCTS, f"/product-service/api/categories/{category_id}")
+
+
+# --- favourites -------------------------------------------------------------------------------------------
+
+
+async def list_favourites(peers: Peers, user_id: int) -> list[dict[str, Any]]:
+    """The user's liked products."""
+    body = await peers.fetch("GET", FAVOURITES, "/favourite-service/api/favourites", params={"userId": user_id})
+    return [f for f in collection(body) if f.get("userId") == user_id]
+
+
+async def like(peers: Peers, user_id: int, product_id: int) -> None:
+    """Like a product (liking twice is harmless)."""
+    await peers.fetch(
+        "POST", FAVOURITES, "/favourite-service/api/favourites", json={"userId": user_id, "productId": product_id}
+    )
+
+
+async def unlike(peers: Peers, favourite: dict[str, Any]) -> None:
+    """Remove a like."""
+    path = f"/favourite-service/api/favourites/{favourite['userId']}/{favourite['productId']}/{favourite['likeDate']}"
+    await peers.fetch("DELETE", FAVOURITES, path)
+
+
+# --- orders, payments, shipping -----------------------------------------------------------------------------
+
+
+async def checkout(peers: Peers, user_id: int, items: list[dict[str, int]], idempotency_key: str) -> dict[str, Any]:
+    """Place an order for the user: price, reserve stock, create the order and its payment."""
+    result: dict[str, Any] = await peers.fetch(
+        "POST",
+        ORDERS,
+        "/order-service/api/orders/checkout",
+        json={"userId": user_id, "items": items},
+        headers={"Idempotency-Key": idempotency_key},
+        idempotent=True,
+    )
+    return result
+
+
+def order_owner(order: dict[str, Any]) -> int | None:
+    """The user an order belongs to, when the order says so."""
+    cart = order.get("cart") or {}
+    owner = order.get("userId", cart.get("userId") if isinstance(cart, dict) else None)
+    return owner if isinstance(owner, int) else None
+
+
+async def resolve_order_owner(peers: Peers, order: dict[str, Any]) -> int | None:
+    """The owner of an order, asking order-service for its cart when the order does not carry the user."""
+    owner = order_owner(order)
+    cart = order.get("cart")
+    if owner is None and isinstance(cart, dict) and isinstance(cart.get("cartId"), int):
+        found = await peers.fetch("GET", ORDERS, f"/order-service/api/carts/{cart['cartId']}")
+        owner = found.get("userId") if isinstance(found, dict) else None
+    return owner if isinstance(owner, int) else None
+
+
+async def list_orders(peers: Peers, user_id: int | None = None) -> list[dict[str, Any]]:
+    """Orders, newest first: one user's (by their carts), or every order when user_id is None."""
+    rows = collection(await peers.fetch("GET", ORDERS, "/order-service/api/orders"))
+    if user_id is not None:
+        rows = [o for o in rows if await resolve_order_owner(peers, o) == user_id]
+    return sorted(rows, key=lambda o: o.get("orderId") or 0, reverse=True)
+
+
+async def get_order(peers: Peers, order_id: int) -> dict[str, Any]:
+    """One order."""
+    result: dict[str, Any] = await peers.fetch("GET", ORDERS, f"/order-service/api/orders/{order_id}")
+    return result
+
+
+def payment_order_id(payment: dict[str, Any]) -> int | None:
+    """The order a payment pays."""
+    order = payment.get("order") or {}
+    order_id = payment.get("orderId", order.get("orderId") if isinstance(order, dict) else None)
+    return order_id if isinstance(order_id, int) else None
+
+
+async def payments_for(peers: Peers, order_ids: set[int] | None) -> dict[int, dict[str, Any]]:
+    """Payments by order id (all of them when order_ids is None)."""
+    params = {"orderId": next(iter(order_ids))} if order_ids is not None and len(order_ids) == 1 else None
+    rows = collection(await peers.fetch("GET", PAYMENTS, "/payment-service/api/payments", params=params))
+    found: dict[int, dict[str, Any]] = {}
+    for payment in rows:
+        order_id = payment_order_id(payment)
+        if order_id is not None and (order_ids is None or order_id in order_ids):
+            found[order_id] = payment
+    return found
+
+
+async def get_payment(peers: Peers, payment_id: int) -> dict[str, Any]:
+    """One payment."""
+    result: dict[str, Any] = await peers.fetch("GET", PAYMENTS, f"/payment-service/api/payments/{payment_id}")
+    return result
+
+
+async def advance_payment(peers: Peers, payment: dict[str, Any], status: str) -> dict[str, Any]:
+    """Move a payment to `status` (payment-service refuses illegal transitions with 409)."""
+    result: dict[str, Any] = await peers.fetch(
+        "PATCH", PAYMENTS, f"/payment-service/api/payments/{payment['paymentId']}", json={"paymentStatus": status}
+    )
+    return result
+
+
+async def shipments_for(peers: Peers, order_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """Each order's shipment (status and items); orders without one are left out."""
+    found: dict[int, dict[str, Any]] = {}
+    results = await asyncio.gather(
+        *(peers.call("GET", SHIPPING, f"/shipping-service/api/shippings/orders/{i}") for i in sorted(order_ids))
+    )
+    for order_id, (status, body) in zip(sorted(order_ids), results, strict=True):
+        if status < 400 and isinstance(body, dict):
+            found[order_id] = body
+    return found
+
+
+SHIPPING_STEPS = ("PENDING", "SHIPPED", "DELIVERED")
+
+
+async def advance_shipping(peers: Peers, order_id: int, current: str) -> None:
+    """Move an order's shipment one step on (PENDING -> SHIPPED -> DELIVERED)."""
+    index = SHIPPING_STEPS.index(current) if current in SHIPPING_STEPS else 0
+    if index + 1 >= len(SHIPPING_STEPS):
+        return
+    await peers.fetch(
+        "PUT",
+        SHIPPING,
+        f"/shipping-service/api/shippings/orders/{order_id}/status",
+        json={"shippingStatus": SHIPPING_STEPS[index + 1]},
+    )

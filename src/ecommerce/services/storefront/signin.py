@@ -1,0 +1,46 @@
+"""Sign-in: check the password with user-service, brake repeated failures, sign the token."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from prometheus_client import Counter
+
+from ecommerce.chassis import ServiceError, Unauthorized
+from ecommerce.services.storefront import clients
+from ecommerce.services.storefront.settings import StorefrontSettings
+from ecommerce.services.storefront.throttle import FailureThrottle
+from ecommerce.services.storefront.tokens import ROLE_USER, Principal, issue, verify
+
+SIGNINS = Counter("shop_signins", "Sign-in attempts by outcome", ["application", "outcome"])
+
+
+class TooManyAttempts(ServiceError):
+    status = 429
+
+
+async def sign_in(request: Request, username: str, password: str) -> tuple[str, Principal]:
+    """A fresh token for the user; Unauthorized for wrong credentials, 429 while braked."""
+    settings: StorefrontSettings = request.app.state.settings
+    throttle: FailureThrottle = request.app.state.signin_throttle
+    address = request.client.host if request.client else "unknown"
+    keys = (f"user:{username.strip().lower()}", f"address:{address}")
+    wait = throttle.retry_after(*keys)
+    if wait:
+        SIGNINS.labels("proxy-client", "THROTTLED").inc()
+        raise TooManyAttempts(f"Too many failed sign-ins; try again in {wait} s", headers={"Retry-After": str(wait)})
+    verified = await clients.verify_credentials(clients.Peers.of(request), username, password)
+    if verified is None:
+        throttle.failed(*keys)
+        SIGNINS.labels("proxy-client", "FAILURE").inc()
+        raise Unauthorized("Bad credentials")
+    throttle.succeeded(keys[0])
+    SIGNINS.labels("proxy-client", "SUCCESS").inc()
+    token = issue(
+        request.app.state.keys,
+        user_id=int(verified["userId"]),
+        username=str(verified.get("username") or username),
+        role=str(verified.get("roleBasedAuthority") or ROLE_USER),
+        ttl_seconds=settings.jwt_ttl_seconds,
+        issuer=settings.jwt_issuer,
+    )
+    return token, verify(request.app.state.keys, token)
