@@ -1,0 +1,17 @@
+"""shipping-service: the items of each order (the original's "shippings") and the order's shipment status."""
+
+from pathlib import Path
+
+from ecommerce.chassis import ServiceSpec
+from ecommerce.services.shipping.router import root_router, router
+from ecommerce.services.shipping.seed import seed
+
+SPEC = ServiceSpec(
+    name="shipping-service",
+    port=8600,
+    context_path="/shipping-service",
+    description="Order items and shipments: PENDING -> SHIPPED -> DELIVERED.",
+    routers=(root_router, router),
+    migrations=Path(__file__).parent / "migrations",
+    seed=seed,
+)

@@ -1,0 +1,101 @@
+"""shipping-service HTTP routes: the original's paths with the ids in the right order, plus shipments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from ecommerce.chassis import Collection, DbSession
+from ecommerce.chassis.http import PeerClient
+from ecommerce.services.shipping import service as shipping_service
+from ecommerce.services.shipping.schemas import (
+    OrderItemId,
+    OrderItemIn,
+    OrderItemOut,
+    ShipmentIn,
+    ShipmentOut,
+    ShipmentStatusIn,
+)
+
+router = APIRouter(prefix="/api", tags=["shippings"])
+root_router = APIRouter(include_in_schema=False)
+
+OrderId = Annotated[int, Path(alias="orderId", ge=1, le=2_147_483_647)]
+ProductId = Annotated[int, Path(alias="productId", ge=1, le=2_147_483_647)]
+
+
+def _peers(request: Request) -> PeerClient:
+    peers: PeerClient = request.app.state.peers
+    return peers
+
+
+@root_router.get("/", response_class=PlainTextResponse)
+async def hello() -> str:
+    return "shipping controller responding!!"
+
+
+@router.get("/shippings")
+async def list_items(session: DbSession, request: Request) -> Collection[OrderItemOut]:
+    return Collection[OrderItemOut](collection=await shipping_service.list_items(session, _peers(request)))
+
+
+@router.api_route("/shippings/find", methods=["GET", "POST"])
+async def find_item(session: DbSession, request: Request, body: OrderItemId) -> OrderItemOut:
+    return await shipping_service.get_item(session, _peers(request), order_id=body.order_id, product_id=body.product_id)
+
+
+@router.delete("/shippings/delete")
+async def delete_item_by_body(session: DbSession, body: OrderItemId) -> bool:
+    await shipping_service.delete_item(session, order_id=body.order_id, product_id=body.product_id)
+    return True
+
+
+@router.get("/shippings/orders/{orderId}", tags=["shipments"])
+async def get_shipment(session: DbSession, request: Request, order_id: OrderId) -> ShipmentOut:
+    return await shipping_service.get_shipment(session, _peers(request), order_id=order_id)
+
+
+@router.put("/shippings/orders/{orderId}", tags=["shipments"])
+async def put_shipment(session: DbSession, request: Request, order_id: OrderId, body: ShipmentIn) -> ShipmentOut:
+    return await shipping_service.put_shipment(session, _peers(request), order_id=order_id, data=body)
+
+
+@router.delete("/shippings/orders/{orderId}", tags=["shipments"])
+async def delete_shipment(session: DbSession, order_id: OrderId) -> bool:
+    await shipping_service.delete_shipment(session, order_id=order_id)
+    return True
+
+
+@router.put("/shippings/orders/{orderId}/status", tags=["shipments"])
+async def advance_shipment(
+    session: DbSession, request: Request, order_id: OrderId, body: ShipmentStatusIn
+) -> ShipmentOut:
+    return await shipping_service.advance_shipment(
+        session, _peers(request), order_id=order_id, status=body.shipping_status
+    )
+
+
+@router.get("/shippings/{orderId}/{productId}")
+async def get_item(session: DbSession, request: Request, order_id: OrderId, product_id: ProductId) -> OrderItemOut:
+    return await shipping_service.get_item(session, _peers(request), order_id=order_id, product_id=product_id)
+
+
+@router.post("/shippings", status_code=201)
+async def create_item(session: DbSession, request: Request, body: OrderItemIn) -> OrderItemOut:
+    return await shipping_service.create_item(session, _peers(request), data=body)
+
+
+@router.put("/shippings")
+async def save_item(session: DbSession, request: Request, body: OrderItemIn, response: Response) -> OrderItemOut:
+    item, created = await shipping_service.save_item(session, _peers(request), data=body)
+    if created:
+        response.status_code = 201
+    return item
+
+
+@router.delete("/shippings/{orderId}/{productId}")
+async def delete_item(session: DbSession, order_id: OrderId, product_id: ProductId) -> bool:
+    await shipping_service.delete_item(session, order_id=order_id, product_id=product_id)
+    return True

@@ -1,0 +1,170 @@
+"""shipping-service rules: order items keyed (order, product) the right way round, and a shipment per order.
+
+A shipment goes PENDING -> SHIPPED -> DELIVERED; order-service is told first, so the order's status follows and
+refuses (409) a shipment of an order that is not paid. Items can change only while the shipment is PENDING.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ecommerce.chassis import Conflict, NotFound
+from ecommerce.chassis.http import PeerClient
+from ecommerce.services.shipping import clients
+from ecommerce.services.shipping.models import OrderItem, Shipment
+from ecommerce.services.shipping.schemas import OrderItemIn, OrderItemOut, ShipmentIn, ShipmentOut
+
+NEXT = {"PENDING": "SHIPPED", "SHIPPED": "DELIVERED"}
+ORDER_EVENTS = {"SHIPPED": "shipped", "DELIVERED": "delivered"}
+
+_ITEM_ROWS = select(OrderItem.product_id, OrderItem.order_id, OrderItem.ordered_quantity)
+
+
+async def list_items(session: AsyncSession, peers: PeerClient, *, order_id: int | None = None) -> list[OrderItemOut]:
+    """Order items, each with its product and order fetched in two batch calls."""
+    query = _ITEM_ROWS.order_by(OrderItem.order_id, OrderItem.product_id)
+    if order_id is not None:
+        query = query.where(OrderItem.order_id == order_id)
+    return await _embedded(peers, (await session.execute(query)).all())
+
+
+async def get_item(session: AsyncSession, peers: PeerClient, *, order_id: int, product_id: int) -> OrderItemOut:
+    """One order item by (order, product), or 404."""
+    row = (
+        await session.execute(_ITEM_ROWS.where(OrderItem.order_id == order_id, OrderItem.product_id == product_id))
+    ).first()
+    if row is None:
+        raise NotFound(f"OrderItem with order id: {order_id} and product id: {product_id} not found")
+    return (await _embedded(peers, [row]))[0]
+
+
+async def create_item(session: AsyncSession, peers: PeerClient, *, data: OrderItemIn) -> OrderItemOut:
+    """Add an item to a PENDING shipment (opened when the order has none); 409 when it exists."""
+    await _open_pending(session, data.order_id)
+    exists = await session.get(OrderItem, (data.product_id, data.order_id))
+    if exists is not None:
+        raise Conflict(f"OrderItem with order id: {data.order_id} and product id: {data.product_id} already exists")
+    session.add(OrderItem(product_id=data.product_id, order_id=data.order_id, ordered_quantity=data.ordered_quantity))
+    await session.flush()
+    return await get_item(session, peers, order_id=data.order_id, product_id=data.product_id)
+
+
+async def save_item(session: AsyncSession, peers: PeerClient, *, data: OrderItemIn) -> tuple[OrderItemOut, bool]:
+    """The original's PUT: replace the item's quantity, or add it; returns (item, created)."""
+    await _open_pending(session, data.order_id)
+    item = await session.get(OrderItem, (data.product_id, data.order_id))
+    created = item is None
+    if item is None:
+        session.add(
+            OrderItem(product_id=data.product_id, order_id=data.order_id, ordered_quantity=data.ordered_quantity)
+        )
+    else:
+        item.ordered_quantity = data.ordered_quantity
+    await session.flush()
+    return await get_item(session, peers, order_id=data.order_id, product_id=data.product_id), created
+
+
+async def delete_item(session: AsyncSession, *, order_id: int, product_id: int) -> None:
+    """Remove one item of a PENDING shipment; 404 when it does not exist."""
+    await _require_pending(session, order_id)
+    removed = await session.execute(
+        delete(OrderItem).where(OrderItem.order_id == order_id, OrderItem.product_id == product_id)
+    )
+    if int(removed.rowcount) == 0:  # type: ignore[attr-defined]
+        raise NotFound(f"OrderItem with order id: {order_id} and product id: {product_id} not found")
+
+
+async def get_shipment(session: AsyncSession, peers: PeerClient, *, order_id: int) -> ShipmentOut:
+    """An order's shipment with its items, or 404."""
+    status = (
+        await session.execute(select(Shipment.shipping_status).where(Shipment.order_id == order_id))
+    ).scalar_one_or_none()
+    if status is None:
+        raise NotFound(f"Shipment of order: {order_id} not found")
+    items = await list_items(session, peers, order_id=order_id)
+    return ShipmentOut.model_construct(order_id=order_id, shipping_status=status, items=items)
+
+
+async def put_shipment(session: AsyncSession, peers: PeerClient, *, order_id: int, data: ShipmentIn) -> ShipmentOut:
+    """Set every item of the order's PENDING shipment (idempotent: the checkout may send it twice)."""
+    await _open_pending(session, order_id)
+    merged: dict[int, int] = {}
+    for line in data.items:
+        merged[line.product_id] = merged.get(line.product_id, 0) + line.ordered_quantity
+    await session.execute(delete(OrderItem).where(OrderItem.order_id == order_id))
+    session.add_all(
+        OrderItem(product_id=pid, order_id=order_id, ordered_quantity=qty) for pid, qty in sorted(merged.items())
+    )
+    await session.flush()
+    return await get_shipment(session, peers, order_id=order_id)
+
+
+async def delete_shipment(session: AsyncSession, *, order_id: int) -> None:
+    """Remove a PENDING shipment and its items (a checkout being undone); 404 when there is none."""
+    await _require_pending(session, order_id)
+    await session.execute(delete(OrderItem).where(OrderItem.order_id == order_id))
+    await session.execute(delete(Shipment).where(Shipment.order_id == order_id))
+
+
+async def advance_shipment(session: AsyncSession, peers: PeerClient, *, order_id: int, status: str) -> ShipmentOut:
+    """Move the shipment to `status` (one step forward), after order-service has moved the order."""
+    current = await _status(session, order_id)
+    if current == status:
+        return await get_shipment(session, peers, order_id=order_id)
+    if NEXT.get(current) != status:
+        raise Conflict(f"Shipment of order: {order_id} is {current}; it cannot become {status}")
+    await clients.tell_order(peers, order_id, ORDER_EVENTS[status])
+    moved = await session.execute(
+        update(Shipment)
+        .where(Shipment.order_id == order_id, Shipment.shipping_status == current)
+        .values(shipping_status=status)
+    )
+    if int(moved.rowcount) != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"Shipment of order: {order_id} changed meanwhile; try again")
+    return await get_shipment(session, peers, order_id=order_id)
+
+
+async def _open_pending(session: AsyncSession, order_id: int) -> None:
+    """Make sure the order has a shipment and that it is still PENDING (a write first, for SQLite's lock)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(Shipment.__table__)
+        .values(order_id=order_id, shipping_status="PENDING")
+        .on_conflict_do_nothing(index_elements=["order_id"])
+    )
+    await _require_pending(session, order_id)
+
+
+async def _require_pending(session: AsyncSession, order_id: int) -> None:
+    status = await _status(session, order_id)
+    if status != "PENDING":
+        raise Conflict(f"Shipment of order: {order_id} is {status}; its items cannot change")
+
+
+async def _status(session: AsyncSession, order_id: int) -> str:
+    status = (
+        await session.execute(select(Shipment.shipping_status).where(Shipment.order_id == order_id))
+    ).scalar_one_or_none()
+    if status is None:
+        raise NotFound(f"Shipment of order: {order_id} not found")
+    return str(status)
+
+
+async def _embedded(peers: PeerClient, rows: Any) -> list[OrderItemOut]:
+    products = await clients.products_by_id(peers, {row.product_id for row in rows})
+    orders = await clients.orders_by_id(peers, {row.order_id for row in rows})
+    return [
+        OrderItemOut.model_construct(
+            product_id=row.product_id,
+            order_id=row.order_id,
+            ordered_quantity=row.ordered_quantity,
+            product=products.get(row.product_id),
+            order=orders.get(row.order_id),
+        )
+        for row in rows
+    ]

@@ -1,0 +1,132 @@
+"""shipping-service wire contract, on SQLite and on the real PostgreSQL, with its peers down."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from ecommerce.services.shipping import SPEC
+
+BASE = "/shipping-service/api"
+TIMESTAMP = re.compile(r"^\d{2}-\d{2}-\d{4}__\d{2}:\d{2}:\d{2}:\d{6}$")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest_asyncio.fixture(scope="module")
+async def client(database_url: str, make_client: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClient]:
+    nobody = f"http://127.0.0.1:{free_port()}"
+    peers = dict.fromkeys(("product-service", "order-service"), nobody)
+    async with make_client(SPEC, database_url=database_url, seed_demo_data=True, peers=peers, peer_retries=0) as client:
+        yield client
+
+
+def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert list(body) == ["timestamp", "httpStatus", "msg", "path", "traceId"]
+    assert TIMESTAMP.match(body["timestamp"])
+    return body
+
+
+def item(product_id: int, order_id: int, quantity: int) -> dict[str, Any]:
+    return {"productId": product_id, "orderId": order_id, "orderedQuantity": quantity, "product": None, "order": None}
+
+
+async def everything(client: httpx.AsyncClient) -> Any:
+    return (await client.get(f"{BASE}/shippings")).json()
+
+
+async def test_hello(client: httpx.AsyncClient) -> None:
+    response = await client.get("/shipping-service/")
+    assert response.text == "shipping controller responding!!"
+
+
+async def test_seeded_items_with_null_embeds_while_peers_are_down(client: httpx.AsyncClient) -> None:
+    assert (await everything(client))["collection"][:4] == [item(1, 1, 2), item(2, 1, 1), item(1, 2, 1), item(2, 2, 1)]
+
+
+async def test_get_and_delete_by_id_use_order_then_product(client: httpx.AsyncClient) -> None:
+    created = await client.post(f"{BASE}/shippings", json={"productId": 3, "orderId": 10, "orderedQuantity": 4})
+    assert created.status_code == 201
+    assert created.json() == item(3, 10, 4)
+    assert (await client.get(f"{BASE}/shippings/10/3")).json() == item(3, 10, 4)
+    assert_error(await client.get(f"{BASE}/shippings/3/10"), 404)
+    found = await client.request("GET", f"{BASE}/shippings/find", json={"productId": 3, "orderId": 10})
+    assert found.json() == item(3, 10, 4)
+    assert (await client.post(f"{BASE}/shippings/find", json={"productId": 3, "orderId": 10})).status_code == 200
+    assert_error(await client.delete(f"{BASE}/shippings/3/10"), 404)
+    deleted = await client.delete(f"{BASE}/shippings/10/3")
+    assert deleted.json() is True
+    assert_error(await client.get(f"{BASE}/shippings/10/3"), 404)
+
+
+async def test_put_replaces_or_creates_and_delete_by_body(client: httpx.AsyncClient) -> None:
+    created = await client.put(f"{BASE}/shippings", json={"productId": 4, "orderId": 11, "orderedQuantity": 1})
+    assert created.status_code == 201
+    replaced = await client.put(f"{BASE}/shippings", json={"productId": 4, "orderId": 11, "orderedQuantity": 5})
+    assert replaced.status_code == 200
+    assert replaced.json()["orderedQuantity"] == 5
+    assert_error(
+        await client.post(f"{BASE}/shippings", json={"productId": 4, "orderId": 11, "orderedQuantity": 1}), 409
+    )
+    deleted = await client.request("DELETE", f"{BASE}/shippings/delete", json={"productId": 4, "orderId": 11})
+    assert deleted.json() is True
+
+
+async def test_shipment_put_is_idempotent(client: httpx.AsyncClient) -> None:
+    body = {"items": [{"productId": 1, "orderedQuantity": 2}, {"productId": 2, "orderedQuantity": 1}]}
+    first = await client.put(f"{BASE}/shippings/orders/20", json=body)
+    assert first.status_code == 200, first.text
+    assert first.json() == {"orderId": 20, "shippingStatus": "PENDING", "items": [item(1, 20, 2), item(2, 20, 1)]}
+    again = await client.put(f"{BASE}/shippings/orders/20", json=body)
+    assert again.json() == first.json()
+    assert (await client.get(f"{BASE}/shippings/orders/20")).json() == first.json()
+    assert (await client.delete(f"{BASE}/shippings/orders/20")).json() is True
+    assert_error(await client.get(f"{BASE}/shippings/orders/20"), 404)
+    assert_error(await client.delete(f"{BASE}/shippings/orders/20"), 404)
+
+
+async def test_advancing_needs_order_service_and_moves_one_step(client: httpx.AsyncClient) -> None:
+    before = await client.get(f"{BASE}/shippings/orders/1")
+    assert before.json()["shippingStatus"] == "PENDING"
+    assert_error(await client.put(f"{BASE}/shippings/orders/1/status", json={"shippingStatus": "DELIVERED"}), 409)
+    assert_error(await client.put(f"{BASE}/shippings/orders/1/status", json={"shippingStatus": "SHIPPED"}), 503)
+    same = await client.put(f"{BASE}/shippings/orders/1/status", json={"shippingStatus": "PENDING"})
+    assert same.status_code == 200
+    assert (await client.get(f"{BASE}/shippings/orders/1")).json() == before.json()
+    assert_error(await client.put(f"{BASE}/shippings/orders/999/status", json={"shippingStatus": "SHIPPED"}), 404)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/shippings", {"productId": 1, "orderId": 30}),
+        ("post", "/shippings", {"productId": 1, "orderId": 30, "orderedQuantity": 0}),
+        ("post", "/shippings", {"productId": "a", "orderId": 30, "orderedQuantity": 1}),
+        ("get", "/shippings/x/1", None),
+        ("get", "/shippings/0/1", None),
+        ("put", "/shippings/orders/30", {"items": []}),
+        ("put", "/shippings/orders/30", {"items": [{"productId": 1, "orderedQuantity": -2}]}),
+        ("put", "/shippings/orders/1/status", {"shippingStatus": "LOST"}),
+        ("delete", "/shippings/delete", {"productId": 1}),
+    ],
+)
+async def test_bad_input_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, method: str, path: str, body: Any
+) -> None:
+    before = await everything(client)
+    response = await client.request(method.upper(), f"{BASE}{path}", json=body)
+    assert 400 <= response.status_code < 500, response.text
+    assert_error(response, response.status_code)
+    assert await everything(client) == before
