@@ -10,10 +10,10 @@ from ecommerce.chassis import ServiceSpec
 COMPONENTS: dict[str, str] = {
     "user-service": "ecommerce.services.users",
     "product-service": "ecommerce.services.products",
-    "proxy-client": "ecommerce.services.storefront",
     "order-service": "ecommerce.services.orders",
     "shipping-service": "ecommerce.services.shipping",
     "payment-service": "ecommerce.services.payments",
+    "proxy-client": "ecommerce.services.storefront",
 }
 
 
