@@ -10,6 +10,7 @@ from ecommerce.chassis import ServiceSpec
 COMPONENTS: dict[str, str] = {
     "user-service": "ecommerce.services.users",
     "product-service": "ecommerce.services.products",
+    "favourite-service": "ecommerce.services.favourites",
     "order-service": "ecommerce.services.orders",
     "shipping-service": "ecommerce.services.shipping",
     "payment-service": "ecommerce.services.payments",
