@@ -14,6 +14,7 @@ COMPONENTS: dict[str, str] = {
     "order-service": "ecommerce.services.orders",
     "shipping-service": "ecommerce.services.shipping",
     "payment-service": "ecommerce.services.payments",
+    "api-gateway": "ecommerce.services.gateway",
     "proxy-client": "ecommerce.services.storefront",
 }
 

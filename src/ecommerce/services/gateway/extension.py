@@ -1,0 +1,91 @@
+"""Wire the gateway into the chassis app: the proxy route in front of the actuator, pool and store lifecycles."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from starlette.routing import BaseRoute, Match
+from starlette.types import Receive, Scope, Send
+
+from ecommerce.chassis import HealthCheck, add_health_check, add_refresher
+from ecommerce.chassis.security import get_verifier
+from ecommerce.services.gateway.config import load_config
+from ecommerce.services.gateway.proxy import Gateway
+from ecommerce.services.gateway.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from ecommerce.services.gateway.settings import GatewaySettings
+from ecommerce.services.gateway.upstreams import Upstreams
+
+log = structlog.get_logger("ecommerce.gateway")
+
+
+class ProxyRoute(BaseRoute):
+    """Matches every path whose first segment names a route; everything else (the actuator) falls through."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http":
+            route = self.gateway.match(scope["path"])
+            if route is not None:
+                return Match.FULL, {"gateway.route": route}
+        return Match.NONE, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.gateway.handle(scope, receive, send, scope["gateway.route"])
+
+
+def build_gateway(app: FastAPI) -> Gateway:
+    """The gateway for `app`, from its settings."""
+    settings: GatewaySettings = app.state.settings
+    limiter: RateLimiter | None = None
+    if settings.rate_limits_enabled:
+        limiter = RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
+    return Gateway(
+        application=app.state.spec.name,
+        config=load_config(settings.gateway, settings.routes_file),
+        upstreams=Upstreams(application=app.state.spec.name, settings=settings, registry_source=app.state),
+        verifier=get_verifier(app),
+        limiter=limiter,
+        trust_forwarded_for=settings.trust_forwarded_for,
+    )
+
+
+@asynccontextmanager
+async def gateway_extension(app: FastAPI) -> AsyncIterator[None]:
+    """Start the gateway with the app and stop it with the app."""
+    gateway = build_gateway(app)
+    await gateway.start()
+    app.state.gateway = gateway
+    route = ProxyRoute(gateway)
+    app.router.routes.insert(0, route)
+    add_refresher(app, _refresher(app, gateway))
+    if isinstance(gateway.limiter, RedisRateLimiter):
+        limiter = gateway.limiter
+
+        async def redis_probe() -> dict[str, str]:
+            return {"status": "UP" if await limiter.ping() else "DOWN"}
+
+        # Not a readiness check: without Redis the limits fail open and traffic still flows.
+        add_health_check(app, HealthCheck("rateLimitStore", redis_probe, readiness=False))
+    log.info("gateway_routes", routes=[r.path for r in gateway.config.routes])
+    try:
+        yield
+    finally:
+        app.router.routes.remove(route)
+        await gateway.close()
+
+
+def _refresher(app: FastAPI, gateway: Gateway):  # type: ignore[no-untyped-def]
+    async def refresh() -> list[str]:
+        settings: GatewaySettings = app.state.settings
+        config = load_config(settings.gateway, settings.routes_file)
+        if config == gateway.config:
+            return []
+        gateway.configure(config)
+        return ["gateway.routes"]
+
+    return refresh

@@ -1,0 +1,35 @@
+"""`GET /actuator/gateway/routes`: the route table as the gateway runs it, with each instance's breaker state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+router = APIRouter(prefix="/actuator/gateway", tags=["actuator"])
+
+
+@router.get("/routes")
+async def routes(request: Request) -> list[dict[str, Any]]:
+    """Spring Cloud Gateway's shape (`route_id`, `uri`, `predicate`, `order`) plus our per-route settings."""
+    gateway = request.app.state.gateway
+    circuits = gateway.upstreams.states()
+    answer = []
+    for order, route in enumerate(gateway.routes.values()):
+        answer.append(
+            {
+                "route_id": route.id,
+                "uri": ", ".join(route.urls) if route.urls else f"lb://{route.service.upper()}",
+                "predicate": f"Paths: [{route.path}], match trailing slash: true",
+                "order": order,
+                "filters": [],
+                "service": route.service,
+                "timeoutSeconds": route.timeout.sock_read,
+                "connectTimeoutSeconds": route.timeout.sock_connect,
+                "retries": route.retries,
+                "maxBodyBytes": route.max_body_bytes,
+                "rateLimit": {"rate": route.rate, "burst": route.burst} if route.rate else None,
+                "circuits": {u: s for u, s in circuits.items() if u in route.urls or not route.urls},
+            }
+        )
+    return answer
