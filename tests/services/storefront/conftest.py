@@ -1,0 +1,92 @@
+"""The shop for the storefront's tests: every business service and proxy-client as real processes on free ports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+
+from ecommerce.services.storefront.keys import generate_private_key, private_pem
+
+PEERS = ("user-service", "product-service", "favourite-service", "order-service", "shipping-service", "payment-service")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+ADMIN = ("admin", "admin-demo")
+USER1 = ("selimhorri", "selimhorri-demo")  # userId 1
+USER2 = ("amineladjimi", "amineladjimi-demo")  # userId 2
+
+
+def shared(config: pytest.Config) -> ModuleType:
+    """tests/conftest.py as pytest loaded it (its process helpers, used here at session scope)."""
+    wanted = Path(__file__).resolve().parents[2] / "conftest.py"
+    for plugin in config.pluginmanager.get_plugins():
+        location = getattr(plugin, "__file__", None)
+        if location and Path(location).resolve() == wanted:
+            return plugin
+    raise LookupError(f"{wanted} is not loaded")
+
+
+@dataclass
+class Shop:
+    """The running shop: the storefront's URL and which peers could not be started."""
+
+    url: str
+    services: dict[str, Any]
+    missing: dict[str, str] = field(default_factory=dict)
+    config: Any = None
+
+    def need(self, *names: str) -> None:
+        """Skip (fail in CI) when a peer this test needs is not part of the shop yet."""
+        absent = [n for n in names if n in self.missing]
+        if absent:
+            self.config.require(False, f"peer(s) not available: {', '.join(absent)}: {self.missing[absent[0]][:300]}")
+
+    def token(self, credentials: tuple[str, str]) -> str:
+        answer = httpx.post(
+            f"{self.url}/app/api/authenticate",
+            json={"username": credentials[0], "password": credentials[1]},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        token: str = answer.json()["jwtToken"]
+        return token
+
+
+@pytest.fixture(scope="session")
+def shop(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+    """Start the business services (those that exist) and proxy-client, wired to each other by URL."""
+    helpers = shared(pytestconfig)
+    root = tmp_path_factory.mktemp("shop")
+    ports = {name: helpers.free_port() for name in (*PEERS, "proxy-client")}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    key_file = root / "signing-key.pem"
+    key_file.write_bytes(private_pem(generate_private_key()))
+    env = {
+        "ECOMMERCE_PROFILE": "dev",
+        "ECOMMERCE_PEERS": json.dumps(urls),
+        "ECOMMERCE_ACCESS_LOG": "false",
+        "BCRYPT_ROUNDS": "4",
+        "JWT_JWKS_URL": f"{urls['proxy-client']}/app/.well-known/jwks.json",
+        "JWT_PRIVATE_KEY_FILE": str(key_file),
+        "SIGNIN_FREE_FAILURES": "3",
+    }
+    services: dict[str, Any] = {}
+    missing: dict[str, str] = {}
+    try:
+        for name in PEERS:
+            try:
+                services[name] = helpers.start_service(name, port=ports[name], env=env, data_dir=root / name)
+            except (KeyError, ImportError, RuntimeError) as exc:
+                missing[name] = f"{type(exc).__name__}: {exc}"
+        services["proxy-client"] = helpers.start_service(
+            "proxy-client", port=ports["proxy-client"], env=env, data_dir=root / "proxy-client"
+        )
+        yield Shop(url=urls["proxy-client"], services=services, missing=missing, config=helpers)
+    finally:
+        for service in reversed(list(services.values())):
+            service.stop()

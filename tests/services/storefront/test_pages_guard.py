@@ -1,0 +1,91 @@
+"""Pages and API without peers: guards, CSRF, cookies, the JWKS and the token check."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from ecommerce.services.storefront import SPEC
+from ecommerce.services.storefront.tokens import issue
+
+
+@pytest_asyncio.fixture
+async def client(make_client: Callable[..., Any], tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(SPEC, data_dir=tmp_path, peers={"product-service": "http://127.0.0.1:9"}) as client:
+        yield client
+
+
+@pytest.mark.parametrize("page", ["/app/account", "/app/orders", "/app/favourites", "/app/checkout", "/app/orders/1"])
+async def test_signed_out_visitors_are_sent_to_sign_in(client: httpx.AsyncClient, page: str) -> None:
+    answer = await client.get(page)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/app/signin?next=%2Fapp%2F")
+
+
+async def test_admin_pages_refuse_customers(client: httpx.AsyncClient) -> None:
+    keys = client.app.state.keys  # type: ignore[attr-defined]
+    token = issue(keys, user_id=1, username="ann", role="ROLE_USER", ttl_seconds=60, issuer="proxy-client")
+    client.cookies.set("shop_session", token, path="/app")
+    answer = await client.get("/app/admin/products")
+    assert answer.status_code == 403
+    assert "administrators" in answer.text
+
+
+async def test_forms_without_a_valid_csrf_token_are_refused(client: httpx.AsyncClient) -> None:
+    page = await client.get("/app/signin")
+    assert page.status_code == 200
+    cookie = page.headers["set-cookie"]
+    assert "shop_csrf=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/app" in cookie
+    forged = await client.post("/app/cart/add", data={"productId": "1", "csrf_token": "0" * 64})
+    assert forged.status_code == 403
+    missing = await client.post("/app/signout", data={})
+    assert missing.status_code == 403
+
+
+async def test_the_cart_cookie_is_signed(client: httpx.AsyncClient) -> None:
+    page = await client.get("/app/signin")
+    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    added = await client.post("/app/cart/add", data={"productId": "4", "quantity": "2", "csrf_token": token})
+    assert added.status_code == 303
+    signed = client.cookies.get("shop_cart")
+    assert signed and "." in signed
+    payload, signature = signed.split(".")
+    client.cookies.set("shop_cart", f"{payload}.{'0' * len(signature)}", path="/app")
+    page = await client.get("/app/signin")
+    assert 'data-testid="cart-count"' not in page.text
+
+
+async def test_jwks_and_token_check(client: httpx.AsyncClient) -> None:
+    jwks = (await client.get("/app/.well-known/jwks.json")).json()
+    assert jwks["keys"][0]["kty"] == "RSA" and jwks["keys"][0]["alg"] == "RS256"
+    keys = client.app.state.keys  # type: ignore[attr-defined]
+    token = issue(keys, user_id=5, username="eve", role="ROLE_USER", ttl_seconds=60, issuer="proxy-client")
+    valid = (await client.get(f"/app/api/authenticate/jwt/{token}")).json()
+    assert valid["valid"] is True and valid["userId"] == 5 and valid["username"] == "eve"
+    assert (await client.get("/app/api/authenticate/jwt/abc.def.ghi")).json()["valid"] is False
+
+
+async def test_bad_bearer_token_is_401_with_the_error_body(client: httpx.AsyncClient) -> None:
+    answer = await client.get("/app/api/orders", headers={"Authorization": "Bearer nope"})
+    assert answer.status_code == 401
+    assert answer.json()["httpStatus"] == "UNAUTHORIZED"
+
+
+async def test_api_writes_ignore_the_session_cookie(client: httpx.AsyncClient) -> None:
+    keys = client.app.state.keys  # type: ignore[attr-defined]
+    token = issue(keys, user_id=4, username="admin", role="ROLE_ADMIN", ttl_seconds=60, issuer="proxy-client")
+    client.cookies.set("shop_session", token, path="/app")
+    answer = await client.post("/app/api/categories", json={"categoryTitle": "x"})
+    assert answer.status_code == 401
+
+
+async def test_pages_stay_small(client: httpx.AsyncClient) -> None:
+    for path in ("/app/signin", "/app/signup", "/app/static/shop.css", "/app/static/shop.js"):
+        answer = await client.get(path)
+        assert answer.status_code == 200
+        assert len(answer.content) < 100_000
