@@ -24,8 +24,8 @@ up: $(STAMP)
 	$(BIN)/ecommerce up
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench monitoring
+	$(BIN)/ruff format --check src tests bench monitoring
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src/ecommerce/chassis

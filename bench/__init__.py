@@ -1,0 +1,1 @@
+"""Benchmarks with recorded results; run with `make bench`, one folder per figure."""
