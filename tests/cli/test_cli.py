@@ -1,0 +1,75 @@
+"""The `ecommerce` command: help everywhere, migrate/seed, and `up` bringing components up and down."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from ecommerce.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("args", [[], ["run"], ["migrate"], ["seed"], ["up"]])
+def test_help_everywhere(args: list[str]) -> None:
+    result = runner.invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_unknown_component_is_refused() -> None:
+    result = runner.invoke(app, ["migrate", "no-such-service"])
+    assert result.exit_code == 2
+
+
+def test_migrate_then_seed_into_the_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECOMMERCE_DATA_DIR", str(tmp_path))
+    assert runner.invoke(app, ["migrate", "product-service"]).exit_code == 0
+    database = tmp_path / "product-service.db"
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM products").fetchone() == (0,)
+    assert runner.invoke(app, ["seed", "product-service"]).exit_code == 0
+    assert runner.invoke(app, ["seed", "product-service"]).exit_code == 0  # idempotent
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM products").fetchone() == (4,)
+
+
+@pytest.mark.slow
+def test_up_serves_then_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    env = {**os.environ, "ECOMMERCE_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ecommerce", "up", "--only", "product-service"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        answer = None
+        while time.monotonic() < deadline and answer is None:
+            try:
+                answer = httpx.get("http://127.0.0.1:8500/product-service/api/products/1", timeout=1)
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert answer is not None and answer.status_code == 200
+        assert answer.json()["productTitle"] == "asus"
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    text = output.decode()
+    assert process.returncode == 0, text
+    assert "The shop is up" in text
+    assert "product-service" in text
+    assert (tmp_path / "data" / "product-service.db").exists()
