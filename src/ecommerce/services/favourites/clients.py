@@ -24,16 +24,16 @@ _PRODUCT_FIELDS = tuple(ProductRef.model_fields)
 
 def user_ref(data: dict[str, Any]) -> UserRef:
     """Keep the six user fields of user-service's answer (it also sends the credential)."""
-    return UserRef.model_construct(
-        **{field: data.get(UserRef.model_fields[field].alias or field) for field in _USER_FIELDS}
-    )
+    values: dict[str, Any] = {field: data.get(UserRef.model_fields[field].alias or field) for field in _USER_FIELDS}
+    return UserRef.model_construct(**values)
 
 
 def product_ref(data: dict[str, Any]) -> ProductRef:
     """Keep the original's six product fields of product-service's answer (it also sends the category)."""
-    return ProductRef.model_construct(
-        **{field: data.get(ProductRef.model_fields[field].alias or field) for field in _PRODUCT_FIELDS}
-    )
+    values: dict[str, Any] = {
+        field: data.get(ProductRef.model_fields[field].alias or field) for field in _PRODUCT_FIELDS
+    }
+    return ProductRef.model_construct(**values)
 
 
 async def users_by_id(peers: PeerClient, ids: Iterable[int]) -> dict[int, UserRef]:

@@ -46,7 +46,7 @@ async def save_favourite(
     With `overwrite_date` (PUT) an existing favourite takes the given like date; otherwise (POST) it is left alone.
     """
     values = {"user_id": user_id, "product_id": product_id, "like_date": like_date or now()}
-    insert = (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)(Favourite)
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(Favourite)
     statement = insert.values(values)
     if overwrite_date and like_date is not None:
         statement = statement.on_conflict_do_update(

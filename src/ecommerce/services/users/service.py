@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecommerce.chassis import BadRequest, Conflict, NotFound, Unauthorized
@@ -330,7 +330,7 @@ def _address_out(row: Any) -> AddressOut:
 
 async def list_addresses(session: AsyncSession, *, user_id: int | None = None) -> list[AddressOut]:
     """Every address (or one user's) with its user."""
-    query: Select[Any] = _ADDRESS_ROWS
+    query = _ADDRESS_ROWS
     if user_id is not None:
         query = query.where(Address.user_id == user_id)
     rows = (await session.execute(query.order_by(Address.address_id))).all()
