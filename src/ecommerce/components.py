@@ -8,6 +8,8 @@ from ecommerce.chassis import ServiceSpec
 
 # name -> module whose SPEC describes it. Order matters: registry and config first, the edge last.
 COMPONENTS: dict[str, str] = {
+    "service-discovery": "ecommerce.services.discovery",
+    "cloud-config-server": "ecommerce.services.config",
     "user-service": "ecommerce.services.users",
     "product-service": "ecommerce.services.products",
     "favourite-service": "ecommerce.services.favourites",

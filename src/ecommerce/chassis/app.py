@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import ecommerce
-from ecommerce.chassis import migrations
-from ecommerce.chassis.actuator import HealthCheck, actuator_router, add_health_check, health_router
+from ecommerce.chassis import config_client, migrations
+from ecommerce.chassis.actuator import HealthCheck, actuator_router, add_health_check, add_refresher, health_router
 from ecommerce.chassis.database import Database
+from ecommerce.chassis.discovery import registry_extension
 from ecommerce.chassis.errors import error_response, install_error_handlers
 from ecommerce.chassis.http import PeerClient
 from ecommerce.chassis.settings import ServiceSettings, load_settings, sqlite_url
@@ -60,6 +61,12 @@ class ServiceSpec:
 def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
     """Assemble the ASGI app for `spec`; `settings` default to defaults < config server < environment."""
     settings = settings or load_settings(spec.settings_cls, spec.name)
+    pinned = set(settings.model_fields_set)  # set by the environment or the caller: the config server never wins
+    remote: dict[str, Any] = {}
+    if settings.config_server_url:
+        settings, remote = config_client.with_remote_settings(spec.name, settings, pinned=pinned)
+    if settings.discovery_url:  # register, renew, deregister; app.state.registry resolves peers
+        spec = replace(spec, extensions=(*spec.extensions, registry_extension))
     configure_logging(spec.name, settings.log_level)
     tracer = configure_tracing(spec.name, settings.otel_endpoint)
 
@@ -79,6 +86,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
     app.state.settings = settings
     app.state.health_checks = []
     app.state.refreshers = []
+    app.state.remote_config = remote
+    if settings.config_server_url:
+        add_refresher(app, config_client.remote_refresher(app, pinned))
     app.state.draining = False
     app.state.database = None
 

@@ -47,6 +47,23 @@ class ServiceSettings(BaseSettings):
     config_server_url: str | None = Field(
         None, validation_alias=_env("CONFIG_SERVER_URL", "SPRING_CLOUD_CONFIG_URI", "config_server_url")
     )
+    config_label: str | None = Field(
+        None, validation_alias=_env("CONFIG_LABEL", "SPRING_CLOUD_CONFIG_LABEL", "config_label")
+    )
+    # The port this instance listens on (`ecommerce run --port` sets it); None means the component's own.
+    port: int | None = Field(None, ge=1, le=65535, validation_alias=_env("ECOMMERCE_PORT", "port"))
+    register_with_registry: bool = Field(
+        True, validation_alias=_env("EUREKA_CLIENT_REGISTER_WITH_EUREKA", "register_with_registry")
+    )
+    registry_renewal_seconds: float = Field(
+        30.0, gt=0, validation_alias=_env("EUREKA_INSTANCE_LEASE_RENEWAL_INTERVAL", "registry_renewal_seconds")
+    )
+    registry_lease_seconds: float = Field(
+        90.0, gt=0, validation_alias=_env("EUREKA_INSTANCE_LEASE_EXPIRATION_DURATION", "registry_lease_seconds")
+    )
+    registry_fetch_seconds: float = Field(
+        30.0, gt=0, validation_alias=_env("EUREKA_CLIENT_REGISTRY_FETCH_INTERVAL", "registry_fetch_seconds")
+    )
     peers: dict[str, str] = Field(default_factory=dict, validation_alias=_env("ECOMMERCE_PEERS", "peers"))
     peer_timeout_seconds: float = Field(
         3.0, gt=0, validation_alias=_env("PEER_TIMEOUT_SECONDS", "peer_timeout_seconds")

@@ -32,12 +32,18 @@ Name = Annotated[str, typer.Argument(help="Component name, e.g. product-service.
 def run(
     name: Name,
     host: Annotated[str, typer.Option(help="Address to listen on.", envvar="ECOMMERCE_HOST")] = "127.0.0.1",
-    port: Annotated[int | None, typer.Option(help="Port; defaults to the component's own.")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port; defaults to the component's own.", envvar="ECOMMERCE_PORT")
+    ] = None,
 ) -> None:
-    """Start one component and serve it until stopped (env: ECOMMERCE_HOST)."""
+    """Start one component and serve it until stopped (env: ECOMMERCE_HOST, ECOMMERCE_PORT)."""
+    import os
+
     import uvicorn
 
     spec = _spec(name)
+    if port:  # the settings read it: the instance registers the port it really listens on
+        os.environ["ECOMMERCE_PORT"] = str(port)
     app = create_app(spec)
     uvicorn.run(
         app,
