@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import os
 import socket
 import time
 from collections import Counter
@@ -24,6 +25,15 @@ from ecommerce.chassis import create_app
 from ecommerce.services.gateway import SPEC
 from ecommerce.services.gateway.config import DEFAULT_FILE
 from ecommerce.services.gateway.settings import GatewaySettings
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a server the test needs is missing, except in CI, where that fails."""
+    if condition:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: missing parts fail, they never skip)")
+    pytest.skip(reason)
 
 
 @contextlib.asynccontextmanager
