@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import httpx
 import pytest
+from storefront_support import PEERS, Shop
 
 from ecommerce.services.storefront.keys import generate_private_key, private_pem
-
-PEERS = ("user-service", "product-service", "favourite-service", "order-service", "shipping-service", "payment-service")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-ADMIN = ("admin", "admin-demo")
-USER1 = ("selimhorri", "selimhorri-demo")  # userId 1
-USER2 = ("amineladjimi", "amineladjimi-demo")  # userId 2
 
 
 def shared(config: pytest.Config) -> ModuleType:
@@ -27,34 +20,8 @@ def shared(config: pytest.Config) -> ModuleType:
     for plugin in config.pluginmanager.get_plugins():
         location = getattr(plugin, "__file__", None)
         if location and Path(location).resolve() == wanted:
-            return plugin
+            return plugin  # type: ignore[no-any-return]
     raise LookupError(f"{wanted} is not loaded")
-
-
-@dataclass
-class Shop:
-    """The running shop: the storefront's URL and which peers could not be started."""
-
-    url: str
-    services: dict[str, Any]
-    missing: dict[str, str] = field(default_factory=dict)
-    config: Any = None
-
-    def need(self, *names: str) -> None:
-        """Skip (fail in CI) when a peer this test needs is not part of the shop yet."""
-        absent = [n for n in names if n in self.missing]
-        if absent:
-            self.config.require(False, f"peer(s) not available: {', '.join(absent)}: {self.missing[absent[0]][:300]}")
-
-    def token(self, credentials: tuple[str, str]) -> str:
-        answer = httpx.post(
-            f"{self.url}/app/api/authenticate",
-            json={"username": credentials[0], "password": credentials[1]},
-            timeout=10,
-        )
-        assert answer.status_code == 200, answer.text
-        token: str = answer.json()["jwtToken"]
-        return token
 
 
 @pytest.fixture(scope="session")

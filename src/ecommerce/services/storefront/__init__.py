@@ -22,6 +22,10 @@ async def _keys(app: FastAPI) -> AsyncIterator[None]:
     app.state.signin_throttle = FailureThrottle(
         free_failures=settings.signin_free_failures, max_delay=settings.signin_max_delay_seconds
     )
+    # One address (a proxy, an office) carries many people: it gets more free failures than one username.
+    app.state.address_throttle = FailureThrottle(
+        free_failures=settings.signin_address_free_failures, max_delay=settings.signin_max_delay_seconds
+    )
     yield
 
 

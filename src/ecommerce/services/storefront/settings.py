@@ -28,6 +28,9 @@ class StorefrontSettings(ServiceSettings):
     signin_free_failures: int = Field(
         3, ge=1, validation_alias=AliasChoices("SIGNIN_FREE_FAILURES", "signin_free_failures")
     )
+    signin_address_free_failures: int = Field(
+        20, ge=1, validation_alias=AliasChoices("SIGNIN_ADDRESS_FREE_FAILURES", "signin_address_free_failures")
+    )
     signin_max_delay_seconds: float = Field(
         60.0, gt=0, validation_alias=AliasChoices("SIGNIN_MAX_DELAY_SECONDS", "signin_max_delay_seconds")
     )

@@ -21,19 +21,21 @@ class TooManyAttempts(ServiceError):
 async def sign_in(request: Request, username: str, password: str) -> tuple[str, Principal]:
     """A fresh token for the user; Unauthorized for wrong credentials, 429 while braked."""
     settings: StorefrontSettings = request.app.state.settings
-    throttle: FailureThrottle = request.app.state.signin_throttle
-    address = request.client.host if request.client else "unknown"
-    keys = (f"user:{username.strip().lower()}", f"address:{address}")
-    wait = throttle.retry_after(*keys)
+    by_user: FailureThrottle = request.app.state.signin_throttle
+    by_address: FailureThrottle = request.app.state.address_throttle
+    user_key = f"user:{username.strip().lower()}"
+    address_key = f"address:{request.client.host if request.client else 'unknown'}"
+    wait = max(by_user.retry_after(user_key), by_address.retry_after(address_key))
     if wait:
         SIGNINS.labels("proxy-client", "THROTTLED").inc()
         raise TooManyAttempts(f"Too many failed sign-ins; try again in {wait} s", headers={"Retry-After": str(wait)})
     verified = await clients.verify_credentials(clients.Peers.of(request), username, password)
     if verified is None:
-        throttle.failed(*keys)
+        by_user.failed(user_key)
+        by_address.failed(address_key)
         SIGNINS.labels("proxy-client", "FAILURE").inc()
         raise Unauthorized("Bad credentials")
-    throttle.succeeded(keys[0])
+    by_user.succeeded(user_key)
     SIGNINS.labels("proxy-client", "SUCCESS").inc()
     token = issue(
         request.app.state.keys,
