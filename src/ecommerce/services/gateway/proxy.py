@@ -298,6 +298,7 @@ class Gateway:
                 raise
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 breaker.record(False)
+                self.upstreams.report_failure(upstream)
                 route.count(self.application, upstream, "UNREACHABLE", None)
                 outcome, status, msg, sent = exc, 502, f"{route.service} is unreachable", False
             except TimeoutError as exc:

@@ -108,6 +108,13 @@ class Upstreams:
                 return candidate
         return None
 
+    def report_failure(self, upstream: str) -> None:
+        """Tell the registry client an instance did not answer, so it keeps it out of rotation for a while."""
+        registry = self._registry()
+        report = getattr(registry, "report_failure", None)
+        if report is not None:
+            report(upstream)
+
     def _fallback(self, service: str) -> str:
         configured = self.settings.peers.get(service)
         if configured:
