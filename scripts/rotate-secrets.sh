@@ -37,9 +37,11 @@ SUPERUSER="postgres"
 # Run SQL (stdin) as the superuser inside the PostgreSQL pod; the SQL (with passwords) never goes on argv.
 psql_exec() {
   if [[ "${DRY_RUN}" == "1" ]]; then
-    printf '[dry-run] %q -n %q exec -i statefulset/postgres -- psql <<SQL\n' "${KUBECTL}" "${NAMESPACE}"
-    sed -E "s/PASSWORD '([^']|'')*'/PASSWORD '***'/g"
-    printf 'SQL\n'
+    {
+      printf '[dry-run] %q -n %q exec -i statefulset/postgres -- psql <<SQL\n' "${KUBECTL}" "${NAMESPACE}"
+      sed -E "s/PASSWORD '([^']|'')*'/PASSWORD '***'/g"
+      printf 'SQL\n'
+    } >&2
     return 0
   fi
   "${KUBECTL}" -n "${NAMESPACE}" exec -i statefulset/postgres -- \

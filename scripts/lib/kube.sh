@@ -2,7 +2,8 @@
 #
 # kubectl/helm wrappers shared by the operations scripts. Sourced after log.sh.
 # KUBECTL and HELM override the binaries (tests inject recording fakes); DRY_RUN=1 makes `run` print the
-# commands that would change the cluster instead of running them (read-only queries still run).
+# commands that would change the cluster (to stderr, so callers may discard a command's own output) instead
+# of running them; read-only queries still run.
 
 KUBECTL="${KUBECTL:-kubectl}"
 HELM="${HELM:-helm}"
@@ -45,9 +46,11 @@ declare -rA SERVICE_DATABASE=(
 # Run a command that changes something, or only print it under --dry-run.
 run() {
   if [[ "${DRY_RUN}" == "1" ]]; then
-    printf '[dry-run]'
-    printf ' %q' "$@"
-    printf '\n'
+    {
+      printf '[dry-run]'
+      printf ' %q' "$@"
+      printf '\n'
+    } >&2
     return 0
   fi
   "$@"
@@ -72,9 +75,11 @@ helm::change() {
 kube::apply_stdin() {
   local namespace="$1"
   if [[ "${DRY_RUN}" == "1" ]]; then
-    printf '[dry-run] %q -n %q apply -f - <<EOF\n' "${KUBECTL}" "${namespace}"
-    cat
-    printf 'EOF\n'
+    {
+      printf '[dry-run] %q -n %q apply -f - <<EOF\n' "${KUBECTL}" "${namespace}"
+      cat
+      printf 'EOF\n'
+    } >&2
     return 0
   fi
   "${KUBECTL}" -n "${namespace}" apply -f -

@@ -57,6 +57,15 @@ class FakeCluster:
         self.rules: list[dict[str, object]] = []
         self.log = tmp_path / "calls.jsonl"
         self.env: dict[str, str] = {}
+        # The fakes run under this interpreter directly (a version-manager shim would cost ~0.3 s per call).
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        source = (FAKES / "kubectl").read_text().split("\n", 1)[1]
+        for tool in ("kubectl", "helm"):
+            fake = bin_dir / tool
+            fake.write_text(f"#!{sys.executable} -S\n{source}")
+            fake.chmod(0o755)
+        self.bin_dir = bin_dir
 
     def on(self, match: str, stdout: str = "", rc: int = 0, tool: str = "kubectl", **extra: object) -> None:
         self.rules.append({"match": match, "stdout": stdout, "rc": rc, "tool": tool, **extra})
@@ -70,8 +79,8 @@ class FakeCluster:
         self.log.unlink(missing_ok=True)
         full_env = {
             **os.environ,
-            "KUBECTL": str(FAKES / "kubectl"),
-            "HELM": str(FAKES / "helm"),
+            "KUBECTL": str(self.bin_dir / "kubectl"),
+            "HELM": str(self.bin_dir / "helm"),
             "FAKE_LOG": str(self.log),
             "FAKE_RULES": str(rules),
             "POLL_SECONDS": "0",

@@ -102,4 +102,4 @@ def test_dry_run_changes_nothing(cluster):
 
     assert result.returncode == 0, result.stderr
     assert not result.called("rollout undo")
-    assert "rollout undo deployment/product-service --to-revision=2" in result.stdout
+    assert "rollout undo deployment/product-service --to-revision=2" in result.stderr

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+#
+# Deploy the whole shop into one namespace in the manual's order, waiting for each step, then run the
+# health check. --helm installs the chart instead of applying k8s/.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly SCRIPT_DIR
+# shellcheck source-path=SCRIPTDIR source=lib/log.sh
+source "${SCRIPT_DIR}/lib/log.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/kube.sh
+source "${SCRIPT_DIR}/lib/kube.sh"
+
+readonly K8S_DIR="${K8S_DIR:-${REPO_ROOT}/k8s}"
+readonly CHART_DIR="${CHART_DIR:-${REPO_ROOT}/helm-charts/ecommerce-microservices}"
+readonly RELEASE="${RELEASE:-ecommerce}"
+
+usage() {
+  cat <<EOF_USAGE
+Usage: $(basename "$0") [--helm] [--skip-health] [--timeout S] [--dry-run] [-h|--help] <env>
+
+Apply k8s/ into namespace <env> in the manual's order, waiting for each to be ready: namespaces, storage,
+database secret, init scripts and StatefulSet, service-discovery, cloud-config-server, the six services,
+api-gateway, proxy-client, TLS ingress, network policies, RBAC, autoscaling, backups; then
+health-check.sh <env>. Every rollout that finishes is recorded as a healthy revision (for rollback.sh).
+  --helm         helm upgrade --install ${RELEASE} ${CHART_DIR#"${REPO_ROOT}"/} with values-<env>.yaml instead
+  --skip-health  do not run health-check.sh at the end
+  --timeout S    seconds to wait for each component (default 300)
+  --dry-run      print the changes instead of making them
+Environment: KUBECTL, HELM, K8S_DIR, CHART_DIR, RELEASE.
+EOF_USAGE
+}
+
+# kubectl apply one file or folder of k8s/ (a missing path is an error: the manual's layout is complete).
+apply() {
+  local namespace="$1" path="${K8S_DIR}/$2"
+  [[ -e "${path}" ]] || die "missing k8s/$2 (looked in ${K8S_DIR})"
+  log "applying k8s/$2"
+  kube::change -n "${namespace}" apply -f "${path}" >/dev/null
+}
+
+# Apply the file if it exists (steps the layout may not need, e.g. a component without a ConfigMap).
+apply_optional() {
+  if [[ -e "${K8S_DIR}/$2" ]]; then apply "$@"; fi
+}
+
+# Wait until a workload's rollout is complete, then record the revision as healthy.
+wait_ready() {
+  local namespace="$1" workload="$2" timeout="$3"
+  kube::change -n "${namespace}" rollout status "${workload}" --timeout="${timeout}s" \
+    || die "${workload} is not ready after ${timeout}s (kubectl describe ${workload} -n ${namespace})"
+  if [[ "${workload}" == deployment/* && "${DRY_RUN}" != "1" ]]; then
+    kube::record_verdict "${namespace}" "${workload#deployment/}" healthy
+  fi
+}
+
+deploy_component() {
+  local namespace="$1" name="$2" timeout="$3"
+  apply_optional "${namespace}" "config/${name}-configmap.yaml"
+  if [[ "${name}" == "proxy-client" ]]; then
+    apply_optional "${namespace}" "config/proxy-client-eureka-configmap.yaml"
+  fi
+  apply_optional "${namespace}" "secrets/${name}-secret.yaml"
+  apply "${namespace}" "services/${name}/deployment.yaml"
+  wait_ready "${namespace}" "$(kube::workload "${name}")" "${timeout}"
+}
+
+deploy_manifests() {
+  local namespace="$1" timeout="$2" name
+  log "applying k8s/namespaces/namespaces.yaml"
+  kube::change apply -f "${K8S_DIR}/namespaces/namespaces.yaml" >/dev/null
+  apply_optional "${namespace}" storage/storage-class.yaml
+  apply "${namespace}" storage/backup-pvc.yaml
+  apply "${namespace}" databases/postgres-secret.yaml
+  apply "${namespace}" databases/postgres-init-scripts.yaml
+  apply "${namespace}" databases/postgres-statefulset.yaml
+  wait_ready "${namespace}" statefulset/postgres "${timeout}"
+  for name in "${COMPONENTS[@]}"; do
+    deploy_component "${namespace}" "${name}" "${timeout}"
+  done
+  apply "${namespace}" ingress/ingress-tls.yaml
+  apply "${namespace}" network-policies/
+  apply "${namespace}" rbac/rbac-complete.yaml
+  apply "${namespace}" autoscaling/
+  apply_optional "${namespace}" backups/
+}
+
+deploy_helm() {
+  local namespace="$1" timeout="$2" name
+  local -a values=()
+  [[ -f "${CHART_DIR}/values-${namespace}.yaml" ]] && values=(--values "${CHART_DIR}/values-${namespace}.yaml")
+  log "helm upgrade --install ${RELEASE} in ${namespace}"
+  helm::change upgrade --install "${RELEASE}" "${CHART_DIR}" --namespace "${namespace}" --create-namespace \
+    "${values[@]}" --wait --timeout "${timeout}s" || die "helm upgrade failed (helm status ${RELEASE} -n ${namespace})"
+  [[ "${DRY_RUN}" == "1" ]] && return 0
+  for name in "${COMPONENTS[@]:1}"; do
+    kube::record_verdict "${namespace}" "${name}" healthy
+  done
+}
+
+main() {
+  local namespace="" use_helm=0 health=1 timeout=300
+  while (($# > 0)); do
+    case "$1" in
+      -h | --help) usage; exit 0 ;;
+      --dry-run) DRY_RUN=1 ;;
+      --helm) use_helm=1 ;;
+      --skip-health) health=0 ;;
+      --timeout) (($# > 1)) || usage_error "--timeout needs a value"; timeout="$2"; shift ;;
+      -*) usage_error "unknown option: $1" ;;
+      *) [[ -z "${namespace}" ]] || usage_error "unexpected argument: $1"; namespace="$1" ;;
+    esac
+    shift
+  done
+  [[ -n "${namespace}" ]] || usage_error "missing <env>"
+  kube::check_namespace "${namespace}"
+  kube::require
+  if ((use_helm)); then
+    deploy_helm "${namespace}" "${timeout}"
+  else
+    deploy_manifests "${namespace}" "${timeout}"
+  fi
+  if ((health)) && [[ "${DRY_RUN}" != "1" ]]; then
+    "${SCRIPT_DIR}/health-check.sh" "${namespace}" || die "deployed, but the health check found problems"
+  fi
+  log "the shop is deployed in ${namespace}"
+}
+
+main "$@"

@@ -1,0 +1,207 @@
+"""deploy-all.sh, health-check.sh, install-monitoring.sh and port-forward-all.sh against a scripted cluster."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+COMPONENTS = [
+    "service-discovery",
+    "cloud-config-server",
+    "user-service",
+    "product-service",
+    "favourite-service",
+    "order-service",
+    "shipping-service",
+    "payment-service",
+    "api-gateway",
+    "proxy-client",
+]
+PORTS = {
+    "service-discovery": 8761,
+    "cloud-config-server": 9296,
+    "api-gateway": 8080,
+    "proxy-client": 8900,
+    "order-service": 8300,
+    "payment-service": 8400,
+    "product-service": 8500,
+    "shipping-service": 8600,
+    "user-service": 8700,
+    "favourite-service": 8800,
+}
+
+
+def k8s_layout(root: Path) -> Path:
+    files = [
+        "namespaces/namespaces.yaml",
+        "storage/storage-class.yaml",
+        "storage/backup-pvc.yaml",
+        "databases/postgres-secret.yaml",
+        "databases/postgres-init-scripts.yaml",
+        "databases/postgres-statefulset.yaml",
+        "ingress/ingress-tls.yaml",
+        "network-policies/default-deny.yaml",
+        "rbac/rbac-complete.yaml",
+        "autoscaling/hpa-user-service.yaml",
+        "backups/postgres-backup.yaml",
+    ]
+    for name in COMPONENTS:
+        files += [f"config/{name}-configmap.yaml", f"services/{name}/deployment.yaml"]
+    files += [f"secrets/{name}-secret.yaml" for name in COMPONENTS[2:8]]
+    for name in files:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("# fixture\n")
+    return root
+
+
+def healthy_cluster(cluster) -> None:
+    apps = {
+        "applications": {
+            "application": [{"name": name.upper(), "instance": [{"status": "UP"}]} for name in COMPONENTS[1:]]
+        }
+    }
+    cluster.on(r"/eureka/apps", json.dumps(apps))
+    cluster.on(r"jsonpath=\{\.status\.readyReplicas\}", "2/2")
+    cluster.on(r"get endpoints", "10.0.0.1 10.0.0.2")
+    cluster.on(r"exec (deployment|statefulset)/.* -- python3", '{"status":"UP"}')
+    cluster.on(r"get hpa", "NAME REFERENCE\nuser-service-hpa Deployment/user-service\n")
+    cluster.on(r"get scaledobjects", "product-service-scaler True\n")
+
+
+def test_deploy_all_follows_the_manual_order(cluster, tmp_path):
+    layout = k8s_layout(tmp_path / "k8s")
+    healthy_cluster(cluster)
+    cluster.on(r"get replicasets", "")
+
+    result = cluster.run("deploy-all.sh", "qa", env={"K8S_DIR": str(layout)})
+
+    assert result.returncode == 0, result.stderr
+    applied = [call.argv[-1].removeprefix(str(layout) + "/") for call in result.calls if "apply" in call.argv]
+    assert applied[:6] == [
+        "namespaces/namespaces.yaml",
+        "storage/storage-class.yaml",
+        "storage/backup-pvc.yaml",
+        "databases/postgres-secret.yaml",
+        "databases/postgres-init-scripts.yaml",
+        "databases/postgres-statefulset.yaml",
+    ]
+    deployments = [path for path in applied if path.startswith("services/")]
+    assert deployments == [f"services/{name}/deployment.yaml" for name in COMPONENTS]
+    assert applied[-5:] == [
+        "ingress/ingress-tls.yaml",
+        "network-policies/",
+        "rbac/rbac-complete.yaml",
+        "autoscaling/",
+        "backups/",
+    ]
+    assert result.index("rollout status statefulset/postgres") < result.index("services/service-discovery")
+    assert result.index("rollout status statefulset/service-discovery") < result.index("cloud-config-server-configmap")
+    assert result.index("secrets/user-service-secret.yaml") < result.index("services/user-service/deployment.yaml")
+    assert "user-service" in result.stdout and "healthy" in result.stderr
+
+
+def test_deploy_all_stops_at_a_component_that_is_not_ready(cluster, tmp_path):
+    layout = k8s_layout(tmp_path / "k8s")
+    cluster.on(r"rollout status deployment/user-service", rc=1)
+    cluster.on(r"get replicasets", "")
+
+    result = cluster.run("deploy-all.sh", "dev", env={"K8S_DIR": str(layout)})
+
+    assert result.returncode == 1 and "deployment/user-service is not ready" in result.stderr
+    assert not result.called("services/product-service")
+
+
+def test_deploy_all_missing_file_is_named(cluster, tmp_path):
+    layout = k8s_layout(tmp_path / "k8s")
+    (layout / "databases/postgres-secret.yaml").unlink()
+
+    result = cluster.run("deploy-all.sh", "dev", env={"K8S_DIR": str(layout)})
+
+    assert result.returncode == 1 and "databases/postgres-secret.yaml" in result.stderr
+
+
+def test_deploy_all_with_helm(cluster, tmp_path):
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    (chart / "values-prod.yaml").write_text("{}\n")
+    healthy_cluster(cluster)
+    cluster.on(r"get replicasets", "")
+
+    result = cluster.run("deploy-all.sh", "--helm", "prod", env={"CHART_DIR": str(chart)})
+
+    assert result.returncode == 0, result.stderr
+    assert result.called(
+        f"upgrade --install ecommerce {chart} --namespace prod --create-namespace --values {chart}/values-prod.yaml "
+        "--wait --timeout 300s",
+        tool="helm",
+    )
+    assert not result.called("apply")
+
+
+def test_deploy_all_dry_run_changes_nothing(cluster, tmp_path):
+    layout = k8s_layout(tmp_path / "k8s")
+
+    result = cluster.run("deploy-all.sh", "--dry-run", "dev", env={"K8S_DIR": str(layout)})
+
+    assert result.returncode == 0, result.stderr
+    assert result.calls == []
+    assert "apply -f" in result.stderr and "rollout status deployment/api-gateway" in result.stderr
+
+
+def test_health_check_all_healthy(cluster):
+    healthy_cluster(cluster)
+
+    result = cluster.run("health-check.sh", "dev")
+
+    assert result.returncode == 0, result.stderr
+    for name in COMPONENTS:
+        assert result.called(f"exec {'statefulset' if name == 'service-discovery' else 'deployment'}/{name}")
+        assert any(f"http://127.0.0.1:{PORTS[name]}" in line for line in result.lines() if name in line)
+    assert result.called("http://127.0.0.1:8500/product-service/actuator/health")
+    assert "UNHEALTHY" not in result.stdout
+    assert "product-service-scaler" in result.stdout
+
+
+def test_health_check_running_but_not_ready_fails(cluster):
+    healthy_cluster(cluster)
+    cluster.rules.insert(0, {"match": r"get deployment/order-service -o jsonpath", "stdout": "0/1", "tool": "kubectl"})
+
+    result = cluster.run("health-check.sh", "dev")
+
+    assert result.returncode == 1
+    [row] = [line for line in result.stdout.splitlines() if line.startswith("order-service")]
+    assert "0/1" in row and "UNHEALTHY" in row
+
+
+def test_health_check_missing_registration_and_down_database_fail(cluster):
+    healthy_cluster(cluster)
+    apps = {"applications": {"application": [{"name": "USER-SERVICE", "instance": {"status": "UP"}}]}}
+    cluster.rules.insert(0, {"match": "/eureka/apps", "stdout": json.dumps(apps), "tool": "kubectl"})
+    cluster.rules.insert(0, {"match": "pg_isready", "rc": 2, "tool": "kubectl"})
+
+    result = cluster.run("health-check.sh", "dev")
+
+    assert result.returncode == 1
+    rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    assert "UNHEALTHY" not in rows["user-service"]
+    assert "UNHEALTHY" in rows["product-service"]
+    assert "NOT accepting" in rows["postgres"]
+
+
+def test_install_monitoring_uses_the_manual_names(cluster):
+    result = cluster.run("install-monitoring.sh")
+
+    assert result.returncode == 0, result.stderr
+    helm = result.lines("helm")
+    releases = [line.split()[2] for line in helm if line.startswith("upgrade --install")]
+    assert releases == ["kube-prometheus-stack", "loki", "jaeger"]
+    assert all("--namespace monitoring" in line for line in helm if line.startswith("upgrade"))
+
+
+def test_port_forward_all_dry_run(cluster):
+    result = cluster.run("port-forward-all.sh", "--dry-run", "qa")
+
+    assert result.returncode == 0, result.stderr
+    assert "-n qa port-forward svc/product-service 8500:8500" in result.stderr
+    assert "-n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80" in result.stderr
+    assert "-n monitoring port-forward svc/jaeger-query 16686:16686" in result.stderr
