@@ -17,13 +17,14 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import structlog
 from fastapi import FastAPI
 from prometheus_client import Counter
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ecommerce.chassis import Conflict, Database, ServiceError, ServiceUnavailable
@@ -38,6 +39,7 @@ log = structlog.get_logger("ecommerce.orders.checkout")
 ORDERS_CREATED = Counter("shop_orders_created", "Orders placed by checkout", ["application"])
 CHECKOUTS_FAILED = Counter("shop_checkouts_failed", "Checkouts that failed", ["application", "reason"])
 RELEASE_RETRY_SECONDS = 5.0
+LEASE_SECONDS = 60.0  # longer than any checkout takes: peer timeouts and retries included
 
 
 class KeyReused(ServiceError):
@@ -82,9 +84,29 @@ async def _known(database: Database, key: str, request_hash: str) -> tuple[Order
         order = await order_service.get_order(session, order_id=row.order_id)
     if row.completed:
         return order, True
-    if order.order_status == "CANCELLED":
-        raise Conflict("A checkout with this Idempotency-Key just failed; try again")
+    if order.order_status == "CANCELLED" or not await _claim(database, key):
+        raise Conflict("A checkout with this Idempotency-Key is in progress; try again")
     raise _Resume(order)
+
+
+async def _claim(database: Database, key: str) -> bool:
+    """Take the key's lease so one request at a time works on it (an expired lease means its runner died)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    async with database.sessionmaker() as session, session.begin():
+        claimed = await session.execute(
+            update(CheckoutKey)
+            .where(
+                CheckoutKey.idempotency_key == key,
+                CheckoutKey.completed.is_(False),
+                or_(CheckoutKey.lease_until.is_(None), CheckoutKey.lease_until < now),
+            )
+            .values(lease_until=_lease())
+        )
+    return int(claimed.rowcount) == 1  # type: ignore[attr-defined]
+
+
+def _lease() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=LEASE_SECONDS)
 
 
 class _Resume(Exception):
@@ -95,7 +117,9 @@ class _Resume(Exception):
 async def _place(database: Database, key: str, request_hash: str, user_id: int, priced: list[Any]) -> int:
     async with database.sessionmaker() as session, session.begin():
         # The key first: a write opens the transaction (SQLite takes its writer lock before any read).
-        await session.execute(insert(CheckoutKey).values(idempotency_key=key, request_hash=request_hash))
+        await session.execute(
+            insert(CheckoutKey).values(idempotency_key=key, request_hash=request_hash, lease_until=_lease())
+        )
         cart_id = await order_service.cart_for_user(session, user_id=user_id)
         values = {"cart_id": cart_id, "order_desc": "checkout", "order_fee": order_fee(priced)}
         order_id = await order_service.insert_order(session, values, priced)
@@ -122,7 +146,9 @@ async def _complete(
         raise
     async with database.sessionmaker() as session, session.begin():
         await session.execute(update(Order).where(Order.order_id == order_id).values(payment_id=payment_id))
-        await session.execute(update(CheckoutKey).where(CheckoutKey.idempotency_key == key).values(completed=True))
+        await session.execute(
+            update(CheckoutKey).where(CheckoutKey.idempotency_key == key).values(completed=True, lease_until=None)
+        )
         order = await order_service.get_order(session, order_id=order_id)
     ORDERS_CREATED.labels("order-service").inc()
     return order

@@ -70,4 +70,5 @@ class CheckoutKey(OrderBase):
     request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.order_id", ondelete="CASCADE"), nullable=True)
     completed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(), server_default=text("CURRENT_TIMESTAMP"), nullable=False)

@@ -12,6 +12,7 @@ from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecommerce.chassis import BadRequest, Conflict, NotFound
@@ -58,33 +59,42 @@ async def create_payment(session: AsyncSession, peers: PeerClient, *, data: Paym
     """Open the order's payment (NOT_STARTED or IN_PROGRESS); 409 when the order already has one."""
     if data.payment_status not in INITIAL:
         raise Conflict(f"A payment starts NOT_STARTED or IN_PROGRESS, not {data.payment_status}")
-    existing = await session.execute(select(Payment.payment_id).where(Payment.order_id == data.order.order_id))
-    if existing.first() is not None:
+    # One statement that writes first: SQLite takes its writer lock before anything is read.
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    created = await session.execute(
+        insert(Payment.__table__)
+        .values(order_id=data.order.order_id, payment_status=data.payment_status, is_payed=False)
+        .on_conflict_do_nothing(index_elements=["order_id"])
+    )
+    if int(created.rowcount) != 1:  # type: ignore[attr-defined]
         raise Conflict(f"Order with id: {data.order.order_id} already has a payment")
-    payment = Payment(order_id=data.order.order_id, payment_status=data.payment_status, is_payed=False)
-    session.add(payment)
-    await session.flush()
-    return await get_payment(session, peers, payment_id=payment.payment_id)
+    payment_id = (
+        await session.execute(select(Payment.payment_id).where(Payment.order_id == data.order.order_id))
+    ).scalar_one()
+    return await get_payment(session, peers, payment_id=payment_id)
 
 
 async def change_status(session: AsyncSession, peers: PeerClient, *, payment_id: int, status: str) -> PaymentOut:
-    """Move a payment to `status` if the state machine allows it, telling order-service at the ends."""
-    row = await _row(session, payment_id)
-    if row.payment_status == status:
-        return await get_payment(session, peers, payment_id=payment_id)
-    if status not in TRANSITIONS[row.payment_status]:
-        raise Conflict(f"Payment with id: {payment_id} cannot go from {row.payment_status} to {status}")
-    event = ORDER_EVENTS.get(status)
-    if event is not None:
-        await clients.tell_order(peers, row.order_id, event)
+    """Move a payment to `status` if the state machine allows it, telling order-service at the ends.
+
+    The conditional UPDATE comes first (one writer wins, and SQLite's writer lock is taken before any read);
+    when order-service refuses or cannot be reached the exception rolls the move back.
+    """
+    sources = [source for source, targets in TRANSITIONS.items() if status in targets]
     moved = await session.execute(
         update(Payment)
-        .where(Payment.payment_id == payment_id, Payment.payment_status == row.payment_status)
+        .where(Payment.payment_id == payment_id, Payment.payment_status.in_(sources))
         .values(payment_status=status, is_payed=status == "COMPLETED")
     )
     if int(moved.rowcount) != 1:  # type: ignore[attr-defined]
-        raise Conflict(f"Payment with id: {payment_id} changed meanwhile; try again")
+        row = await _row(session, payment_id)
+        if row.payment_status != status:
+            raise Conflict(f"Payment with id: {payment_id} cannot go from {row.payment_status} to {status}")
+        return await get_payment(session, peers, payment_id=payment_id)
+    row = await _row(session, payment_id)
+    event = ORDER_EVENTS.get(status)
     if event is not None:
+        await clients.tell_order(peers, row.order_id, event)
         PAYMENTS.labels("payment-service", status).inc()
     return await get_payment(session, peers, payment_id=payment_id)
 

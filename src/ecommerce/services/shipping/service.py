@@ -70,12 +70,12 @@ async def save_item(session: AsyncSession, peers: PeerClient, *, data: OrderItem
 
 async def delete_item(session: AsyncSession, *, order_id: int, product_id: int) -> None:
     """Remove one item of a PENDING shipment; 404 when it does not exist."""
-    await _require_pending(session, order_id)
     removed = await session.execute(
         delete(OrderItem).where(OrderItem.order_id == order_id, OrderItem.product_id == product_id)
     )
     if int(removed.rowcount) == 0:  # type: ignore[attr-defined]
         raise NotFound(f"OrderItem with order id: {order_id} and product id: {product_id} not found")
+    await _require_pending(session, order_id)
 
 
 async def get_shipment(session: AsyncSession, peers: PeerClient, *, order_id: int) -> ShipmentOut:
@@ -105,26 +105,28 @@ async def put_shipment(session: AsyncSession, peers: PeerClient, *, order_id: in
 
 async def delete_shipment(session: AsyncSession, *, order_id: int) -> None:
     """Remove a PENDING shipment and its items (a checkout being undone); 404 when there is none."""
-    await _require_pending(session, order_id)
+    removed = await session.execute(
+        delete(Shipment).where(Shipment.order_id == order_id, Shipment.shipping_status == "PENDING")
+    )
+    if int(removed.rowcount) == 0:  # type: ignore[attr-defined]
+        await _require_pending(session, order_id)
     await session.execute(delete(OrderItem).where(OrderItem.order_id == order_id))
-    await session.execute(delete(Shipment).where(Shipment.order_id == order_id))
 
 
 async def advance_shipment(session: AsyncSession, peers: PeerClient, *, order_id: int, status: str) -> ShipmentOut:
-    """Move the shipment to `status` (one step forward), after order-service has moved the order."""
-    current = await _status(session, order_id)
-    if current == status:
-        return await get_shipment(session, peers, order_id=order_id)
-    if NEXT.get(current) != status:
-        raise Conflict(f"Shipment of order: {order_id} is {current}; it cannot become {status}")
-    await clients.tell_order(peers, order_id, ORDER_EVENTS[status])
+    """Move the shipment one step to `status`; order-service moves the order too, or the move is rolled back."""
+    previous = [source for source, target in NEXT.items() if target == status]
     moved = await session.execute(
         update(Shipment)
-        .where(Shipment.order_id == order_id, Shipment.shipping_status == current)
+        .where(Shipment.order_id == order_id, Shipment.shipping_status.in_(previous))
         .values(shipping_status=status)
     )
     if int(moved.rowcount) != 1:  # type: ignore[attr-defined]
-        raise Conflict(f"Shipment of order: {order_id} changed meanwhile; try again")
+        current = await _status(session, order_id)
+        if current != status:
+            raise Conflict(f"Shipment of order: {order_id} is {current}; it cannot become {status}")
+        return await get_shipment(session, peers, order_id=order_id)
+    await clients.tell_order(peers, order_id, ORDER_EVENTS[status])
     return await get_shipment(session, peers, order_id=order_id)
 
 
@@ -137,6 +139,8 @@ async def _open_pending(session: AsyncSession, order_id: int) -> None:
         .values(order_id=order_id, shipping_status="PENDING")
         .on_conflict_do_nothing(index_elements=["order_id"])
     )
+    # Lock the shipment row (PostgreSQL) so two writers of one order's items take turns.
+    await session.execute(select(Shipment.order_id).where(Shipment.order_id == order_id).with_for_update())
     await _require_pending(session, order_id)
 
 

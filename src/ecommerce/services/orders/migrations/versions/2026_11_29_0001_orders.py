@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("request_hash", sa.String(64), nullable=False),
         sa.Column("order_id", sa.Integer(), nullable=True),
         sa.Column("completed", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("lease_until", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False),
         sa.ForeignKeyConstraint(
             ["order_id"], ["orders.order_id"], name="fk_checkout_keys_order_id_orders", ondelete="CASCADE"
