@@ -12,6 +12,16 @@ eureka_client = pytest.importorskip("py_eureka_client.eureka_client")
 pytest.importorskip("py_eureka_client.logger").set_level("CRITICAL")
 
 
+async def _idle() -> None:
+    return None
+
+
+async def _stop(client) -> None:  # type: ignore[no-untyped-def]
+    """Stop the client, and quiet its heartbeat thread, which 0.13.3 never ends (`while True` in a Timer)."""
+    await client.stop()
+    client._EurekaClient__heartbeat = _idle
+
+
 async def _wait_for(condition, timeout: float = 8.0) -> None:  # type: ignore[no-untyped-def]
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
@@ -51,7 +61,7 @@ async def test_py_eureka_client_registers_renews_fetches_deltas_and_cancels() ->
             assert seen() == {"ORDERS-SERVICE": ["127.0.0.1:orders-service:8081"], "USERS": ["10.0.0.7:users:8700"]}
             assert client.applications.apps__hashcode == "UP_2_"
         finally:
-            await client.stop()
+            await _stop(client)
         assert registry.lease("ORDERS-SERVICE", "127.0.0.1:orders-service:8081") is None
         assert registry.delta_views()["ORDERS-SERVICE"][0]["actionType"] == "DELETED"
 
@@ -67,4 +77,4 @@ async def test_py_eureka_client_registers_again_after_the_registry_forgot_it() -
             assert registry.cancel("PAY", "127.0.0.1:pay:8400")
             await _wait_for(lambda: registry.lease("PAY", "127.0.0.1:pay:8400") is not None)  # 404 -> POST again
         finally:
-            await client.stop()
+            await _stop(client)
