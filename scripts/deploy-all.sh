@@ -66,7 +66,11 @@ deploy_component() {
 }
 
 deploy_manifests() {
-  local namespace="$1" timeout="$2" name
+  local namespace="$1" timeout="$2" name rendered
+  rendered="$(awk '/^  namespace: /{ print $2; exit }' "${K8S_DIR}/databases/postgres-statefulset.yaml" 2>/dev/null || true)"
+  if [[ -n "${rendered}" && "${rendered}" != "${namespace}" ]]; then
+    die "k8s/ is rendered for namespace ${rendered}; deploy ${namespace} with --helm (values-${namespace}.yaml)"
+  fi
   log "applying k8s/namespaces/namespaces.yaml"
   kube::change apply -f "${K8S_DIR}/namespaces/namespaces.yaml" >/dev/null
   apply_optional "${namespace}" storage/storage-class.yaml

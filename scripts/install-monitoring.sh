@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 #
 # Install the observability stack in namespace monitoring so that the manual's section 5 commands work
-# as typed: kube-prometheus-stack (Prometheus, Alertmanager, Grafana), Loki with Promtail, Jaeger.
+# as typed: kube-prometheus-stack (Prometheus, Alertmanager, Grafana), Loki with its Alloy log agent, Jaeger.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,9 +15,10 @@ readonly MONITORING_NS="monitoring"
 readonly STACK_DIR="${STACK_DIR:-${REPO_ROOT}/monitoring/stack}"
 # release | chart | values file in monitoring/stack/ (used when present)
 readonly -a RELEASES=(
-  "kube-prometheus-stack|prometheus-community/kube-prometheus-stack|kube-prometheus-stack.yaml"
-  "loki|grafana/loki-stack|loki-stack.yaml"
-  "jaeger|jaegertracing/jaeger|jaeger.yaml"
+  "kube-prometheus-stack|prometheus-community/kube-prometheus-stack|kube-prometheus-stack-values.yaml"
+  "loki|grafana/loki|loki-values.yaml"
+  "alloy|grafana/alloy|alloy-values.yaml"
+  "jaeger|jaegertracing/jaeger|jaeger-values.yaml"
 )
 readonly -a REPOS=(
   "prometheus-community|https://prometheus-community.github.io/helm-charts"
@@ -32,9 +33,10 @@ Usage: $(basename "$0") [--timeout S] [--skip-repos] [--dry-run] [-h|--help]
 Install or upgrade, in namespace ${MONITORING_NS}:
   kube-prometheus-stack  secret and service kube-prometheus-stack-grafana (port 80),
                          service kube-prometheus-stack-prometheus (9090)
-  loki                   Loki and its Promtail agent (logs of every pod)
+  loki                   Loki (single binary; gateway service loki-gateway)
+  alloy                  the log agent on every node, pushing the pods' JSON logs to Loki
   jaeger                 services jaeger-query (16686) and jaeger-collector (OTLP 4317/4318)
-with values from monitoring/stack/<release>.yaml when present, then apply k8s/monitoring/ (alert
+with values from monitoring/stack/<release>-values.yaml when present, then apply k8s/monitoring/ (alert
 rules, ServiceMonitors, dashboards) when present.
   --skip-repos   do not add/update the Helm repositories (offline mirrors)
 Environment: KUBECTL, HELM, STACK_DIR.

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+import pytest
 
 COMPONENTS = [
     "service-discovery",
@@ -120,6 +123,29 @@ def test_deploy_all_missing_file_is_named(cluster, tmp_path):
     assert result.returncode == 1 and "databases/postgres-secret.yaml" in result.stderr
 
 
+def test_deploy_all_dry_run_on_the_repository_k8s_tree(cluster):
+    root = Path(__file__).resolve().parents[2] / "k8s"
+    if not root.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail("k8s/ does not exist")
+        pytest.skip("k8s/ is not rendered yet")
+
+    result = cluster.run("deploy-all.sh", "--dry-run", "dev")
+
+    assert result.returncode == 0, result.stderr
+    assert "missing" not in result.stderr
+
+
+def test_deploy_all_refuses_another_namespace_than_rendered(cluster, tmp_path):
+    layout = k8s_layout(tmp_path / "k8s")
+    (layout / "databases/postgres-statefulset.yaml").write_text("kind: StatefulSet\nmetadata:\n  namespace: dev\n")
+
+    result = cluster.run("deploy-all.sh", "prod", env={"K8S_DIR": str(layout)})
+
+    assert result.returncode == 1 and "--helm" in result.stderr
+    assert result.calls == []
+
+
 def test_deploy_all_with_helm(cluster, tmp_path):
     chart = tmp_path / "chart"
     chart.mkdir()
@@ -194,7 +220,8 @@ def test_install_monitoring_uses_the_manual_names(cluster):
     assert result.returncode == 0, result.stderr
     helm = result.lines("helm")
     releases = [line.split()[2] for line in helm if line.startswith("upgrade --install")]
-    assert releases == ["kube-prometheus-stack", "loki", "jaeger"]
+    assert releases == ["kube-prometheus-stack", "loki", "alloy", "jaeger"]
+    assert result.called("monitoring/stack/kube-prometheus-stack-values.yaml", tool="helm")
     assert all("--namespace monitoring" in line for line in helm if line.startswith("upgrade"))
 
 
