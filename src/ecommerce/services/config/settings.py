@@ -19,6 +19,8 @@ def _env(*names: str) -> AliasChoices:
 class ConfigServerSettings(ServiceSettings):
     """Folder backend by default (config-repo/); a git repository when `git_uri` is set."""
 
+    # The config server never asks itself for settings: CONFIG_SERVER_URL, set for the whole shop, is ignored.
+    config_server_url: str | None = Field(None, validation_alias=_env("config_server_url"))
     config_repo_dir: Path | None = Field(None, validation_alias=_env("CONFIG_REPO_DIR", "config_repo_dir"))
     git_uri: str | None = Field(
         None, validation_alias=_env("CONFIG_GIT_URI", "SPRING_CLOUD_CONFIG_SERVER_GIT_URI", "git_uri")

@@ -1,0 +1,41 @@
+"""The registry, the config server and a business service as real `ecommerce run` processes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+from conftest import RunningService
+from discovery_support import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def _instances(registry_url: str) -> list[str]:
+    document = httpx.get(f"{registry_url}/eureka/apps/", headers={"Accept": "application/json"}, timeout=2).json()
+    return [i["instanceId"] for app in document["applications"]["application"] for i in app["instance"]]
+
+
+def test_a_service_reads_the_config_server_registers_and_deregisters(
+    running_service: Callable[..., RunningService],
+) -> None:
+    registry = running_service("service-discovery")
+    config = running_service("cloud-config-server", env={"CONFIG_SERVER_URL": "http://127.0.0.1:1"})
+    port = free_port()
+    env = {
+        "DISCOVERY_URL": f"{registry.url}/eureka/",
+        "CONFIG_SERVER_URL": config.url,
+        "ECOMMERCE_PROFILE": "prod",
+    }
+    product = running_service("product-service", port=port, env=env)
+    deadline = time.monotonic() + 10
+    while _instances(registry.url) != [f"127.0.0.1:product-service:{port}"]:
+        assert time.monotonic() < deadline, "product-service did not register"
+        time.sleep(0.1)
+    assert "settings loaded from the config server" in product.logs()
+    page = httpx.get(f"{registry.url}/eureka/", timeout=2).text
+    assert "PRODUCT-SERVICE" in page
+    product.stop()
+    assert _instances(registry.url) == []
