@@ -22,6 +22,7 @@ from ecommerce.chassis.errors import error_response, install_error_handlers
 from ecommerce.chassis.http import PeerClient
 from ecommerce.chassis.settings import ServiceSettings, load_settings, sqlite_url
 from ecommerce.chassis.telemetry import (
+    ACCESS_LOG,
     MEMORY_LIMIT,
     TelemetryMiddleware,
     configure_logging,
@@ -160,6 +161,7 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], AbstractAsyncContextMana
             log.info("started", port=spec.port, profile=app.state.settings.profile)
             yield
             app.state.draining = True
+        ACCESS_LOG.flush()
         log.info("stopped")
 
     return lifespan
