@@ -149,6 +149,7 @@ def with_remote_settings(
 ) -> tuple[ServiceSettings, dict[str, Any]]:
     """`settings` completed with the config server's values; on failure the same settings and a warning."""
     assert settings.config_server_url
+    _apply_log_level(service_name, settings.log_level)  # JSON logs already for what happens while fetching
     try:
         environment = fetch_environment(
             settings.config_server_url, service_name, settings.profile, settings.config_label

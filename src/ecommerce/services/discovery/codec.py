@@ -53,7 +53,8 @@ def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise InvalidInstance(f"malformed JSON: {exc}") from None
     if isinstance(data, dict) and isinstance(data.get("instance"), dict):
-        return data["instance"]
+        instance: dict[str, Any] = data["instance"]
+        return instance
     if isinstance(data, dict):
         return data
     raise InvalidInstance("expected a JSON object")
@@ -95,7 +96,8 @@ def normalize(raw: dict[str, Any], app: str | None = None) -> dict[str, Any]:
     record["isCoordinatingDiscoveryServer"] = (
         "true" if _text(raw.get("isCoordinatingDiscoveryServer")) == "true" else "false"
     )
-    lease = raw.get("leaseInfo") if isinstance(raw.get("leaseInfo"), dict) else {}
+    lease_info = raw.get("leaseInfo")
+    lease: dict[str, Any] = lease_info if isinstance(lease_info, dict) else {}
     record["leaseInfo"] = {
         "renewalIntervalInSecs": _int(lease.get("renewalIntervalInSecs"), 30),
         "durationInSecs": _int(lease.get("durationInSecs"), 90),
