@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest import RunningService
 from discovery_support import free_port
+from shop_testing import RunningService
 
 pytestmark = pytest.mark.slow
 
