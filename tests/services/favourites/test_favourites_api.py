@@ -10,13 +10,14 @@ import re
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+import shop_testing
 from prometheus_client import REGISTRY
+from shop_testing import RunningService
 from sqlalchemy import insert
 
 from ecommerce.services.favourites import SPEC
@@ -28,22 +29,11 @@ USER_FIELDS = ["userId", "firstName", "lastName", "imageUrl", "email", "phone"]
 PRODUCT_FIELDS = ["productId", "productTitle", "imageUrl", "sku", "priceUnit", "quantity"]
 
 pytestmark = pytest.mark.slow
-RunningService = Any  # tests/conftest.py's RunningService
-
-
-def shared(config: pytest.Config) -> ModuleType:
-    """tests/conftest.py as pytest loaded it (its process helpers, used here at module scope)."""
-    wanted = Path(__file__).resolve().parents[2] / "conftest.py"
-    for plugin in config.pluginmanager.get_plugins():
-        location = getattr(plugin, "__file__", None)
-        if location and Path(location).resolve() == wanted:
-            return plugin  # type: ignore[no-any-return]
-    raise LookupError(f"{wanted} is not loaded")
 
 
 @pytest.fixture(scope="module")
-def start_service(pytestconfig: pytest.Config) -> Callable[..., RunningService]:
-    return shared(pytestconfig).start_service  # type: ignore[no-any-return]
+def start_service() -> Callable[..., RunningService]:
+    return shop_testing.start_service
 
 
 def dead_url() -> str:

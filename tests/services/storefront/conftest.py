@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+import shop_testing
 from storefront_support import PEERS, Shop
 
 from ecommerce.services.storefront.keys import generate_private_key, private_pem
 
 
-def shared(config: pytest.Config) -> ModuleType:
-    """tests/conftest.py as pytest loaded it (its process helpers, used here at session scope)."""
-    wanted = Path(__file__).resolve().parents[2] / "conftest.py"
-    for plugin in config.pluginmanager.get_plugins():
-        location = getattr(plugin, "__file__", None)
-        if location and Path(location).resolve() == wanted:
-            return plugin  # type: ignore[no-any-return]
-    raise LookupError(f"{wanted} is not loaded")
-
-
 @pytest.fixture(scope="session")
-def shop(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     """Start the business services (those that exist) and proxy-client, wired to each other by URL."""
-    helpers = shared(pytestconfig)
+    helpers = shop_testing
     root = tmp_path_factory.mktemp("shop")
     ports = {name: helpers.free_port() for name in (*PEERS, "proxy-client")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
