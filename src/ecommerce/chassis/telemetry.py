@@ -121,7 +121,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         processors=[*shared, structlog.processors.format_exc_info, structlog.processors.JSONRenderer(orjson.dumps)],
         logger_factory=structlog.BytesLoggerFactory(_STDOUT_BYTES),
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,  # a refreshed log level must reach loggers already in use
     )
     handler = logging.StreamHandler(_STDOUT_TEXT)
     handler.setFormatter(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from ecommerce.cli import db as db_cli
 from ecommerce.cli import service
+from ecommerce.cli.status import status
 
 app = typer.Typer(
     name="ecommerce",
@@ -13,6 +15,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 service.register(app)
+app.command()(status)
+app.add_typer(db_cli.app, name="db")
+app.command("backup")(db_cli.backup_command)
+app.command("restore")(db_cli.restore_command)
 
 
 def main() -> None:

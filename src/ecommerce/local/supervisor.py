@@ -17,6 +17,7 @@ from rich.table import Table
 
 from ecommerce import components
 from ecommerce.chassis.app import ServiceSpec
+from ecommerce.chassis.http import DEFAULT_PORTS
 from ecommerce.local.postgres import database_urls
 
 COLOURS = [
@@ -124,6 +125,15 @@ class Supervisor:
         env = dict(os.environ)
         env["ECOMMERCE_DATA_DIR"] = str(self.data_dir)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        started = {instance.spec.name for instance in self.instances}
+        # Wire the components to each other the way Kubernetes does, unless the caller already chose.
+        if "service-discovery" in started:
+            env.setdefault("DISCOVERY_URL", f"http://127.0.0.1:{DEFAULT_PORTS['service-discovery']}/eureka/")
+        if "cloud-config-server" in started:
+            env.setdefault("CONFIG_SERVER_URL", f"http://127.0.0.1:{DEFAULT_PORTS['cloud-config-server']}")
+        if "proxy-client" in started:
+            jwks = f"http://127.0.0.1:{DEFAULT_PORTS['proxy-client']}/app/.well-known/jwks.json"
+            env.setdefault("JWT_JWKS_URL", jwks)
         if self.postgres_admin_url:
             with_db = sorted({i.spec.name for i in self.instances if i.spec.migrations is not None})
             for name, url in (await database_urls(self.postgres_admin_url, with_db)).items():
