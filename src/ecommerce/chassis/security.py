@@ -294,7 +294,8 @@ def require_roles(*roles: str) -> DependsParam:
             raise Forbidden("Not allowed for this user")
         return user
 
-    return Depends(checker)
+    dependency: DependsParam = Depends(checker)
+    return dependency
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

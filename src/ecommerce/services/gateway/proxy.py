@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import structlog
 from multidict import CIMultiDict
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from yarl import URL
 
-from ecommerce.chassis.errors import error_response
 from ecommerce.chassis.http import IDEMPOTENT_METHODS
 from ecommerce.chassis.security import KeysUnavailable, Principal, TokenError, TokenVerifier, bearer_token
 from ecommerce.chassis.telemetry import outgoing_headers
 from ecommerce.services.gateway.config import Access, GatewayConfig, RouteConfig
+from ecommerce.services.gateway.edge import BodyStream, BodyTooLarge, ClientGone, error, read_body, safe_path
 from ecommerce.services.gateway.metrics import RATE_LIMITED, RETRIES, UPSTREAM_REQUESTS, UPSTREAM_SECONDS
 from ecommerce.services.gateway.policy import Policy
 from ecommerce.services.gateway.ratelimit import RateLimiter, retry_after_header
@@ -85,14 +84,6 @@ class Route:
         children[0]()
         if elapsed is not None:
             children[1](elapsed)
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class ClientGone(Exception):
-    pass
 
 
 class Gateway:
@@ -187,14 +178,14 @@ class Gateway:
                 acr_headers = value
         cors = self._cors(origin) if origin is not None else None
 
-        if not _safe_path(path, scope.get("raw_path")):
-            return await _error(scope, receive, send, 400, "Malformed request path", cors)
+        if not safe_path(path, scope.get("raw_path")):
+            return await error(scope, receive, send, 400, "Malformed request path", cors)
         if cors is not None and method == "OPTIONS" and acr_method is not None:
             return await self._preflight(send, cors, acr_headers)
 
         access = self.policy.access(route.prefix, method, path)
         if access is _DENIED:
-            return await _error(scope, receive, send, 404, f"No resource at {path}", cors)
+            return await error(scope, receive, send, 404, f"No resource at {path}", cors)
         principal = None
         if access is not Access.PUBLIC:
             principal = await self._authorize(scope, receive, send, authorization, access, cors)
@@ -208,42 +199,42 @@ class Gateway:
             if wait > 0:
                 RATE_LIMITED.labels(self.application, route.id).inc()
                 retry_after = {"Retry-After": retry_after_header(wait)}
-                return await _error(scope, receive, send, 429, "Too many requests", cors, retry_after)
+                return await error(scope, receive, send, 429, "Too many requests", cors, retry_after)
 
         length = int(content_length) if content_length is not None and content_length.isdigit() else None
         if length is not None and length > route.max_body_bytes:
-            return await _error(scope, receive, send, 413, f"Request body over {route.max_body_bytes} bytes", cors)
-        body: bytes | _BodyStream | None = None
+            return await error(scope, receive, send, 413, f"Request body over {route.max_body_bytes} bytes", cors)
+        body: bytes | BodyStream | None = None
         replayable = True
         if chunked or (length is not None and length > BUFFER_BYTES):
-            body, replayable = _BodyStream(receive, route.max_body_bytes), False
+            body, replayable = BodyStream(receive, route.max_body_bytes), False
         elif length:
             try:
-                body = await _read_body(receive, route.max_body_bytes)
+                body = await read_body(receive, route.max_body_bytes)
             except ClientGone:
                 return
         try:
             await self._forward(scope, send, route, method, body, replayable, cors)
         except BodyTooLarge:
-            await _error(scope, receive, send, 413, f"Request body over {route.max_body_bytes} bytes", cors)
+            await error(scope, receive, send, 413, f"Request body over {route.max_body_bytes} bytes", cors)
 
     async def _authorize(
         self, scope: Scope, receive: Receive, send: Send, authorization: bytes | None, access: Access, cors: Any
     ) -> Principal | None:
         token = bearer_token(authorization.decode("latin-1")) if authorization is not None else None
         if token is None:
-            await _error(scope, receive, send, 401, "Sign-in required", cors, _CHALLENGE)
+            await error(scope, receive, send, 401, "Sign-in required", cors, _CHALLENGE)
             return None
         try:
             principal = await self.verifier.verify(token)
         except KeysUnavailable:
-            await _error(scope, receive, send, 503, "Tokens cannot be checked right now", cors)
+            await error(scope, receive, send, 503, "Tokens cannot be checked right now", cors)
             return None
         except TokenError as exc:
-            await _error(scope, receive, send, 401, str(exc), cors, _CHALLENGE)
+            await error(scope, receive, send, 401, str(exc), cors, _CHALLENGE)
             return None
         if access is Access.ADMIN and not principal.is_admin:
-            await _error(scope, receive, send, 403, "Not allowed for this user", cors)
+            await error(scope, receive, send, 403, "Not allowed for this user", cors)
             return None
         return principal
 
@@ -251,9 +242,10 @@ class Gateway:
         if self.trust_forwarded_for:
             for name, value in scope["headers"]:
                 if name == b"x-forwarded-for":
-                    return value.split(b",", 1)[0].strip().decode("latin-1")
+                    first: bytes = value.split(b",", 1)[0]
+                    return first.strip().decode("latin-1")
         client = scope.get("client")
-        return client[0] if client else "unknown"
+        return str(client[0]) if client else "unknown"
 
     async def _forward(
         self,
@@ -261,7 +253,7 @@ class Gateway:
         send: Send,
         route: Route,
         method: str,
-        body: bytes | _BodyStream | None,
+        body: bytes | BodyStream | None,
         replayable: bool,
         cors: list[tuple[bytes, bytes]] | None,
     ) -> None:
@@ -279,11 +271,12 @@ class Gateway:
             if upstream is None and tried:
                 upstream = self.upstreams.choose(route.service, route.urls, set())  # only one instance: reuse it
             if upstream is None:
-                return await _error(scope, None, send, 503, f"No instance of {route.service} is available", cors)
+                return await error(scope, None, send, 503, f"No instance of {route.service} is available", cors)
             tried.add(upstream)
             breaker = self.upstreams.breaker(upstream)
             started = time.perf_counter()
             sent = True
+            outcome: BaseException
             try:
                 response = await self.session.request(
                     method,
@@ -306,7 +299,7 @@ class Gateway:
                 route.count(self.application, upstream, "TIMEOUT", None)
                 outcome, status, msg = exc, 504, f"{route.service} did not answer in time"
             except (aiohttp.ClientError, OSError) as exc:
-                if isinstance(body, _BodyStream) and (body.too_large or body.gone):
+                if isinstance(body, BodyStream) and (body.too_large or body.gone):
                     breaker.record(True)  # the client's body was at fault, not the upstream
                     if body.gone:
                         return
@@ -331,7 +324,7 @@ class Gateway:
                 log.info("upstream_retry", route=route.id, upstream=upstream, error=type(outcome).__name__)
                 continue
             log.warning("upstream_failed", route=route.id, upstream=upstream, error=repr(outcome)[:200])
-            return await _error(scope, None, send, status, msg, cors)
+            return await error(scope, None, send, status, msg, cors)
 
     def _may_retry(self, route: Route, retries: int) -> bool:
         if retries >= route.retries or not route.budget.withdraw():
@@ -419,83 +412,3 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ecommerce"'}
 
 def _outcome(status: int) -> str:
     return "SUCCESS" if status < 400 else "CLIENT_ERROR" if status < 500 else "SERVER_ERROR"
-
-
-def _dict(headers: list[tuple[bytes, bytes]] | None) -> dict[str, str]:
-    return {name.decode(): value.decode("latin-1") for name, value in headers or ()}
-
-
-async def _error(
-    scope: Scope,
-    receive: Receive | None,
-    send: Send,
-    status: int,
-    msg: str,
-    cors: list[tuple[bytes, bytes]] | None,
-    headers: dict[str, str] | None = None,
-) -> None:
-    """The gateway's own errors, in the one error body (CORS headers kept so browsers can read them)."""
-    response = error_response(scope, status, msg, headers)
-    if cors is not None:
-        response.headers.update(_dict(cors))
-    await response(scope, receive or _no_receive, send)
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-class _BodyStream:
-    """The request body as an async iterator for the upstream client, remembering why it stopped early."""
-
-    __slots__ = ("receive", "limit", "too_large", "gone")
-
-    def __init__(self, receive: Receive, limit: int) -> None:
-        self.receive = receive
-        self.limit = limit
-        self.too_large = False
-        self.gone = False
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        size = 0
-        while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                self.gone = True
-                raise ClientGone
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                self.too_large = True
-                raise BodyTooLarge
-            if chunk:
-                yield chunk
-            if not message.get("more_body", False):
-                return
-
-
-def _safe_path(path: str, raw_path: bytes | None) -> bool:
-    """Refuse dot segments, empty segments, backslashes and encoded slashes that could dodge the policy."""
-    if "/." in path or "//" in path or "\\" in path or "\x00" in path:
-        return not ("/./" in path or "/../" in path or path.endswith(("/.", "/..")) or "//" in path
-                    or "\\" in path or "\x00" in path)  # fmt: skip
-    if raw_path is not None and b"%" in raw_path:
-        lowered = raw_path.lower()
-        return b"%2f" not in lowered and b"%5c" not in lowered and b"%2e" not in lowered
-    return True
