@@ -19,6 +19,7 @@ from ecommerce.chassis.actuator import HealthCheck, actuator_router, add_health_
 from ecommerce.chassis.database import Database
 from ecommerce.chassis.discovery import registry_extension
 from ecommerce.chassis.errors import error_response, install_error_handlers
+from ecommerce.chassis.faults import install_faults
 from ecommerce.chassis.http import PeerClient
 from ecommerce.chassis.settings import ServiceSettings, load_settings, sqlite_url
 from ecommerce.chassis.telemetry import (
@@ -112,6 +113,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
         app.include_router(health_router(), prefix="/actuator", include_in_schema=False)
     install_error_handlers(app)
 
+    install_faults(app, spec.name, spec.actuator_base)  # off until an admin turns it on (dev/qa only)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         TelemetryMiddleware,

@@ -1,0 +1,155 @@
+"""A fault-injection switch per service: added latency and a share of failed requests, for demos and chaos tests.
+
+`POST <actuator base>/faults {"latencyMs": 200, "errorRate": 0.5, "errorStatus": 503}` turns it on, `GET` shows
+it, `DELETE` turns it off. It is off at start, refused in the prod profile (403), and only an admin token
+(`ROLE_ADMIN`, verified like any other bearer token) or the `X-Faults-Token` header equal to the `FAULTS_TOKEN`
+setting may touch it. The actuator itself is never slowed down or failed, so the switch can always be reset and
+the probes keep telling the truth about the process.
+
+When off the middleware costs one attribute read per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+import random
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request
+from prometheus_client import Gauge
+from pydantic import Field
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ecommerce.chassis.errors import Forbidden, Unauthorized, error_response
+from ecommerce.chassis.security import ROLE_ADMIN, bearer_token, current_user
+from ecommerce.chassis.wire import ApiModel
+
+log = structlog.get_logger("ecommerce.faults")
+
+ALLOWED_PROFILES = frozenset({"dev", "qa"})
+TOKEN_HEADER = "X-Faults-Token"
+
+FAULTS_ACTIVE = Gauge(
+    "fault_injection_active", "1 while the fault-injection switch is on, else 0", ["application", "kind"]
+)
+
+
+class FaultSettings(ApiModel):
+    """What the switch injects; zero everywhere means off."""
+
+    latency_ms: int = Field(0, ge=0, le=60_000)
+    error_rate: float = Field(0.0, ge=0.0, le=1.0)
+    error_status: int = Field(500, ge=500, le=599)
+
+
+@dataclass(slots=True)
+class FaultSwitch:
+    """The live setting read by the middleware; `active` is False unless something is injected."""
+
+    application: str
+    exempt_prefixes: tuple[str, ...]
+    latency: float = 0.0
+    error_rate: float = 0.0
+    error_status: int = 500
+    active: bool = False
+
+    def set(self, wanted: FaultSettings) -> None:
+        self.latency = wanted.latency_ms / 1000
+        self.error_rate = wanted.error_rate
+        self.error_status = wanted.error_status
+        self.active = self.latency > 0 or self.error_rate > 0
+        FAULTS_ACTIVE.labels(self.application, "latency").set(1 if self.latency > 0 else 0)
+        FAULTS_ACTIVE.labels(self.application, "error").set(1 if self.error_rate > 0 else 0)
+
+    def clear(self) -> None:
+        self.set(FaultSettings())
+
+    def describe(self) -> FaultSettings:
+        return FaultSettings(
+            latency_ms=round(self.latency * 1000), error_rate=self.error_rate, error_status=self.error_status
+        )
+
+
+class FaultMiddleware:
+    """Plain ASGI: when the switch is on, delay and/or fail requests outside the actuator."""
+
+    def __init__(self, app: ASGIApp, *, switch: FaultSwitch) -> None:
+        self.app = app
+        self.switch = switch
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        switch = self.switch
+        if not switch.active or scope["type"] != "http" or scope["path"].startswith(switch.exempt_prefixes):
+            await self.app(scope, receive, send)
+            return
+        if switch.latency > 0:
+            await asyncio.sleep(switch.latency)
+        if switch.error_rate > 0 and random.random() < switch.error_rate:
+            await error_response(scope, switch.error_status, "Injected fault")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def install_faults(app: FastAPI, application: str, actuator_base: str) -> None:
+    """Create the app's switch (`app.state.faults`), its middleware and its actuator endpoints."""
+    exempt = tuple(dict.fromkeys((f"{actuator_base}/", "/actuator/")))
+    switch = app.state.faults = FaultSwitch(application, exempt)
+    app.include_router(faults_router(), prefix=actuator_base)
+    app.add_middleware(FaultMiddleware, switch=switch)
+
+
+async def _authorize(request: Request) -> None:
+    settings = request.app.state.settings
+    profile = getattr(settings, "profile", "prod")
+    if profile not in ALLOWED_PROFILES:
+        raise Forbidden(f"Fault injection is disabled in the {profile} profile")
+    expected = getattr(settings, "faults_token", None) or os.environ.get("FAULTS_TOKEN") or ""
+    presented = request.headers.get(TOKEN_HEADER)
+    if presented is not None:
+        if expected and hmac.compare_digest(presented.encode(), expected.encode()):
+            return
+        raise Unauthorized("Wrong faults token")
+    if bearer_token(request.headers.get("authorization")) is None:
+        raise Unauthorized("An admin token or the faults token is required")
+    user = await current_user(request)
+    if ROLE_ADMIN not in user.roles:
+        raise Forbidden("Not allowed for this user")
+
+
+def _switch_of(request: Request) -> FaultSwitch:
+    switch: FaultSwitch = request.app.state.faults
+    return switch
+
+
+Switch = Annotated[FaultSwitch, Depends(_switch_of)]
+
+
+def faults_router() -> APIRouter:
+    """`GET|POST|DELETE /faults` under the actuator base."""
+    router = APIRouter(tags=["actuator"], dependencies=[Depends(_authorize)])
+
+    @router.get("/faults")
+    async def show(switch: Switch) -> FaultSettings:
+        return switch.describe()
+
+    @router.post("/faults")
+    async def change(wanted: FaultSettings, switch: Switch) -> FaultSettings:
+        switch.set(wanted)
+        log.warning("faults_set", **_fields(wanted))
+        return switch.describe()
+
+    @router.delete("/faults")
+    async def clear(switch: Switch) -> FaultSettings:
+        switch.clear()
+        log.info("faults_cleared")
+        return switch.describe()
+
+    return router
+
+
+def _fields(wanted: FaultSettings) -> dict[str, Any]:
+    return {"latency_ms": wanted.latency_ms, "error_rate": wanted.error_rate, "error_status": wanted.error_status}
