@@ -103,15 +103,27 @@ def up(
     data_dir: Annotated[Path, typer.Option(help="Where SQLite files and logs go.", envvar="ECOMMERCE_DATA_DIR")] = Path(
         ".data"
     ),
+    monitoring: Annotated[
+        bool, typer.Option(help="Also start Prometheus and Alertmanager from .tools/bin (`make tools`).")
+    ] = False,
 ) -> None:
     """Start the whole shop in the right order, wait until healthy, and stream the logs (Ctrl-C stops all)."""
+    from ecommerce.local.monitoring import INSTALL_HINT, LocalMonitoring, missing_tools
     from ecommerce.local.supervisor import Supervisor, parse_instances
 
+    names = only or components.names()
+    local_monitoring = None
+    if monitoring:
+        if missing := missing_tools():
+            err.print(f"{' and '.join(missing)} not installed: {INSTALL_HINT}.", style="red", markup=False)
+            raise typer.Exit(1)
+        local_monitoring = LocalMonitoring(data_dir=data_dir, components=names)
     supervisor = Supervisor(
-        names=only or components.names(),
+        names=names,
         instances=parse_instances(instances or []),
         data_dir=data_dir,
         postgres_admin_url=postgres,
+        monitoring=local_monitoring,
     )
     raise typer.Exit(asyncio.run(supervisor.run()))
 

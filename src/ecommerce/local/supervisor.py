@@ -18,6 +18,7 @@ from rich.table import Table
 from ecommerce import components
 from ecommerce.chassis.app import ServiceSpec
 from ecommerce.chassis.http import DEFAULT_PORTS
+from ecommerce.local.monitoring import LocalMonitoring, MonitoringError
 from ecommerce.local.postgres import database_urls
 
 COLOURS = [
@@ -82,8 +83,10 @@ class Supervisor:
         instances: dict[str, int],
         data_dir: Path,
         postgres_admin_url: str | None = None,
+        monitoring: LocalMonitoring | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
+        self.monitoring = monitoring  # Prometheus and Alertmanager, started once the shop is healthy
         self.postgres_admin_url = postgres_admin_url
         self.instances: list[Instance] = []
         for position, name in enumerate(names):
@@ -108,6 +111,12 @@ class Supervisor:
                     if not await self._wait_healthy(instance, http):
                         err.print(f"[red]{instance.label} did not become healthy; stopping the shop.[/]")
                         return 1
+            if self.monitoring is not None:
+                try:
+                    await self.monitoring.start()
+                except MonitoringError as exc:
+                    err.print(f"{exc}; stopping the shop.", style="red", markup=False)
+                    return 1
             self._print_table(time.monotonic() - started)
             crashed = asyncio.create_task(self._first_exit())
             stop = asyncio.create_task(self.stopping.wait())
@@ -181,6 +190,8 @@ class Supervisor:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
 
     async def _stop_all(self) -> None:
+        if self.monitoring is not None:
+            await self.monitoring.stop()
         for instance in reversed(self.instances):
             process = instance.process
             if process is None or process.returncode is not None:
@@ -205,6 +216,8 @@ class Supervisor:
         for instance in self.instances:
             base = f"{instance.base_url}{instance.spec.context_path}/"
             table.add_row(instance.label, base, f"{instance.base_url}{instance.spec.actuator_base}/health")
+        for row in self.monitoring.table_rows() if self.monitoring is not None else ():
+            table.add_row(*row)
         err.print(table)
         err.print("Press Ctrl-C to stop everything.")
 
