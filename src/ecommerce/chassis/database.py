@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 
+from ecommerce.chassis.dbtrace import instrument
+
 # Stable constraint names, so migrations can name what they drop on both SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -96,6 +98,7 @@ class Database:
                 pool_recycle=1800,
                 connect_args={"server_settings": {"timezone": "UTC"}},
             )
+        instrument(self.engine.sync_engine)  # a span per statement inside sampled requests
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         _POOLS.add(self)
 
