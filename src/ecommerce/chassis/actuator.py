@@ -92,7 +92,7 @@ def actuator_router() -> APIRouter:
             "profile": settings.profile,
         }
 
-    @router.get("/prometheus")
+    @router.get("/prometheus", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
     async def prometheus() -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 

@@ -39,7 +39,11 @@ def property_sources(root: Path, applications: list[str], profiles: list[str], *
     for stem in candidates:
         for extension in EXTENSIONS:
             path = root / f"{stem}{extension}"
-            if path.is_file():
+            try:
+                found = path.is_file()
+            except (OSError, ValueError):  # a name too long for the file system is a file that is not there
+                continue
+            if found:
                 sources.append(PropertySource(f"{origin}{path.name}", flatten(load(path))))
     return sources
 

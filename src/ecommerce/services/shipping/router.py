@@ -41,7 +41,8 @@ async def list_items(session: DbSession, request: Request) -> Collection[OrderIt
     return Collection[OrderItemOut](collection=await shipping_service.list_items(session, _peers(request)))
 
 
-@router.api_route("/shippings/find", methods=["GET", "POST"])
+@router.get("/shippings/find")
+@router.post("/shippings/find", operation_id="find_item_by_post")  # one operation id per method in the OpenAPI
 async def find_item(session: DbSession, request: Request, body: OrderItemId) -> OrderItemOut:
     return await shipping_service.get_item(session, _peers(request), order_id=body.order_id, product_id=body.product_id)
 
