@@ -29,12 +29,13 @@ async def error(
     msg: str,
     cors: list[tuple[bytes, bytes]] | None,
     headers: dict[str, str] | None = None,
-) -> None:
+) -> int:
     """The gateway's own errors, in the one error body (CORS headers kept so browsers can read them)."""
     response = error_response(scope, status, msg, headers)
     if cors is not None:
         response.headers.update(header_dict(cors))
     await response(scope, receive or _no_receive, send)
+    return status
 
 
 async def _no_receive() -> Message:

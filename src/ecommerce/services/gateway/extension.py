@@ -1,4 +1,4 @@
-"""Wire the gateway into the chassis app: the proxy route in front of the actuator, pool and store lifecycles."""
+"""Wire the gateway into the chassis app: the fast lane in front of its stack, pool and store lifecycles."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from starlette.types import Receive, Scope, Send
 from ecommerce.chassis import HealthCheck, add_health_check, add_refresher
 from ecommerce.chassis.security import get_verifier
 from ecommerce.services.gateway.config import load_config
+from ecommerce.services.gateway.fastlane import FastLane
 from ecommerce.services.gateway.proxy import Gateway
 from ecommerce.services.gateway.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ecommerce.services.gateway.settings import GatewaySettings
@@ -51,6 +52,7 @@ def build_gateway(app: FastAPI) -> Gateway:
         verifier=get_verifier(app),
         limiter=limiter,
         trust_forwarded_for=settings.trust_forwarded_for,
+        max_body_bytes=settings.max_body_bytes,
     )
 
 
@@ -60,8 +62,12 @@ async def gateway_extension(app: FastAPI) -> AsyncIterator[None]:
     gateway = build_gateway(app)
     await gateway.start()
     app.state.gateway = gateway
-    route = ProxyRoute(gateway)
+    route = ProxyRoute(gateway)  # the way in while the fault switch is on
     app.router.routes.insert(0, route)
+    # Starlette builds the middleware stack on the first call (the lifespan's, which is running now); the fast
+    # lane goes in front of it and hands it every request that is not for a gateway route.
+    chassis = app.middleware_stack or app.build_middleware_stack()
+    app.middleware_stack = FastLane(app, gateway, chassis)
     add_refresher(app, _refresher(app, gateway))
     if isinstance(gateway.limiter, RedisRateLimiter):
         limiter = gateway.limiter
@@ -75,6 +81,7 @@ async def gateway_extension(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        app.middleware_stack = chassis
         app.router.routes.remove(route)
         await gateway.close()
 

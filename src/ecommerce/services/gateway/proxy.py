@@ -1,24 +1,24 @@
 """The hot path: match a route, apply the edge rules, and stream the request to an upstream and back.
 
 Plain ASGI on purpose (no request objects, no per-request dependency resolution): one pass over the request
-headers, one pooled aiohttp session, bodies buffered only when small and streamed otherwise.
+headers that also builds the upstream's header block, the pooled upstream client of `client.py`, bodies buffered
+only when small and streamed otherwise. `fastlane.py` runs it ahead of the chassis middleware stack.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import structlog
-from multidict import CIMultiDict
 from starlette.types import Receive, Scope, Send
-from yarl import URL
 
 from ecommerce.chassis.http import IDEMPOTENT_METHODS
 from ecommerce.chassis.security import KeysUnavailable, Principal, TokenError, TokenVerifier, bearer_token
 from ecommerce.chassis.telemetry import outgoing_headers
+from ecommerce.services.gateway.client import ConnectFailed, Connection, UpstreamClient, UpstreamError
 from ecommerce.services.gateway.config import Access, GatewayConfig, RouteConfig
 from ecommerce.services.gateway.edge import BodyStream, BodyTooLarge, ClientGone, error, read_body, safe_path
 from ecommerce.services.gateway.metrics import RATE_LIMITED, RETRIES, UPSTREAM_REQUESTS, UPSTREAM_SECONDS
@@ -29,26 +29,83 @@ from ecommerce.services.gateway.upstreams import RetryBudget, Upstreams
 log = structlog.get_logger("ecommerce.gateway")
 
 BUFFER_BYTES = 64 * 1024  # request bodies up to this size are read whole (and can be retried)
-RESPONSE_BUFFER_BYTES = 256 * 1024  # responses up to this size are sent in one message
 RETRY_STATUSES = frozenset({502, 503, 504})
+# Request headers not passed on as they came: hop-by-hop ones, and those the gateway sets itself.
 HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
-     "transfer-encoding", "upgrade", "host", "content-length", "x-request-id", "traceparent", "tracestate",
-     "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"}
+    {b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer", b"trailers",
+     b"transfer-encoding", b"upgrade", b"host", b"content-length", b"x-request-id", b"traceparent", b"tracestate",
+     b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded", b"expect"}
 )  # fmt: skip
 RESPONSE_DROP = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"upgrade", b"trailer", b"date", b"server",
      b"x-request-id", b"access-control-allow-origin", b"access-control-allow-credentials"}
 )  # fmt: skip
-SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
+NO_BODY_STATUSES = frozenset({204, 304})
 _DENIED = Access.INTERNAL
+
+
+class Incoming:
+    """What one pass over the request headers finds, and the header block for the upstream."""
+
+    __slots__ = ("forward", "authorization", "content_length", "origin", "chunked", "acr_method", "acr_headers",
+                 "request_id", "traceparent")  # fmt: skip
+
+    def __init__(self, scope: Scope, trust_forwarded_for: bool) -> None:
+        self.authorization = self.content_length = self.origin = self.acr_method = self.acr_headers = None
+        self.request_id = self.traceparent = None
+        self.chunked = False
+        parts: list[bytes] = []
+        host = forwarded_for = forwarded_proto = forwarded_host = None
+        for name, value in scope["headers"]:
+            if name in HOP_BY_HOP:
+                if name == b"content-length":
+                    self.content_length = value
+                elif name == b"host":
+                    host = value
+                elif name == b"x-request-id":
+                    self.request_id = value
+                elif name == b"traceparent":
+                    self.traceparent = value
+                elif name == b"transfer-encoding":
+                    self.chunked = True
+                elif trust_forwarded_for:
+                    if name == b"x-forwarded-for":
+                        forwarded_for = value
+                    elif name == b"x-forwarded-proto":
+                        forwarded_proto = value
+                    elif name == b"x-forwarded-host":
+                        forwarded_host = value
+                continue
+            if name == b"authorization":
+                self.authorization = value
+            elif name == b"origin":
+                self.origin = value
+            elif name == b"access-control-request-method":
+                self.acr_method = value
+            elif name == b"access-control-request-headers":
+                self.acr_headers = value
+            parts += (name, b": ", value, b"\r\n")
+        client = scope.get("client")
+        address = client[0].encode("latin-1") if client else b"unknown"
+        parts += (b"x-forwarded-for: ", forwarded_for + b", " + address if forwarded_for else address, b"\r\n")
+        parts += (b"x-forwarded-proto: ", forwarded_proto or scope.get("scheme", "http").encode("latin-1"), b"\r\n")
+        if forwarded_host or host:
+            parts += (b"x-forwarded-host: ", forwarded_host or host or b"", b"\r\n")
+        self.forward = parts
+
+    def client_forwarded_for(self, scope: Scope) -> str | None:
+        for name, value in scope["headers"]:
+            if name == b"x-forwarded-for":
+                first: bytes = value.split(b",", 1)[0]
+                return first.strip().decode("latin-1")
+        return None
 
 
 class Route:
     """A compiled route: its config plus what the hot path needs ready-made."""
 
-    __slots__ = ("config", "id", "path", "prefix", "service", "urls", "retries", "max_body_bytes", "timeout",
-                 "rate", "burst", "budget", "_metrics")  # fmt: skip
+    __slots__ = ("config", "id", "path", "prefix", "service", "urls", "retries", "max_body_bytes", "read_timeout",
+                 "connect_timeout", "rate", "burst", "budget", "_metrics")  # fmt: skip
 
     def __init__(self, config: RouteConfig, gateway_config: GatewayConfig) -> None:
         defaults = gateway_config.defaults
@@ -60,11 +117,8 @@ class Route:
         self.urls = tuple(url.rstrip("/") for url in config.urls)
         self.retries = defaults.retries if config.retries is None else config.retries
         self.max_body_bytes = config.max_body_bytes or defaults.max_body_bytes
-        self.timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=config.connect_timeout or defaults.connect_timeout,
-            sock_read=config.timeout or defaults.timeout,
-        )
+        self.connect_timeout = config.connect_timeout or defaults.connect_timeout
+        self.read_timeout = config.timeout or defaults.timeout
         limit = defaults.rate_limit if config.rate_limit is None else config.rate_limit
         limit = None if limit is True or limit is False else limit
         self.rate = limit.rate if limit else None
@@ -98,13 +152,15 @@ class Gateway:
         verifier: TokenVerifier,
         limiter: RateLimiter | None,
         trust_forwarded_for: bool = False,
+        max_body_bytes: int | None = None,
     ) -> None:
         self.application = application
         self.upstreams = upstreams
         self.verifier = verifier
         self.limiter = limiter
         self.trust_forwarded_for = trust_forwarded_for
-        self.session: aiohttp.ClientSession | None = None
+        self.max_body_bytes = max_body_bytes  # the service-wide cap, on top of each route's
+        self.client: UpstreamClient | None = None
         self.configure(config)
 
     def configure(self, config: GatewayConfig) -> None:
@@ -128,26 +184,14 @@ class Gateway:
         self.rate_limits = self.limiter is not None
 
     async def start(self) -> None:
-        """Open the upstream connection pool."""
-        connector = aiohttp.TCPConnector(
-            limit=0,  # no global cap: per-route timeouts and upstream capacity bound the work
-            limit_per_host=256,
-            keepalive_timeout=4,  # below uvicorn's 5 s, so the pool never reuses a connection the peer closed
-            ttl_dns_cache=30,
-        )
-        self.session = aiohttp.ClientSession(
-            connector=connector,
-            auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=SKIP_AUTO_HEADERS,
-            read_bufsize=64 * 1024,
-        )
+        """Open the upstream connection pools."""
+        self.client = UpstreamClient()
 
     async def close(self) -> None:
-        """Close the pool and the rate-limit store."""
-        if self.session is not None:
-            await self.session.close()
-            self.session = None
+        """Close the pools and the rate-limit store."""
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
         if self.limiter is not None:
             await self.limiter.close()
 
@@ -156,94 +200,103 @@ class Gateway:
         end = path.find("/", 1)
         return self.routes.get(path[1:end] if end > 0 else path[1:])
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, route: Route) -> None:
-        """Serve one request on `route`."""
+    async def handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        route: Route,
+        incoming: Incoming | None = None,
+        request_id: bytes | None = None,
+        traceparent: bytes | None = None,
+    ) -> int:
+        """Serve one request on `route`; returns the status answered.
+
+        `request_id` and `traceparent` are the values to pass upstream (and the request id to echo) when the
+        caller handles telemetry itself; without them the chassis middleware around this call does.
+        """
         scope["route"] = route
         method: str = scope["method"]
         path: str = scope["path"]
-        origin = authorization = content_length = acr_method = acr_headers = None
-        chunked = False
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value
-            elif name == b"content-length":
-                content_length = value
-            elif name == b"origin":
-                origin = value
-            elif name == b"transfer-encoding":
-                chunked = True
-            elif name == b"access-control-request-method":
-                acr_method = value
-            elif name == b"access-control-request-headers":
-                acr_headers = value
-        cors = self._cors(origin) if origin is not None else None
+        if incoming is None:
+            incoming = Incoming(scope, self.trust_forwarded_for)
+        own = None if request_id is None else {"X-Request-Id": request_id.decode("latin-1")}
+        cors = self._cors(incoming.origin) if incoming.origin is not None else None
 
         if not safe_path(path, scope.get("raw_path")):
-            return await error(scope, receive, send, 400, "Malformed request path", cors)
-        if cors is not None and method == "OPTIONS" and acr_method is not None:
-            return await self._preflight(send, cors, acr_headers)
+            return await error(scope, receive, send, 400, "Malformed request path", cors, own)
+        if cors is not None and method == "OPTIONS" and incoming.acr_method is not None:
+            return await self._preflight(send, cors, incoming.acr_headers, request_id)
 
         access = self.policy.access(route.prefix, method, path)
         if access is _DENIED:
-            return await error(scope, receive, send, 404, f"No resource at {path}", cors)
+            return await error(scope, receive, send, 404, f"No resource at {path}", cors, own)
         principal = None
         if access is not Access.PUBLIC:
-            principal = await self._authorize(scope, receive, send, authorization, access, cors)
-            if principal is None:
-                return
+            principal = await self._authorize(incoming.authorization, access)
+            if not isinstance(principal, Principal):
+                status, msg, extra = principal
+                return await error(scope, receive, send, status, msg, cors, {**extra, **own} if own else extra)
 
         if self.rate_limits and route.rate is not None:
-            client = principal.username if principal is not None else self._client_address(scope)
+            client = principal.username if principal is not None else self._client_address(scope, incoming)
             assert self.limiter is not None
             wait = await self.limiter.acquire(f"{route.id}|{client}", route.rate, route.burst)
             if wait > 0:
                 RATE_LIMITED.labels(self.application, route.id).inc()
-                retry_after = {"Retry-After": retry_after_header(wait)}
+                retry_after = {"Retry-After": retry_after_header(wait), **(own or {})}
                 return await error(scope, receive, send, 429, "Too many requests", cors, retry_after)
 
+        limit = route.max_body_bytes
+        if self.max_body_bytes is not None and self.max_body_bytes < limit:
+            limit = self.max_body_bytes
+        content_length = incoming.content_length
         length = int(content_length) if content_length is not None and content_length.isdigit() else None
-        if length is not None and length > route.max_body_bytes:
-            return await error(scope, receive, send, 413, f"Request body over {route.max_body_bytes} bytes", cors)
+        if length is not None and length > limit:
+            return await error(scope, receive, send, 413, f"Request body over {limit} bytes", cors, own)
         body: bytes | BodyStream | None = None
-        replayable = True
-        if chunked or (length is not None and length > BUFFER_BYTES):
-            body, replayable = BodyStream(receive, route.max_body_bytes), False
+        if incoming.chunked or (length is not None and length > BUFFER_BYTES):
+            body = BodyStream(receive, limit)
         elif length:
             try:
-                body = await read_body(receive, route.max_body_bytes)
+                body = await read_body(receive, limit)
             except ClientGone:
-                return
+                return 499
+        if request_id is None:
+            extra = "".join(f"{name.lower()}: {value}\r\n" for name, value in outgoing_headers().items()).encode()
+        else:
+            extra = b"x-request-id: %s\r\n" % request_id
+            if traceparent is not None:
+                extra += b"traceparent: %s\r\n" % traceparent
+        incoming.forward.append(extra)
         try:
-            await self._forward(scope, send, route, method, body, replayable, cors)
+            return await self._forward(
+                scope, send, route, method, b"".join(incoming.forward), body, length, cors, request_id
+            )
         except BodyTooLarge:
-            await error(scope, receive, send, 413, f"Request body over {route.max_body_bytes} bytes", cors)
+            return await error(scope, receive, send, 413, f"Request body over {limit} bytes", cors, own)
 
     async def _authorize(
-        self, scope: Scope, receive: Receive, send: Send, authorization: bytes | None, access: Access, cors: Any
-    ) -> Principal | None:
+        self, authorization: bytes | None, access: Access
+    ) -> Principal | tuple[int, str, dict[str, str]]:
         token = bearer_token(authorization.decode("latin-1")) if authorization is not None else None
         if token is None:
-            await error(scope, receive, send, 401, "Sign-in required", cors, _CHALLENGE)
-            return None
+            return 401, "Sign-in required", _CHALLENGE
         try:
             principal = await self.verifier.verify(token)
         except KeysUnavailable:
-            await error(scope, receive, send, 503, "Tokens cannot be checked right now", cors)
-            return None
+            return 503, "Tokens cannot be checked right now", {}
         except TokenError as exc:
-            await error(scope, receive, send, 401, str(exc), cors, _CHALLENGE)
-            return None
+            return 401, str(exc), _CHALLENGE
         if access is Access.ADMIN and not principal.is_admin:
-            await error(scope, receive, send, 403, "Not allowed for this user", cors)
-            return None
+            return 403, "Not allowed for this user", {}
         return principal
 
-    def _client_address(self, scope: Scope) -> str:
+    def _client_address(self, scope: Scope, incoming: Incoming) -> str:
         if self.trust_forwarded_for:
-            for name, value in scope["headers"]:
-                if name == b"x-forwarded-for":
-                    first: bytes = value.split(b",", 1)[0]
-                    return first.strip().decode("latin-1")
+            forwarded = incoming.client_forwarded_for(scope)
+            if forwarded is not None:
+                return forwarded
         client = scope.get("client")
         return str(client[0]) if client else "unknown"
 
@@ -253,56 +306,64 @@ class Gateway:
         send: Send,
         route: Route,
         method: str,
+        headers: bytes,
         body: bytes | BodyStream | None,
-        replayable: bool,
+        length: int | None,
         cors: list[tuple[bytes, bytes]] | None,
-    ) -> None:
-        assert self.session is not None
-        headers = self._upstream_headers(scope)
-        target = scope.get("raw_path") or scope["path"].encode()
+        request_id: bytes | None,
+    ) -> int:
+        client = self.client
+        assert client is not None
         query = scope.get("query_string")
-        target_text = target.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        target = scope.get("raw_path") or scope["path"].encode()
+        start = b"%s %s%s%s HTTP/1.1\r\n" % (method.encode(), target, b"?" if query else b"", query or b"")
         idempotent = method in IDEMPOTENT_METHODS
+        replayable = not isinstance(body, BodyStream)
+        own = None if request_id is None else {"X-Request-Id": request_id.decode("latin-1")}
+        upstreams = self.upstreams
         route.budget.deposit()
         tried: set[str] = set()
         retries = 0
         while True:
-            upstream = self.upstreams.choose(route.service, route.urls, tried)
+            upstream = upstreams.choose(route.service, route.urls, tried)
             if upstream is None and tried:
-                upstream = self.upstreams.choose(route.service, route.urls, set())  # only one instance: reuse it
+                upstream = upstreams.choose(route.service, route.urls, set())  # only one instance: reuse it
             if upstream is None:
-                return await error(scope, None, send, 503, f"No instance of {route.service} is available", cors)
+                msg = f"No instance of {route.service} is available"
+                return await error(scope, None, send, 503, msg, cors, own)
             tried.add(upstream)
-            breaker = self.upstreams.breaker(upstream)
+            breaker = upstreams.breaker(upstream)
             started = time.perf_counter()
             sent = True
             outcome: BaseException
             try:
-                response = await self.session.request(
-                    method,
-                    URL(upstream + target_text, encoded=True),
-                    headers=headers,
-                    data=body,
-                    allow_redirects=False,
-                    timeout=route.timeout,
+                conn = await client.send(
+                    upstream,
+                    start,
+                    headers,
+                    body.__aiter__() if isinstance(body, BodyStream) else body,
+                    length=length,
+                    head_only=method == "HEAD",
+                    connect_timeout=route.connect_timeout,
+                    read_timeout=route.read_timeout,
                 )
             except (BodyTooLarge, ClientGone):
                 breaker.record(True)
                 raise
-            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            except ConnectFailed as exc:
                 breaker.record(False)
-                self.upstreams.report_failure(upstream)
+                upstreams.report_failure(upstream)
                 route.count(self.application, upstream, "UNREACHABLE", None)
                 outcome, status, msg, sent = exc, 502, f"{route.service} is unreachable", False
             except TimeoutError as exc:
                 breaker.record(False)
                 route.count(self.application, upstream, "TIMEOUT", None)
                 outcome, status, msg = exc, 504, f"{route.service} did not answer in time"
-            except (aiohttp.ClientError, OSError) as exc:
+            except (UpstreamError, OSError) as exc:
                 if isinstance(body, BodyStream) and (body.too_large or body.gone):
                     breaker.record(True)  # the client's body was at fault, not the upstream
                     if body.gone:
-                        return
+                        return 499
                     raise BodyTooLarge from exc
                 breaker.record(False)
                 route.count(self.application, upstream, "ERROR", None)
@@ -311,20 +372,20 @@ class Gateway:
                 breaker.record(True)  # the client left; the upstream is not to blame
                 raise
             else:
-                answered = response.status
+                answered = conn.status
                 breaker.record(answered < 500)
                 route.count(self.application, upstream, _outcome(answered), time.perf_counter() - started)
                 if answered in RETRY_STATUSES and idempotent and replayable and self._may_retry(route, retries):
-                    response.release()
+                    client.release(conn)
                     retries += 1
                     continue
-                return await self._respond(send, response, method, cors, upstream)
+                return await self._respond(send, conn, method, cors, upstream, route, request_id)
             if replayable and (idempotent or not sent) and self._may_retry(route, retries):
                 retries += 1
                 log.info("upstream_retry", route=route.id, upstream=upstream, error=type(outcome).__name__)
                 continue
             log.warning("upstream_failed", route=route.id, upstream=upstream, error=repr(outcome)[:200])
-            return await error(scope, None, send, status, msg, cors)
+            return await error(scope, None, send, status, msg, cors, own)
 
     def _may_retry(self, route: Route, retries: int) -> bool:
         if retries >= route.retries or not route.budget.withdraw():
@@ -332,64 +393,46 @@ class Gateway:
         RETRIES.labels(self.application, route.id).inc()
         return True
 
-    def _upstream_headers(self, scope: Scope) -> CIMultiDict[str]:
-        headers: CIMultiDict[str] = CIMultiDict()
-        forwarded_for = None
-        forwarded_proto = forwarded_host = None
-        host = None
-        for raw_name, raw_value in scope["headers"]:
-            name = raw_name.decode("latin-1")
-            if name in HOP_BY_HOP:
-                if name == "host":
-                    host = raw_value.decode("latin-1")
-                elif self.trust_forwarded_for:
-                    if name == "x-forwarded-for":
-                        forwarded_for = raw_value.decode("latin-1")
-                    elif name == "x-forwarded-proto":
-                        forwarded_proto = raw_value.decode("latin-1")
-                    elif name == "x-forwarded-host":
-                        forwarded_host = raw_value.decode("latin-1")
-                continue
-            headers.add(name, raw_value.decode("latin-1"))
-        client = scope.get("client")
-        address = client[0] if client else "unknown"
-        headers["X-Forwarded-For"] = f"{forwarded_for}, {address}" if forwarded_for else address
-        headers["X-Forwarded-Proto"] = forwarded_proto or scope.get("scheme", "http")
-        if forwarded_host or host:
-            headers["X-Forwarded-Host"] = forwarded_host or host or ""
-        headers.update(outgoing_headers())
-        return headers
-
     async def _respond(
         self,
         send: Send,
-        response: aiohttp.ClientResponse,
+        conn: Connection,
         method: str,
         cors: list[tuple[bytes, bytes]] | None,
         upstream: str,
-    ) -> None:
-        headers = [(name, value) for name, value in response.raw_headers if name.lower() not in RESPONSE_DROP]
+        route: Route,
+        request_id: bytes | None,
+    ) -> int:
+        headers = [(name, value) for name, value in conn.headers if name.lower() not in RESPONSE_DROP]
         if cors is not None:
-            headers.extend(cors)
-        status = response.status
-        length = response.content_length
+            headers += cors
+        if request_id is not None:
+            headers.append((b"x-request-id", request_id))
+        status = conn.status
+        client = self.client
+        assert client is not None
         try:
-            if method == "HEAD" or status in (204, 304) or (length is not None and length <= RESPONSE_BUFFER_BYTES):
-                payload = b"" if method == "HEAD" or status in (204, 304) else await response.read()
+            if conn.done or method == "HEAD" or status in NO_BODY_STATUSES:
+                payload = b"" if method == "HEAD" or status in NO_BODY_STATUSES else conn.take()
+                client.release(conn)
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": payload})
-                return
+                return status
             await send({"type": "http.response.start", "status": status, "headers": headers})
-            async for chunk in response.content.iter_any():
+            chunks: AsyncIterator[bytes] = conn.body(route.read_timeout)
+            async for chunk in chunks:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            client.release(conn)
             await send({"type": "http.response.body", "body": b""})
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return status
+        except (UpstreamError, TimeoutError, OSError) as exc:
             # Headers are gone already: all that is left is to cut the connection short.
             log.warning("upstream_body_failed", upstream=upstream, error=repr(exc)[:200])
-            response.close()
+            conn.close()
             raise
-        finally:
-            response.release()
+        except BaseException:
+            conn.close()
+            raise
 
     def _cors(self, origin: bytes) -> list[tuple[bytes, bytes]] | None:
         text = origin.decode("latin-1")
@@ -400,11 +443,16 @@ class Gateway:
             headers.append((b"access-control-expose-headers", self.cors_expose))
         return headers
 
-    async def _preflight(self, send: Send, cors: list[tuple[bytes, bytes]], acr_headers: bytes | None) -> None:
+    async def _preflight(
+        self, send: Send, cors: list[tuple[bytes, bytes]], acr_headers: bytes | None, request_id: bytes | None
+    ) -> int:
         allowed = acr_headers if self.cors_any_header and acr_headers else self.cors_headers
         headers = [*cors, *self.cors_preflight, (b"access-control-allow-headers", allowed), (b"content-length", b"0")]
+        if request_id is not None:
+            headers.append((b"x-request-id", request_id))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
+        return 200
 
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ecommerce"'}
