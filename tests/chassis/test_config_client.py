@@ -120,3 +120,17 @@ def test_spring_style_keys_map_onto_fields() -> None:
         ServiceSettings,
     )
     assert values == {"log_level": "DEBUG", "db_max_overflow": 3, "peers": {"order-service": "http://orders:8300"}}
+
+
+def test_lists_nested_under_a_dict_field_keep_their_indexes() -> None:
+    from ecommerce.chassis.config_client import settings_values
+    from ecommerce.services.gateway import SPEC as GATEWAY
+
+    flat = {
+        "gateway.cors.allowed-origins[0]": "http://a",
+        "gateway.cors.allowed-origins[1]": "http://b",
+        "gateway.policy[1].methods[0]": "GET",
+    }
+    values = settings_values(flat, GATEWAY.settings_cls)
+    assert values["gateway"]["cors"]["allowed-origins"] == ["http://a", "http://b"]
+    assert values["gateway"]["policy"][1] == {"methods": ["GET"]}

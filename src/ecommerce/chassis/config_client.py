@@ -105,7 +105,7 @@ def settings_values(flat: dict[str, Any], settings_cls: type[ServiceSettings]) -
             if field not in fields:
                 continue
             if cut < len(parts):
-                rest = ".".join(parts[cut:])
+                rest = ".".join(parts[cut:]) + (f"[{indexed.group(2)}]" if indexed else "")
                 if not isinstance(values.get(field), dict):
                     values[field] = {}
                 values[field][rest] = value

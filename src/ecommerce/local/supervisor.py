@@ -118,13 +118,13 @@ class Supervisor:
                     err.print(f"{exc}; stopping the shop.", style="red", markup=False)
                     return 1
             self._print_table(time.monotonic() - started)
-            crashed = asyncio.create_task(self._first_exit())
+            all_exited = asyncio.create_task(self._watch_exits())
             stop = asyncio.create_task(self.stopping.wait())
-            done, _ = await asyncio.wait({crashed, stop}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (crashed, stop):
+            done, _ = await asyncio.wait({all_exited, stop}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (all_exited, stop):
                 task.cancel()
-            if crashed in done and not self.stopping.is_set():
-                err.print("[red]A component exited unexpectedly; stopping the shop.[/]")
+            if all_exited in done and not self.stopping.is_set():
+                err.print("[red]Every component has exited.[/]")
                 return 1
             return 0
         finally:
@@ -185,9 +185,16 @@ class Supervisor:
                 await asyncio.sleep(0.2)
         return False
 
-    async def _first_exit(self) -> None:
-        waits = [asyncio.create_task(i.process.wait()) for i in self.instances if i.process is not None]
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    async def _watch_exits(self) -> None:
+        """Report each component that exits on its own; the others keep serving (as with one crashed pod)."""
+
+        async def watch(instance: Instance) -> None:
+            assert instance.process is not None
+            code = await instance.process.wait()
+            if not self.stopping.is_set():
+                err.print(f"[red]{instance.label} exited with code {code}; the rest of the shop keeps running.[/]")
+
+        await asyncio.gather(*(watch(i) for i in self.instances if i.process is not None))
 
     async def _stop_all(self) -> None:
         if self.monitoring is not None:
