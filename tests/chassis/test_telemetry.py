@@ -88,3 +88,26 @@ def test_traceparent_is_parsed() -> None:
     state = _parse_traceparent(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
     assert state is not None and state.sampled
     assert state.traceparent() == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+async def test_pool_gauges_count_waiters(tmp_path: Any) -> None:
+    import asyncio
+
+    from sqlalchemy import text
+
+    from ecommerce.chassis import Database
+
+    database = Database(
+        f"sqlite+aiosqlite:///{tmp_path / 'pool.db'}", application="pool-test", pool_size=1, max_overflow=0
+    )
+    try:
+        holder = await database.engine.connect()
+        await holder.execute(text("SELECT 1"))
+        waiter = asyncio.create_task(database.ping())
+        await asyncio.sleep(0.2)
+        assert database.pool_stats() == {"active": 1, "idle": 0, "max": 1, "pending": 1}
+        await holder.close()
+        assert await waiter
+        assert database.pool_stats()["pending"] == 0
+    finally:
+        await database.dispose()

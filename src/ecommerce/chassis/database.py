@@ -17,7 +17,7 @@ from sqlalchemy import DateTime, MetaData, Table, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from ecommerce.chassis.dbtrace import instrument
 
@@ -62,6 +62,22 @@ async def sync_sequence(session: AsyncSession, table: Table, column: str) -> Non
     await session.execute(text(f"SELECT setval({sequence}, COALESCE(MAX({column}), 1)) FROM {table.name}"))
 
 
+class _CountingPool(AsyncAdaptedQueuePool):
+    """The async queue pool, counting callers that wait for a connection (the `pending` gauge).
+
+    SQLAlchemy exposes in-use and idle counts but not waiters; `_do_get` is where a checkout blocks.
+    """
+
+    waiting = 0
+
+    def _do_get(self) -> Any:
+        self.waiting += 1
+        try:
+            return super()._do_get()
+        finally:
+            self.waiting -= 1
+
+
 class Database:
     """An engine and its session factory, plus what health and metrics need to know about it."""
 
@@ -81,7 +97,7 @@ class Database:
         if self.is_sqlite:
             self.engine: AsyncEngine = create_async_engine(
                 url,
-                poolclass=AsyncAdaptedQueuePool,
+                poolclass=_CountingPool,
                 pool_size=pool_size,
                 max_overflow=max_overflow,
                 pool_timeout=pool_timeout,
@@ -91,6 +107,7 @@ class Database:
         else:
             self.engine = create_async_engine(
                 url,
+                poolclass=_CountingPool,
                 pool_size=pool_size,
                 max_overflow=max_overflow,
                 pool_timeout=pool_timeout,
@@ -114,13 +131,13 @@ class Database:
     def pool_stats(self) -> dict[str, int]:
         """Connections in use, idle, the maximum, and callers waiting (overflow beyond the pool)."""
         pool = self.engine.pool
-        if not isinstance(pool, QueuePool):
+        if not isinstance(pool, _CountingPool):
             return {"active": 0, "idle": 0, "max": self.max_connections, "pending": 0}
         return {
             "active": pool.checkedout(),
             "idle": pool.checkedin(),
             "max": self.max_connections,
-            "pending": max(0, pool.checkedout() - self.max_connections),
+            "pending": pool.waiting,
         }
 
     async def dispose(self) -> None:
