@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -96,5 +97,113 @@ def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
+def open_loop(
+    urls: str | list[str], *, rate: float, seconds: float = 8, connections: int = 64, cpu: int | None = None
+) -> dict[str, float]:
+    """Fixed-rate load (bench/loadgen.py): achieved rate, latency percentiles from each request's due time."""
+    command = [python(), "-m", "bench.loadgen", "--rate", str(rate), "--seconds", str(seconds)]
+    command += ["--connections", str(connections), *([urls] if isinstance(urls, str) else urls)]
+    if cpu is not None and shutil.which("taskset"):
+        command = ["taskset", "-c", str(cpu), *command]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    return {key: float(value) for key, value in json.loads(out).items()}
+
+
+PG_ADMIN = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def pg_database(name: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one benchmark, dropped afterwards; yields its SQLAlchemy URL."""
+    import asyncio
+
+    import asyncpg
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    database = f"bench_{name}_{os.getpid()}"
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    asyncio.run(admin(f'CREATE DATABASE "{database}"'))
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    try:
+        yield f"{base}/{database}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """Resident (RSS) and proportional (PSS) memory of one process, from /proc/<pid>/smaps_rollup."""
+    values = {"rss": 0, "pss": 0}
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return values
+    for key, field in (("rss", "Rss"), ("pss", "Pss")):
+        match = re.search(rf"^{field}:\s+(\d+) kB", text, re.M)
+        if match:
+            values[key] = int(match.group(1))
+    return values
+
+
+def children(pid: int) -> list[int]:
+    """`pid` and all its descendants (e.g. the python under a `taskset`)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [c for child in (task / "children").read_text().split() for c in children(int(child))]
+        except OSError:
+            continue
+    return found
+
+
+def fmt_ms(value: float) -> str:
+    return f"{value:.2f}"
+
+
 def python() -> str:
     return sys.executable
+
+
+SERVICE_ENV = {
+    "CONFIG_SERVER_URL": "",
+    "DISCOVERY_URL": "",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "",
+    "REDIS_URL": "",
+    "ECOMMERCE_LOG_LEVEL": "WARNING",
+}
+
+
+def component(name: str, port: int, *, env: dict[str, str] | None = None, cpu: int | None = None):  # type: ignore[no-untyped-def]
+    """`ecommerce run <name>` on `port` as deployed (its full chassis), standalone: no registry, no config server."""
+    from ecommerce import components
+
+    spec = components.load_spec(name)
+    command = [python(), "-m", "ecommerce", "run", name, "--port", str(port)]
+    ready = f"http://127.0.0.1:{port}{spec.actuator_base}/health/readiness"
+    return server(command, ready, env={**SERVICE_ENV, **(env or {})}, cpu=cpu)
+
+
+def uvicorn(factory: str, port: int, *, env: dict[str, str] | None = None, cpu: int | None = None, ready: str = "/"):  # type: ignore[no-untyped-def]
+    """One uvicorn worker (uvloop, httptools) serving `factory`."""
+    command = [python(), "-m", "uvicorn", "--factory", factory, "--port", str(port), "--no-access-log"]
+    command += ["--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
+    return server(command, f"http://127.0.0.1:{port}{ready}", env=env, cpu=cpu)
+
+
+HISTORY = "## Before the fix"
+
+
+def write_result(name: str, lines: list[str]) -> None:
+    """Write bench/results/<name>.md, keeping its hand-kept history section (figures from before a fix)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.md"
+    kept = ""
+    if path.exists() and HISTORY in (old := path.read_text()):
+        kept = old[old.index(HISTORY) :]
+    path.write_text("\n".join(lines).rstrip("\n") + "\n" + ("\n" + kept if kept else ""))
+    print("\n".join(lines))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from ecommerce.chassis import BadRequest, Collection, DbSession
 from ecommerce.services.products import service as product_service
@@ -29,18 +29,24 @@ def _parse_ids(raw: str) -> list[int]:
     return ids
 
 
-@router.get("/products", tags=["products"])
+def _json(model: ProductOut | Collection[ProductOut]) -> Response:
+    # The body FastAPI would send for this model (camelCase, the wire serializers), minus its re-validation.
+    return Response(model.__pydantic_serializer__.to_json(model, by_alias=True), media_type="application/json")
+
+
+# The GETs below read on a connection of their own (service.read_*): no session, no transaction to commit.
+@router.get("/products", tags=["products"], response_model=Collection[ProductOut])
 async def list_products(
-    session: DbSession,
+    request: Request,
     page: Page = None,
     size: Size = None,
     sort: Sort = None,
     category_id: Annotated[int | None, Query(alias="categoryId", ge=1, le=2_147_483_647)] = None,
     q: Annotated[str | None, Query(max_length=255, description="words in the title")] = None,
     ids: Annotated[str | None, Query(max_length=12_000, description="comma-separated product ids")] = None,
-) -> Collection[ProductOut]:
-    products = await product_service.list_products(
-        session,
+) -> Response:
+    products = await product_service.read_products(
+        request.app.state.database,
         page=page,
         size=size,
         sort=sort,
@@ -48,12 +54,13 @@ async def list_products(
         q=q,
         ids=_parse_ids(ids) if ids is not None else None,
     )
-    return Collection[ProductOut](collection=products)
+    return _json(Collection[ProductOut].model_construct(collection=products))
 
 
-@router.get("/products/{productId}", tags=["products"])
-async def get_product(session: DbSession, product_id: ProductId) -> ProductOut:
-    return await product_service.get_product(session, product_id=product_id)
+@router.get("/products/{productId}", tags=["products"], response_model=ProductOut)
+async def get_product(request: Request, product_id: ProductId) -> Response:
+    state = request.app.state
+    return _json(await product_service.read_product(state.database, state.read_pool, product_id=product_id))
 
 
 @router.post("/products", status_code=201, tags=["products"])

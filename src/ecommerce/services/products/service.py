@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Select, delete, exists, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
-from ecommerce.chassis import BadRequest, Conflict, NotFound
+from ecommerce.chassis import BadRequest, Conflict, Database, NotFound
+from ecommerce.services.products import reads
 from ecommerce.services.products.models import Category, Product
 from ecommerce.services.products.schemas import CategoryIn, CategoryOut, CategoryRef, ProductIn, ProductOut
 
@@ -46,11 +48,44 @@ _CATEGORY_ROWS = select(
 ).outerjoin(_Parent, _Parent.category_id == Category.parent_category_id)
 
 
+# --- fast reads -----------------------------------------------------------------------------------------
+# The catalog's GETs are single statements: they need no ORM session and, on PostgreSQL, no BEGIN/COMMIT
+# around them (one statement sees one snapshot either way). Profiled: the session, the transaction's two extra
+# round trips and the ORM's execution path cost most of a by-id read (see reads.py).
+
+
+@asynccontextmanager
+async def reader(database: Database) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection for one read statement: autocommit on PostgreSQL, a plain connection on SQLite."""
+    async with database.engine.connect() as conn:
+        if not database.is_sqlite:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
+async def read_product(database: Database, read_pool: Any, *, product_id: int) -> ProductOut:
+    """One product with its category, or 404: on the asyncpg read pool (PostgreSQL), else a plain connection."""
+    if read_pool is not None:
+        row = await reads.fetch_row(read_pool, reads.PRODUCT_BY_ID, product_id)
+    else:
+        async with database.engine.connect() as conn:
+            row = (await conn.execute(_PRODUCT_ROWS.where(Product.product_id == product_id))).first()
+    if row is None:
+        raise NotFound(f"Product with id: {product_id} not found")
+    return _product_out(row)
+
+
+async def read_products(database: Database, **filters: Any) -> list[ProductOut]:
+    """`list_products` on one autocommit connection instead of a session."""
+    async with reader(database) as conn:
+        return await list_products(conn, **filters)
+
+
 # --- products -------------------------------------------------------------------------------------------
 
 
 async def list_products(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     *,
     page: int | None = None,
     size: int | None = None,
@@ -123,16 +158,15 @@ def _product_fields(data: ProductIn) -> dict[str, Any]:
 
 def _product_out(row: Any) -> ProductOut:
     # model_construct: rows come from our own database and need no second validation on the hot path.
+    # Positional: a SQLAlchemy Row of _PRODUCT_ROWS and an asyncpg Record of _PRODUCT_BY_ID_SQL alike.
     return ProductOut.model_construct(
-        product_id=row.product_id,
-        product_title=row.product_title,
-        image_url=row.image_url,
-        sku=row.sku,
-        price_unit=row.price_unit,
-        quantity=row.quantity,
-        category=CategoryRef.model_construct(
-            category_id=row.category_id, category_title=row.category_title, image_url=row.category_image_url
-        ),
+        product_id=row[0],
+        product_title=row[1],
+        image_url=row[2],
+        sku=row[3],
+        price_unit=row[4],
+        quantity=row[5],
+        category=CategoryRef.model_construct(category_id=row[6], category_title=row[7], image_url=row[8]),
     )
 
 
