@@ -1,31 +1,44 @@
-"""The gateway against nginx, both proxying the same trivial backend.
+"""The gateway against nginx, both proxying the same trivial backend; and a product read through the gateway.
 
 - backend: an nginx server answering a small JSON body (so the backend is never what is measured);
 - nginx: one worker, keep-alive to the backend, access log on (to a file);
 - api-gateway: `ecommerce run api-gateway` (one uvicorn worker) with its default chassis (metrics, JSON access log),
-  a public route to the backend and an in-memory rate limit too high to trigger.
+  a public route to the backend and an in-memory rate limit too high to trigger;
+- api-gateway (before): the same command on the source tree of `BASELINE` (`git archive`), so the before and after
+  figures come from one run on one machine state.
 The proxy under test is pinned to core 0; wrk and the backend share core 1. Throughput: wrk, 1 thread, 32
-connections; added latency: 1 connection, p50/p99 minus the backend's own. Medians of alternating rounds go to
-bench/results/gateway.md. `python -m bench gateway` (installs nginx and wrk from Debian packages when missing).
+connections; added latency: 1 connection, p50/p99 minus the backend's own.
+
+Product read: a real product-service (SQLite, seeded, core 1) read by id directly and through a gateway (core 0,
+wrk on core 0 too): the gateway's share of direct throughput and the latency it adds.
+
+Medians of alternating rounds go to bench/results/gateway.md; a `## Profile` section already in that file is kept.
+`python -m bench gateway` (installs nginx and wrk from Debian packages when missing). Environment:
+BENCH_ROUNDS (default 3), GATEWAY_BASELINE (a git revision; empty to skip the before column).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
-from bench.common import RESULTS, free_port, machine, median_of, python, server, wrk
+from bench.common import RESULTS, ROOT, free_port, machine, median_of, python, server, wrk
 
-ROUNDS = 3
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECONDS = 8
 LATENCY_SECONDS = 5
 PATH = "/product-service/api/products/1"
+BASELINE = os.environ.get("GATEWAY_BASELINE", "6cf1396")  # the gateway on aiohttp, before the fast lane
 
 BACKEND_CONF = """
 worker_processes 1;
@@ -96,7 +109,7 @@ def _nginx(conf: str, workdir: Path, name: str, ready_url: str):  # type: ignore
     return server([binary, "-p", str(workdir), "-c", str(path)], ready_url, cpu=0 if name == "proxy" else 1)
 
 
-def _routes_file(workdir: Path, backend: str) -> Path:
+def _routes_file(workdir: Path, backend: str, name: str = "routes.yml") -> Path:
     document = {
         "gateway": {
             "defaults": {"rate-limit": {"rate": 1_000_000.0, "burst": 1_000_000}},
@@ -111,9 +124,51 @@ def _routes_file(workdir: Path, backend: str) -> Path:
             "policy": [{"path": "/product-service/api/products/**", "methods": ["GET"], "access": "public"}],
         }
     }
-    path = workdir / "routes.yml"
+    path = workdir / name
     path.write_text(yaml.safe_dump(document))
     return path
+
+
+def _baseline_tree(workdir: Path) -> Path | None:
+    """The `src/` tree of BASELINE, unpacked into `workdir` (None when no baseline is wanted or known)."""
+    if not BASELINE:
+        return None
+    archive = subprocess.run(["git", "archive", BASELINE, "src"], cwd=ROOT, capture_output=True, check=False)
+    if archive.returncode != 0:
+        print(f"baseline {BASELINE} not found: no before column", file=sys.stderr)
+        return None
+    target = workdir / "baseline"
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(target, filter="data")
+    return target / "src"
+
+
+def _gateway_env(workdir: Path, routes: Path, src: Path | None = None) -> dict[str, str]:
+    env = {
+        "GATEWAY_ROUTES_FILE": str(routes),
+        "ECOMMERCE_LOG_LEVEL": "WARNING",
+        "CONFIG_SERVER_URL": "",
+        "DISCOVERY_URL": "",
+        "REDIS_URL": "",
+        "ECOMMERCE_DATA_DIR": str(workdir / "data"),
+    }
+    if src is not None:
+        env["PYTHONPATH"] = str(src)  # ahead of the installed (editable) package
+    return env
+
+
+def _gateway(port: int, env: dict[str, str], ready: str, cpu: int = 0):  # type: ignore[no-untyped-def]
+    command = [python(), "-m", "ecommerce", "run", "api-gateway", "--port", str(port)]
+    return server(command, ready, env=env, cpu=cpu)
+
+
+@contextlib.contextmanager
+def _maybe(context: contextlib.AbstractContextManager[object] | None) -> Iterator[None]:
+    if context is None:
+        yield
+    else:
+        with context:
+            yield
 
 
 def main() -> None:
@@ -121,56 +176,80 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         workdir = Path(tmp)
         (workdir / "logs").mkdir()
-        backend_port, proxy_port, gateway_port = free_port(), free_port(), free_port()
+        baseline = _baseline_tree(workdir)
+        backend_port, proxy_port, gateway_port, before_port = free_port(), free_port(), free_port(), free_port()
+        product_port, product_gateway_port, product_before_port = free_port(), free_port(), free_port()
         backend = f"http://127.0.0.1:{backend_port}"
-        gateway_env = {
-            "GATEWAY_ROUTES_FILE": str(_routes_file(workdir, backend)),
-            "ECOMMERCE_LOG_LEVEL": "WARNING",
-            "CONFIG_SERVER_URL": "",
-            "DISCOVERY_URL": "",
-            "REDIS_URL": "",
-            "ECOMMERCE_DATA_DIR": str(workdir / "data"),
-        }
-        gateway_cmd = [python(), "-m", "ecommerce", "run", "api-gateway", "--port", str(gateway_port)]
+        routes = _routes_file(workdir, backend)
+        product = f"http://127.0.0.1:{product_port}"
+        product_routes = _routes_file(workdir, product, "product-routes.yml")
         urls = {
             "backend (direct)": f"{backend}{PATH}",
             "nginx": f"http://127.0.0.1:{proxy_port}{PATH}",
             "api-gateway": f"http://127.0.0.1:{gateway_port}{PATH}",
         }
+        product_urls = {
+            "product-service (direct)": f"{product}{PATH}",
+            "api-gateway": f"http://127.0.0.1:{product_gateway_port}{PATH}",
+        }
+        if baseline is not None:
+            urls["api-gateway (before)"] = f"http://127.0.0.1:{before_port}{PATH}"
+            product_urls["api-gateway (before)"] = f"http://127.0.0.1:{product_before_port}{PATH}"
+        product_env = {
+            "ECOMMERCE_LOG_LEVEL": "WARNING",
+            "CONFIG_SERVER_URL": "",
+            "DISCOVERY_URL": "",
+            "ECOMMERCE_DATA_DIR": str(workdir / "product-data"),
+        }
+        product_cmd = [python(), "-m", "ecommerce", "run", "product-service", "--port", str(product_port)]
         throughput: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
         latency: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
+        product_tp: dict[str, list[dict[str, float]]] = {name: [] for name in product_urls}
+        product_lat: dict[str, list[dict[str, float]]] = {name: [] for name in product_urls}
         with (
             _nginx(BACKEND_CONF.format(dir=workdir, port=backend_port), workdir, "backend", urls["backend (direct)"]),
             _nginx(
                 PROXY_CONF.format(dir=workdir, port=proxy_port, backend=backend_port), workdir, "proxy", urls["nginx"]
             ),
-            server(gateway_cmd, urls["api-gateway"], env=gateway_env, cpu=0),
+            _gateway(gateway_port, _gateway_env(workdir, routes), urls["api-gateway"]),
+            _maybe(
+                _gateway(before_port, _gateway_env(workdir, routes, baseline), urls["api-gateway (before)"])
+                if baseline is not None
+                else None
+            ),
+            server(product_cmd, product_urls["product-service (direct)"], env=product_env, cpu=1),
+            _gateway(product_gateway_port, _gateway_env(workdir, product_routes), product_urls["api-gateway"]),
+            _maybe(
+                _gateway(
+                    product_before_port,
+                    _gateway_env(workdir, product_routes, baseline),
+                    product_urls["api-gateway (before)"],
+                )
+                if baseline is not None
+                else None
+            ),
         ):
             for url in urls.values():
                 wrk(url, seconds=2, cpu=1)  # warm-up: pools filled, code paths hot
+            for url in product_urls.values():
+                wrk(url, seconds=2, cpu=0)
             for _ in range(ROUNDS):
                 for name, url in urls.items():
                     throughput[name].append(wrk(url, seconds=SECONDS, cpu=1))
                     latency[name].append(wrk(url, seconds=LATENCY_SECONDS, connections=1, cpu=1))
-        write_results({n: median_of(r) for n, r in throughput.items()}, {n: median_of(r) for n, r in latency.items()})
+                for name, url in product_urls.items():
+                    product_tp[name].append(wrk(url, seconds=SECONDS, cpu=0))
+                    product_lat[name].append(wrk(url, seconds=LATENCY_SECONDS, connections=1, cpu=0))
+        write_results(
+            {n: median_of(r) for n, r in throughput.items()},
+            {n: median_of(r) for n, r in latency.items()},
+            {n: median_of(r) for n, r in product_tp.items()},
+            {n: median_of(r) for n, r in product_lat.items()},
+        )
 
 
-def write_results(throughput: dict[str, dict[str, float]], latency: dict[str, dict[str, float]]) -> None:
-    nginx, gateway, direct = throughput["nginx"], throughput["api-gateway"], latency["backend (direct)"]
-    share = gateway["rps"] / nginx["rps"]
-    added = {name: (latency[name]["p50_ms"] - direct["p50_ms"], latency[name]["p99_ms"] - direct["p99_ms"])
-             for name in ("nginx", "api-gateway")}  # fmt: skip
+def _table(throughput: dict[str, dict[str, float]], latency: dict[str, dict[str, float]]) -> list[str]:
     lines = [
-        "# api-gateway against nginx",
-        "",
-        f"Machine: {machine()}.",
-        "",
-        "`python -m bench gateway`: nginx and api-gateway proxy the same nginx backend (a small JSON body).",
-        "The proxy under test is pinned to core 0 (one nginx worker; one uvicorn worker for the gateway, with its",
-        "chassis metrics, JSON access log, route policy and in-memory rate limit); wrk and the backend share core 1.",
-        f"Throughput: wrk 1 thread, 32 connections, {SECONDS} s. Latency: 1 connection, {LATENCY_SECONDS} s.",
-        f"Medians of {ROUNDS} alternating rounds.",
-        "",
         "| target | requests/s (32 conn.) | p50 ms | p99 ms | p50 ms (1 conn.) | p99 ms (1 conn.) | errors |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
@@ -180,14 +259,72 @@ def write_results(throughput: dict[str, dict[str, float]], latency: dict[str, di
             f"| {name} | {t['rps']:.0f} | {t.get('p50_ms', 0):.2f} | {t.get('p99_ms', 0):.2f} | "
             f"{lat.get('p50_ms', 0):.3f} | {lat.get('p99_ms', 0):.3f} | {t['errors'] + lat['errors']:.0f} |"
         )
-    lines += [
+    return lines
+
+
+def _added(latency: dict[str, dict[str, float]], name: str, direct: str) -> tuple[float, float]:
+    return (
+        latency[name]["p50_ms"] - latency[direct]["p50_ms"],
+        latency[name]["p99_ms"] - latency[direct]["p99_ms"],
+    )
+
+
+def write_results(
+    throughput: dict[str, dict[str, float]],
+    latency: dict[str, dict[str, float]],
+    product_tp: dict[str, dict[str, float]],
+    product_lat: dict[str, dict[str, float]],
+) -> None:
+    nginx = throughput["nginx"]["rps"]
+    lines = [
+        "# api-gateway against nginx",
         "",
-        f"- api-gateway throughput: **{share:.0%} of nginx** (goal: at least 40 %).",
-        f"- added latency over the direct backend, 1 connection: api-gateway p50 **{added['api-gateway'][0]:.3f} ms**, "
-        f"p99 {added['api-gateway'][1]:.3f} ms (goal: p50 at most 0.3 ms); nginx p50 {added['nginx'][0]:.3f} ms, "
-        f"p99 {added['nginx'][1]:.3f} ms.",
+        f"Machine: {machine()}.",
+        "",
+        "`python -m bench gateway`: nginx and api-gateway proxy the same nginx backend (a small JSON body).",
+        "The proxy under test is pinned to core 0 (one nginx worker; one uvicorn worker for the gateway, with its",
+        "chassis metrics, JSON access log, route policy and in-memory rate limit); wrk and the backend share core 1.",
+        f"Throughput: wrk 1 thread, 32 connections, {SECONDS} s. Latency: 1 connection, {LATENCY_SECONDS} s.",
+        f"Medians of {ROUNDS} alternating rounds. `api-gateway (before)` is the same command on the source tree of",
+        f"`{BASELINE}` (the gateway on an aiohttp client behind the chassis middleware), measured in the same run.",
+        "The machine is shared: absolute figures move between runs, the ratios measured side by side are what count.",
+        "",
+        *_table(throughput, latency),
         "",
     ]
+    for name in [n for n in throughput if n.startswith("api-gateway")]:
+        p50, p99 = _added(latency, name, "backend (direct)")
+        lines.append(
+            f"- {name}: throughput **{throughput[name]['rps'] / nginx:.0%} of nginx** (goal: at least 40 %); "
+            f"added latency over the direct backend, 1 connection: p50 **{p50:.3f} ms**, p99 {p99:.3f} ms "
+            f"(goal: p50 at most 0.3 ms)."
+        )
+    p50, p99 = _added(latency, "nginx", "backend (direct)")
+    lines.append(f"- nginx: added p50 {p50:.3f} ms, p99 {p99:.3f} ms.")
+    direct = product_tp["product-service (direct)"]["rps"]
+    lines += [
+        "",
+        "## Product by id through the gateway",
+        "",
+        f"`GET {PATH}` on a real product-service (SQLite, seeded demo rows; one uvicorn worker pinned to core 1),",
+        "directly and through a gateway pinned to core 0 (wrk on core 0 too), same rounds and medians.",
+        "",
+        *_table(product_tp, product_lat),
+        "",
+    ]
+    for name in [n for n in product_tp if n.startswith("api-gateway")]:
+        p50, p99 = _added(product_lat, name, "product-service (direct)")
+        lines.append(
+            f"- {name}: **{product_tp[name]['rps'] / direct:.0%} of direct throughput** (goal: at least 95 %); "
+            f"added p50 {p50:.3f} ms, p99 {p99:.3f} ms (1 connection)."
+        )
+    lines.append("")
+    target = RESULTS / "gateway.md"
+    kept = ""
+    if target.exists():
+        previous = target.read_text()
+        marker = previous.find("\n## Profile")
+        kept = previous[marker:] if marker >= 0 else ""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "gateway.md").write_text("\n".join(lines))
+    target.write_text("\n".join(lines) + kept)
     print("\n".join(lines))

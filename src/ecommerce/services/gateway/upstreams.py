@@ -76,10 +76,16 @@ class Upstreams:
 
     def choose(self, service: str, urls: tuple[str, ...], tried: set[str]) -> str | None:
         """An instance that is not in `tried`, whose breaker lets a call through now; None when there is none."""
-        excluded = set(tried)
+        excluded = tried
         if self._open_until:
             now = time.monotonic()
-            excluded.update(upstream for upstream, until in self._open_until.items() if until > now)
+            excluded = {*tried, *(upstream for upstream, until in self._open_until.items() if until > now)}
+        if not excluded and len(urls) == 1 and self._registry() is None:  # the common case, in one step
+            upstream = urls[0]
+            breaker = self._breakers.get(upstream)
+            if breaker is not None and breaker.state == CircuitState.CLOSED:
+                return upstream
+        excluded = set(excluded)
         for _ in range(8):
             upstream = self._candidate(service, urls, excluded)
             if upstream is None:
@@ -127,5 +133,7 @@ class Upstreams:
         source = self.registry_source
         if source is None:
             return None
-        registry = getattr(source, "registry", None)
+        # Starlette's State raises (and formats) an AttributeError for a missing name: read its dict instead.
+        state = getattr(source, "_state", None)
+        registry = state.get("registry") if isinstance(state, dict) else getattr(source, "registry", None)
         return registry if registry is not None and hasattr(registry, "choose") else None
