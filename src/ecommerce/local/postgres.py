@@ -9,19 +9,19 @@ from sqlalchemy.engine import make_url
 DEV_PASSWORD_PREFIX = "dev-only-"
 
 
-def database_name(service: str) -> str:
-    """`product-service` -> `productdb`, the names the manual uses."""
-    return service.removesuffix("-service") + "db"
+def database_name(service: str, prefix: str = "") -> str:
+    """`product-service` -> `productdb`, the names the manual uses (after an optional prefix)."""
+    return prefix + service.removesuffix("-service") + "db"
 
 
-async def database_urls(admin_url: str, services: list[str]) -> dict[str, str]:
+async def database_urls(admin_url: str, services: list[str], prefix: str = "") -> dict[str, str]:
     """Ensure a database and an owning role per service; return each service's SQLAlchemy URL."""
     admin = make_url(admin_url).set(drivername="postgresql")
     conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
     urls: dict[str, str] = {}
     try:
         for service in services:
-            db = database_name(service)
+            db = database_name(service, prefix)
             role = f"{db}_owner"
             password = f"{DEV_PASSWORD_PREFIX}{db}"
             if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
