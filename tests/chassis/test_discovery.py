@@ -71,10 +71,9 @@ async def test_instances_register_resolve_round_robin_and_deregister() -> None:
         leases = registry_app.state.eureka_registry
         async with _serve(two, two_port):
             await _eventually(lambda: leases.size() == 2)
-            assert sorted(leases.apps["DEMO-SERVICE"]) == [
-                f"127.0.0.1:demo-service:{one_port}",
-                f"127.0.0.1:demo-service:{two_port}",
-            ]
+            assert sorted(leases.apps["DEMO-SERVICE"]) == sorted(
+                [f"127.0.0.1:demo-service:{one_port}", f"127.0.0.1:demo-service:{two_port}"]
+            )
             client: RegistryClient = one.state.registry
             urls = sorted([f"http://127.0.0.1:{one_port}", f"http://127.0.0.1:{two_port}"])
             await _eventually(lambda: client.urls_of("demo-service") == urls)

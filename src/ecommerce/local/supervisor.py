@@ -109,6 +109,9 @@ class Supervisor:
                 for instance in self.instances:
                     await self._start(instance, env)
                     if not await self._wait_healthy(instance, http):
+                        if self.stopping.is_set():
+                            err.print("Stopped before the shop was up.")
+                            return 0
                         err.print(f"[red]{instance.label} did not become healthy; stopping the shop.[/]")
                         return 1
             if self.monitoring is not None:
