@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 #
-# Blue-green release: start the new colour next to the live one, check it, switch the Service selector,
-# keep the old colour for a confirmation window (instant --switch-back), then remove it.
+# Blue-green release: start the new colour next to the live one, check it, switch the Service selector and
+# the registry (services call each other through it), keep the old colour for a confirmation window (instant
+# --switch-back), then remove it.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,22 +20,55 @@ Usage: $(basename "$0") [options] <env> <version> [service...]
 For each service (default: every component but service-discovery, a StatefulSet): read the live colour
 from the Service's selector (none yet: the chart's Deployment is live and the new colour is green),
 create <service>-<new colour> on image tag <version> with pods labelled color=<new colour>, wait until
-ready and healthy, then point the Service at it. An unhealthy new colour is deleted and never receives
-traffic. The old colour stays up for the confirmation window, then is removed (the chart's Deployment
-is scaled to 0 instead, so Helm still owns it).
+ready, mark its instances OUT_OF_SERVICE in the registry (service-discovery) until the switch, check its
+health, then switch: the new colour's instances UP in the registry, the Service pointed at it, the old
+colour's instances OUT_OF_SERVICE. An unhealthy new colour is deleted and never receives traffic. The old
+colour stays up for the confirmation window, then is removed (the chart's Deployment is scaled to 0
+instead, so Helm still owns it). --switch-back does the reverse, registry included.
 Options:
   --window S      confirmation window in seconds before the old colour is removed (default 300)
   --keep-old      do not remove the old colour (switch back later with --switch-back)
   --switch-back   point the Services back at the previous colour (started again if needed)
   --timeout S     seconds to wait for each rollout (default 300)
   --dry-run       print the changes instead of making them
-Environment: KUBECTL.
+Environment: KUBECTL, REGISTRY_ATTEMPTS (tries per registry change while instances register, default 6).
 EOF_USAGE
 }
 
 # The Deployment that serves a colour ("" = the chart's own Deployment).
 colour_deployment() {
   if [[ -z "$2" ]]; then printf '%s' "$1"; else printf '%s-%s' "$1" "$2"; fi
+}
+
+# The label selector of a colour's pods ("" = the chart's own pods, which carry no colour).
+colour_selector() {
+  if [[ -z "$2" ]]; then printf 'app=%s,!color' "$1"; else printf 'app=%s,color=%s' "$1" "$2"; fi
+}
+
+# Set the registry status (OUT_OF_SERVICE or UP) of every instance of a colour.
+# Arguments: namespace, service, colour, status.
+registry_colour() {
+  local namespace="$1" service="$2" colour="$3" status="$4"
+  local -a ids=()
+  mapfile -t ids < <(kube::instance_ids "${namespace}" "${service}" "$(colour_selector "${service}" "${colour}")")
+  if ((${#ids[@]} == 0)); then
+    log "${service}: no ${colour:-<chart>} pod with an address: nothing to mark ${status} in the registry"
+    return 0
+  fi
+  kube::registry_status "${namespace}" "${service}" "${status}" "${ids[@]}"
+}
+
+# Move the traffic of a service from one colour to another, in the registry and in the Service: the target's
+# instances UP first (if that fails nothing is switched), then the Service selector, then the source's
+# instances OUT_OF_SERVICE (if that fails the source keeps some registry traffic until it is removed, when
+# its preStop hook takes it out). Arguments: namespace, service, from colour, to colour.
+switch_traffic() {
+  local namespace="$1" service="$2" from="$3" to="$4"
+  registry_colour "${namespace}" "${service}" "${to}" UP \
+    || { log "${service}: ${to:-<chart>} could not be marked UP in the registry; nothing switched"; return 1; }
+  select_colour "${namespace}" "${service}" "${to}"
+  registry_colour "${namespace}" "${service}" "${from}" OUT_OF_SERVICE \
+    || warn "${service}: ${from:-<chart>} is still UP in the registry; it leaves when it is removed"
 }
 
 healthy() {
@@ -70,18 +104,29 @@ deploy_one() {
     | ops_python -m ecommerce.ops.kubeobj derive --name "${service}-${new}" --label "color=${new}" \
       --image-tag "${version}" --replicas "${replicas}" \
     | kube::apply_stdin "${namespace}" >/dev/null
-  if ! kube::change -n "${namespace}" rollout status "deployment/${service}-${new}" --timeout="${timeout}s" \
-    || { [[ "${DRY_RUN}" != "1" ]] && ! healthy "${namespace}" "${service}" "${service}-${new}"; }; then
+  local ready=1
+  kube::change -n "${namespace}" rollout status "deployment/${service}-${new}" --timeout="${timeout}s" || ready=0
+  if ((ready)); then
+    # Registered instances take registry traffic at once: hold them out of it until the switch.
+    registry_colour "${namespace}" "${service}" "${new}" OUT_OF_SERVICE \
+      || warn "${service}: ${new} could not be held OUT_OF_SERVICE; it may take registry traffic before the switch"
+    [[ "${DRY_RUN}" == "1" ]] || healthy "${namespace}" "${service}" "${service}-${new}" || ready=0
+  fi
+  if ((ready == 0)); then
     log "${service}: ${service}-${new} is not healthy; deleting it, traffic stays on ${current:-<chart>}"
     kube::change -n "${namespace}" delete deployment "${service}-${new}" --ignore-not-found >/dev/null
     return 1
   fi
-  select_colour "${namespace}" "${service}" "${new}"
+  if ! switch_traffic "${namespace}" "${service}" "${current}" "${new}"; then
+    log "${service}: deleting ${service}-${new}, traffic stays on ${current:-<chart>}"
+    kube::change -n "${namespace}" delete deployment "${service}-${new}" --ignore-not-found >/dev/null
+    return 1
+  fi
   if [[ "${DRY_RUN}" != "1" ]]; then
     endpoints="$(kube -n "${namespace}" get endpoints "${service}" -o jsonpath='{.subsets[*].addresses[*].ip}' | wc -w)"
     if ((endpoints == 0)); then
       log "${service}: the Service has no endpoints on ${new}; switching back"
-      select_colour "${namespace}" "${service}" "${current}"
+      switch_traffic "${namespace}" "${service}" "${new}" "${current}" || select_colour "${namespace}" "${service}" "${current}"
       return 1
     fi
     kube::record_verdict "${namespace}" "${service}-${new}" healthy
@@ -119,7 +164,8 @@ switch_back() {
   kube::change -n "${namespace}" scale "deployment/${deployment}" --replicas="${replicas:-1}" >/dev/null
   kube::change -n "${namespace}" rollout status "deployment/${deployment}" --timeout="${timeout}s" \
     || { log "${service}: ${deployment} is not ready; traffic stays on ${current}"; return 1; }
-  select_colour "${namespace}" "${service}" "${target}"
+  switch_traffic "${namespace}" "${service}" "${current}" "${target}" \
+    || { log "${service}: traffic stays on ${current}"; return 1; }
   log "${service}: traffic back on ${target:-<chart>} (${deployment})"
 }
 

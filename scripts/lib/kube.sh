@@ -175,3 +175,55 @@ kube::record_verdict() {
   kube::change -n "${namespace}" annotate "replicaset/${rs}" "${VERDICT_ANNOTATION}=${verdict}" --overwrite >/dev/null
   log "${deployment} revision ${revision} recorded as ${verdict}"
 }
+
+# The registry instance ids (host:name:port, the pod IP as host) of a component's pods matching a label
+# selector, one per line. Pods without an IP yet are left out. Arguments: namespace, component, selector.
+kube::instance_ids() {
+  local namespace="$1" component="$2" selector="$3"
+  kube -n "${namespace}" get pods -l "${selector}" -o jsonpath='{range .items[*]}{.status.podIP}{"\n"}{end}' \
+    | awk -v name="${component}" -v port="${COMPONENT_PORT[${component}]}" 'NF { print $1 ":" name ":" port }'
+}
+
+# Set a registry status override (OUT_OF_SERVICE keeps an instance out of every client's choice, through its
+# heartbeats) or clear it (UP: DELETE the override), on every registry replica directly (wget inside the
+# replica, on 127.0.0.1: no network policy in the way, no wait for replication). Retries while an instance is
+# not registered yet (REGISTRY_ATTEMPTS, POLL_SECONDS apart). Returns 1 when an instance could not be changed.
+# Arguments: namespace, component, status (OUT_OF_SERVICE or UP), instance ids...
+kube::registry_status() {
+  local namespace="$1" component="$2" status="$3"
+  shift 3
+  (($# > 0)) || return 0
+  local method="PUT" query="?value=${status}" attempts="${REGISTRY_ATTEMPTS:-6}" attempt pod failed
+  local -a registry_pods=()
+  if [[ "${status}" == "UP" ]]; then
+    method="DELETE"
+    query=""
+  fi
+  mapfile -t registry_pods < <(kube -n "${namespace}" get pods -l app=service-discovery \
+    -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' | awk 'NF')
+  if ((${#registry_pods[@]} == 0)); then
+    warn "no service-discovery pod in ${namespace}: registry status of ${component} not changed"
+    return 1
+  fi
+  # shellcheck disable=SC2016  # expanded by the pod's shell
+  local program='m="$1"; q="$2"; a="$3"; shift 3; rc=0
+for i in "$@"; do
+  wget -q -T 5 -O /dev/null --method="$m" "http://127.0.0.1:'"${COMPONENT_PORT[service-discovery]}"'/eureka/apps/$a/$i/status$q" \
+    || { echo "registry: $m $a/$i$q failed" >&2; rc=1; }
+done
+exit "$rc"'
+  for ((attempt = 1; attempt <= attempts; attempt++)); do
+    failed=0
+    for pod in "${registry_pods[@]}"; do
+      kube::change -n "${namespace}" exec "pod/${pod}" -- sh -c "${program}" registry-status \
+        "${method}" "${query}" "${component^^}" "$@" >/dev/null || failed=1
+    done
+    if ((failed == 0)); then
+      log "registry: ${component} $* -> ${status}"
+      return 0
+    fi
+    ((attempt < attempts)) && sleep "${POLL_SECONDS}"
+  done
+  warn "registry: could not set ${component} $* to ${status} on every replica"
+  return 1
+}
