@@ -207,3 +207,51 @@ def write_result(name: str, lines: list[str]) -> None:
         kept = old[old.index(HISTORY) :]
     path.write_text("\n".join(lines).rstrip("\n") + "\n" + ("\n" + kept if kept else ""))
     print("\n".join(lines))
+
+
+def seed_catalog(url: str, products: int, *, categories: int = 10) -> None:
+    """Fill a migrated product-service database with `products` products (ids from 1) in `categories` categories."""
+    import asyncio
+
+    import asyncpg
+
+    async def fill() -> None:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+        try:
+            await conn.execute("TRUNCATE products, categories RESTART IDENTITY CASCADE")
+            await conn.execute(
+                "INSERT INTO categories (category_id, category_title) "
+                f"SELECT i, 'Category ' || i FROM generate_series(1, {categories}) AS i"
+            )
+            await conn.execute(
+                "INSERT INTO products (product_id, category_id, product_title, image_url, sku, price_unit, quantity) "
+                f"SELECT i, 1 + i % {categories}, 'Product ' || i, 'img/' || i || '.png', 'SKU-' || i, "
+                f"(i % 1000) + 0.99, 1000 FROM generate_series(1, {products}) AS i"
+            )
+            for table, column in (("products", "product_id"), ("categories", "category_id")):
+                await conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), MAX({column})) FROM {table}"
+                )
+            await conn.execute("ANALYZE products; ANALYZE categories")
+        finally:
+            await conn.close()
+
+    asyncio.run(fill())
+
+
+def gateway_routes(workdir: Path, routes: dict[str, str]) -> Path:
+    """A gateway route table sending /<service>/** to the given base URLs, GETs public, no effective rate limit."""
+    document = {
+        "gateway": {
+            "defaults": {"rate-limit": {"rate": 1_000_000.0, "burst": 1_000_000}},
+            "routes": [
+                {"id": name, "path": f"/{name}/**", "service": name, "urls": [url]} for name, url in routes.items()
+            ],
+            "policy": [{"path": f"/{name}/**", "methods": ["GET", "HEAD"], "access": "public"} for name in routes],
+        }
+    }
+    import yaml
+
+    path = workdir / "routes.yml"
+    path.write_text(yaml.safe_dump(document))
+    return path

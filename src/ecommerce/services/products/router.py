@@ -44,6 +44,10 @@ async def list_products(
     category_id: Annotated[int | None, Query(alias="categoryId", ge=1, le=2_147_483_647)] = None,
     q: Annotated[str | None, Query(max_length=255, description="words in the title")] = None,
     ids: Annotated[str | None, Query(max_length=12_000, description="comma-separated product ids")] = None,
+    after: Annotated[
+        int | None,
+        Query(ge=0, le=2_147_483_647, description="keyset paging: the products after this productId, in id order"),
+    ] = None,
 ) -> Response:
     products = await product_service.read_products(
         request.app.state.database,
@@ -53,6 +57,7 @@ async def list_products(
         category_id=category_id,
         q=q,
         ids=_parse_ids(ids) if ids is not None else None,
+        after=after,
     )
     return _json(Collection[ProductOut].model_construct(collection=products))
 

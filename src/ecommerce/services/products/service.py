@@ -93,8 +93,18 @@ async def list_products(
     category_id: int | None = None,
     q: str | None = None,
     ids: Sequence[int] | None = None,
+    after: int | None = None,
 ) -> list[ProductOut]:
-    """Products, optionally filtered by category, title text or ids, sorted and paged."""
+    """Products, optionally filtered by category, title text or ids, sorted and paged.
+
+    `after` is keyset paging: the `size` (default 20) products whose id follows `after`, in id order. It reads
+    only those rows through the primary key (or the category index), so a page costs the same at any depth,
+    where `page` makes the database step over every row before the page.
+    """
+    if after is not None:
+        if page is not None or (sort and sort.replace(" ", "") not in ("productId", "productId,asc")):
+            raise BadRequest("Invalid 'after': it pages in productId order and cannot be combined with page or sort")
+        page, sort, size = None, None, size or 20
     query = _PRODUCT_ROWS
     if category_id is not None:
         query = query.where(Product.category_id == category_id)
@@ -102,6 +112,8 @@ async def list_products(
         query = query.where(Product.product_title.ilike(f"%{_escape_like(q)}%", escape="\\"))
     if ids is not None:
         query = query.where(Product.product_id.in_(ids))
+    if after is not None:
+        query = query.where(Product.product_id > after)
     query = _sorted_and_paged(query, sort, PRODUCT_SORTS, Product.product_id, page, size)
     rows = (await session.execute(query)).all()
     return [_product_out(row) for row in rows]

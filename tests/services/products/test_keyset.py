@@ -1,0 +1,51 @@
+"""Keyset paging of the product list (`after`), on SQLite and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest_asyncio
+
+from ecommerce.services.products import SPEC
+
+BASE = "/product-service/api/products"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def client(database_url: str, make_client: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(SPEC, database_url=database_url, seed_demo_data=True) as client:
+        yield client
+
+
+async def ids(client: httpx.AsyncClient, **params: Any) -> list[int]:
+    response = await client.get(BASE, params=params)
+    assert response.status_code == 200, response.text
+    return [p["productId"] for p in response.json()["collection"]]
+
+
+async def test_after_walks_the_catalog_in_id_order(client: httpx.AsyncClient) -> None:
+    everything = await ids(client)
+    walked: list[int] = []
+    cursor = 0
+    while page := await ids(client, after=cursor, size=3):
+        assert len(page) <= 3
+        walked += page
+        cursor = page[-1]
+    assert walked == sorted(everything)
+    assert await ids(client, after=cursor) == []
+
+
+async def test_after_matches_offset_paging_and_filters(client: httpx.AsyncClient) -> None:
+    assert await ids(client, after=1, size=2) == await ids(client, page=0, size=2, sort="productId,asc") == [2, 3]
+    assert await ids(client, after=0, categoryId=1) == [1, 2]
+    assert await ids(client, after=1, categoryId=1) == [2]
+    assert await ids(client, after=0, sort="productId,asc", size=1) == [1]
+
+
+async def test_after_refuses_page_other_sorts_and_bad_values(client: httpx.AsyncClient) -> None:
+    for params in ({"after": 1, "page": 0}, {"after": 1, "sort": "priceUnit,desc"}, {"after": -1}, {"after": "x"}):
+        response = await client.get(BASE, params=params)
+        assert response.status_code == 400, params
+        assert response.json()["httpStatus"] == "BAD_REQUEST"
