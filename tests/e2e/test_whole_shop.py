@@ -1,0 +1,163 @@
+"""The whole shop started with `ecommerce up`: a purchase through the gateway, then an instance dies under load."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+GATEWAY = "http://127.0.0.1:8080"
+REGISTRY = "http://127.0.0.1:8761/eureka"
+FAST_LEASES = {
+    # Renew every second and expire after three, so a killed instance leaves the registry within seconds.
+    "EUREKA_INSTANCE_LEASE_RENEWAL_INTERVAL": "1",
+    "EUREKA_INSTANCE_LEASE_EXPIRATION_DURATION": "3",
+    "EUREKA_CLIENT_REGISTRY_FETCH_INTERVAL": "1",
+    "EUREKA_EVICTION_INTERVAL_SECONDS": "1",
+    "BCRYPT_ROUNDS": "4",
+    # The load below comes from one client; the per-client rate limit is tested on its own in the gateway's tests.
+    "GATEWAY_RATE_LIMITS_ENABLED": "false",
+}
+
+
+def _wait(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except httpx.HTTPError:
+            result = None
+        if result:
+            return result
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[bytes]]:
+    folder = tmp_path_factory.mktemp("shop")
+    log = (folder / "up.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ecommerce",
+            "up",
+            "--instances",
+            "product-service=2",
+            "--data-dir",
+            str(folder / "data"),
+        ],
+        cwd=folder,
+        env={**os.environ, **FAST_LEASES, "PYTHONUNBUFFERED": "1"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait(lambda: b"The shop is up" in (folder / "up.log").read_bytes(), 180, "the shop to come up")
+        yield process
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+    output = (folder / "up.log").read_text(errors="replace")
+    assert process.returncode == 0, output[-3000:]
+
+
+def _product_instances() -> list[str]:
+    answer = httpx.get(f"{REGISTRY}/apps/PRODUCT-SERVICE", headers={"Accept": "application/json"}, timeout=2)
+    if answer.status_code != 200:
+        return []
+    instances = answer.json()["application"]["instance"]
+    instances = instances if isinstance(instances, list) else [instances]
+    return sorted(i["instanceId"] for i in instances if i["status"] == "UP")
+
+
+def test_a_purchase_through_the_gateway(shop: subprocess.Popen[bytes]) -> None:
+    with httpx.Client(base_url=GATEWAY, timeout=10) as client:
+        assert client.get("/product-service/api/products/1").json()["productTitle"] == "asus"
+        assert client.get("/user-service/api/users").status_code == 401  # user administration needs an admin
+        assert client.post("/user-service/api/credentials/verify", json={}).status_code == 404  # never exposed
+
+        signin = client.post("/app/api/authenticate", json={"username": "selimhorri", "password": "selimhorri-demo"})
+        assert signin.status_code == 200, signin.text
+        auth = {"Authorization": f"Bearer {signin.json()['jwtToken']}"}
+        stock_before = client.get("/product-service/api/products/2").json()["quantity"]
+
+        order = client.post(
+            "/app/api/checkout",
+            json={"items": [{"productId": 2, "quantity": 2}]},
+            headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert order.status_code == 201, order.text
+        body = order.json()
+        assert body["orderStatus"] == "CREATED"
+        assert client.get("/product-service/api/products/2").json()["quantity"] == stock_before - 2
+
+        for status in ("IN_PROGRESS", "COMPLETED"):
+            paid = client.patch(f"/app/api/payments/{body['paymentId']}", json={"paymentStatus": status}, headers=auth)
+            assert paid.status_code == 200, paid.text
+        order_after = client.get(f"/app/api/orders/{body['orderId']}", headers=auth).json()
+        assert order_after["orderStatus"] == "PAID"
+
+
+def test_the_gateway_keeps_answering_when_an_instance_dies(shop: subprocess.Popen[bytes]) -> None:
+    assert len(_wait(lambda: len(_product_instances()) == 2 and _product_instances(), 30, "two instances")) == 2
+    victim = _pid_listening_on(8510)
+    failures: list[str] = []
+    served = 0
+    stop = threading.Event()
+
+    def load() -> None:
+        nonlocal served
+        with httpx.Client(base_url=GATEWAY, timeout=5) as client:
+            while not stop.is_set():
+                answer = client.get("/product-service/api/products/1")
+                if answer.status_code != 200:
+                    failures.append(f"{answer.status_code} {answer.text[:200]}")
+                served += 1
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    try:
+        time.sleep(2)
+        os.kill(victim, signal.SIGKILL)
+        remaining = _wait(lambda: len(_product_instances()) == 1 and _product_instances(), 30, "the eviction")
+        time.sleep(2)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    assert remaining == ["127.0.0.1:product-service:8500"]
+    assert served > 50
+    assert failures == []
+
+
+def _pid_listening_on(port: int) -> int:
+    wanted = f"--port\x00{port}\x00"
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_text()
+        except OSError:
+            continue
+        if "ecommerce\x00run\x00product-service" in cmdline and wanted in cmdline:
+            return int(entry.name)
+    raise AssertionError(f"no product-service process on port {port}")
