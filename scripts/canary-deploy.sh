@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 #
-# Canary release of one service: 10 %, 50 %, then 100 % of its pods on the new version, with a gate after
-# each step (a smoke request to the canary and Prometheus' error rate and p95 of canary versus stable).
-# A failed gate rolls back to stable automatically; the canary Deployment is removed either way.
+# Canary release of one service at 10 %, 50 %, then 100 %, with a gate after each step (a smoke request to the
+# canary and Prometheus' error rate and p95 of canary versus stable). Internal services: a share of the pods
+# behind the same Service. Edge services (api-gateway, proxy-client): nginx ingress canary weights on a canary
+# Ingress and Service of their own. A failed gate rolls back to stable automatically; the canary objects are
+# removed either way.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -14,19 +16,27 @@ source "${SCRIPT_DIR}/lib/kube.sh"
 
 readonly PROMETHEUS_SERVICE="${PROMETHEUS_SERVICE:-svc/kube-prometheus-stack-prometheus}"
 readonly PROMETHEUS_NAMESPACE="${PROMETHEUS_NAMESPACE:-monitoring}"
+# The services the ingress exposes: their canary is weighted at the ingress, not by pod counts.
+readonly -a EDGE_SERVICES=(api-gateway proxy-client)
+readonly EDGE_HELPER="${SCRIPT_DIR}/lib/edge_canary.py"
 
 usage() {
   cat <<EOF_USAGE
 Usage: $(basename "$0") [options] <service> <version> [env]
 
-Release image tag <version> of <service> in namespace [env] (default dev) as a canary:
-  steps 10 % and 50 %: <service>-canary pods next to the stable ones behind the same Service (and the
-  same registry entry), in that proportion of the total; after each step a gate; then 100 %: the stable
-  Deployment is updated to <version>, verified, and the canary removed.
+Release image tag <version> of <service> in namespace [env] (default dev) as a canary.
+Internal services: steps 10 % and 50 %: <service>-canary pods next to the stable ones behind the same
+  Service (and the same registry entry), in that proportion of the total; after each step a gate; then
+  100 %: the stable Deployment is updated to <version>, verified, and the canary removed.
+Edge services (${EDGE_SERVICES[*]}): Deployment and Service <service>-canary (pods kept out
+  of the stable Service and OUT_OF_SERVICE in the registry) and an nginx canary Ingress <service>-canary
+  on the same hosts and paths with canary-weight 10, 50, then 100, a gate after each; then the stable
+  Deployment is updated to <version>, verified, and the canary Ingress, Service and Deployment removed.
 Gate: a readiness request inside a canary pod, then Prometheus: canary error rate must stay within
   +1 point of stable's, canary p95 within 1.5x stable's (below 250 ms always passes).
 Options:
-  --pods N        pods in total during the canary steps (default: max(current replicas, 10))
+  --pods N        internal services: pods in total during the canary steps (default: max(current
+                  replicas, 10)); edge services get ceil(replicas x weight) canary pods
   --pause S       seconds of traffic before each gate (default 120)
   --timeout S     seconds to wait for each rollout (default 300)
   --dry-run       print the changes instead of making them
@@ -39,9 +49,23 @@ NAMESPACE=""
 SERVICE=""
 STABLE_REPLICAS=""
 PF_PID=""
+EDGE=0
 
-# Undo everything the canary changed: remove it and give stable its replicas back.
+is_edge() {
+  local edge
+  for edge in "${EDGE_SERVICES[@]}"; do
+    [[ "$1" == "${edge}" ]] && return 0
+  done
+  return 1
+}
+
+# Undo everything the canary changed: the canary Ingress first (the ingress sends everything to stable at
+# once), then the canary Service and Deployment; stable gets its replicas back.
 cleanup_canary() {
+  if ((EDGE)); then
+    kube::change -n "${NAMESPACE}" delete ingress "${SERVICE}-canary" --ignore-not-found >/dev/null || true
+    kube::change -n "${NAMESPACE}" delete service "${SERVICE}-canary" --ignore-not-found >/dev/null || true
+  fi
   kube::change -n "${NAMESPACE}" delete deployment "${SERVICE}-canary" --ignore-not-found >/dev/null || true
   if [[ -n "${STABLE_REPLICAS}" ]]; then
     kube::change -n "${NAMESPACE}" scale "deployment/${SERVICE}" --replicas="${STABLE_REPLICAS}" >/dev/null || true
@@ -91,6 +115,69 @@ gate() {
     ${GATE_OPTIONS:-} >&2
 }
 
+# Internal services: the canary's share is its share of the pods behind the one Service (and registry entry).
+# Arguments: service, version, stable Deployment JSON, pods in total, pause, timeout.
+internal_steps() {
+  local service="$1" version="$2" deployment_json="$3" pods="$4" pause="$5" timeout="$6" weight canary stable
+  for weight in 10 50; do
+    canary=$(((pods * weight + 50) / 100))
+    ((canary >= 1)) || canary=1
+    stable=$((pods - canary))
+    log "step ${weight} %: ${canary} canary pod(s) on ${version}, ${stable} stable pod(s) ($((100 * canary / pods)) % of pods)"
+    ops_python -m ecommerce.ops.kubeobj derive --name "${service}-canary" --label track=canary \
+      --image-tag "${version}" --replicas "${canary}" <<<"${deployment_json}" \
+      | kube::apply_stdin "${NAMESPACE}" >/dev/null
+    kube::change -n "${NAMESPACE}" scale "deployment/${service}" --replicas="${stable}" >/dev/null
+    kube::change -n "${NAMESPACE}" rollout status "deployment/${service}-canary" --timeout="${timeout}s" \
+      || die "canary pods did not become ready"
+    gate "${pause}" || die "gate failed at ${weight} %"
+  done
+}
+
+# Edge services: the ingress controller splits the requests by the canary Ingress' weight. The canary pods
+# carry another app.kubernetes.io/instance than the stable ones, so the stable Service (which selects on it)
+# leaves them out, while the app label keeps their network policy and the ServiceMonitor's application label;
+# they are OUT_OF_SERVICE in the registry, so the gateway's /app/** route does not reach a storefront canary.
+# Stable keeps its replicas (and its autoscaler) throughout.
+# Arguments: service, version, stable Deployment JSON, stable replicas, pause, timeout.
+edge_steps() {
+  local service="$1" version="$2" deployment_json="$3" replicas="$4" pause="$5" timeout="$6"
+  local instance service_json ingresses_json canary_service weight canary
+  local -a ids=()
+  instance="$(kube -n "${NAMESPACE}" get "service/${service}" \
+    -o jsonpath='{.spec.selector.app\.kubernetes\.io/instance}')" || die "Service ${service} not found in ${NAMESPACE}"
+  [[ -n "${instance}" ]] \
+    || die "Service ${service} does not select on app.kubernetes.io/instance: canary pods cannot be kept out of it"
+  local -a labels=(--label track=canary --label "app.kubernetes.io/instance=${instance}-canary")
+  service_json="$(kube -n "${NAMESPACE}" get "service/${service}" -o json)"
+  ingresses_json="$(kube -n "${NAMESPACE}" get ingress -o json)" || die "cannot list the Ingresses of ${NAMESPACE}"
+  # Both objects are built before anything changes: a missing Ingress route stops the release here.
+  canary_service="$(ops_python "${EDGE_HELPER}" service --name "${service}-canary" "${labels[@]}" <<<"${service_json}")" \
+    || die "cannot build the canary Service of ${service}"
+  ops_python "${EDGE_HELPER}" ingress --service "${service}" --name "${service}-canary" --weight 0 \
+    <<<"${ingresses_json}" >/dev/null || die "cannot build the canary Ingress of ${service}"
+
+  EDGE=1
+  trap on_exit EXIT
+  kube::apply_stdin "${NAMESPACE}" <<<"${canary_service}" >/dev/null
+  for weight in 10 50 100; do
+    canary=$(((replicas * weight + 99) / 100))
+    ((canary >= 1)) || canary=1
+    log "step ${weight} %: ingress canary-weight ${weight} to ${service}-canary (${canary} pod(s) on ${version})"
+    ops_python -m ecommerce.ops.kubeobj derive --name "${service}-canary" "${labels[@]}" \
+      --image-tag "${version}" --replicas "${canary}" <<<"${deployment_json}" \
+      | kube::apply_stdin "${NAMESPACE}" >/dev/null
+    kube::change -n "${NAMESPACE}" rollout status "deployment/${service}-canary" --timeout="${timeout}s" \
+      || die "canary pods did not become ready"
+    mapfile -t ids < <(kube::instance_ids "${NAMESPACE}" "${service}" "app=${service},track=canary")
+    kube::registry_status "${NAMESPACE}" "${service}" OUT_OF_SERVICE "${ids[@]}" \
+      || warn "the canary of ${service} is still UP in the registry: registry clients reach it too"
+    ops_python "${EDGE_HELPER}" ingress --service "${service}" --name "${service}-canary" --weight "${weight}" \
+      <<<"${ingresses_json}" | kube::apply_stdin "${NAMESPACE}" >/dev/null
+    gate "${pause}" || die "gate failed at ${weight} %"
+  done
+}
+
 main() {
   local pods="" pause=120 timeout=300
   local -a positional=()
@@ -126,35 +213,31 @@ main() {
   ((pods >= 2)) || usage_error "--pods must be at least 2"
 
   SERVICE="${service}"
-  STABLE_REPLICAS="${replicas}"
-  trap on_exit EXIT
-
-  local weight canary stable
-  for weight in 10 50; do
-    canary=$(((pods * weight + 50) / 100))
-    ((canary >= 1)) || canary=1
-    stable=$((pods - canary))
-    log "step ${weight} %: ${canary} canary pod(s) on ${version}, ${stable} stable pod(s) ($((100 * canary / pods)) % of pods)"
-    ops_python -m ecommerce.ops.kubeobj derive --name "${service}-canary" --label track=canary \
-      --image-tag "${version}" --replicas "${canary}" <<<"${deployment_json}" \
-      | kube::apply_stdin "${NAMESPACE}" >/dev/null
-    kube::change -n "${NAMESPACE}" scale "deployment/${service}" --replicas="${stable}" >/dev/null
-    kube::change -n "${NAMESPACE}" rollout status "deployment/${service}-canary" --timeout="${timeout}s" \
-      || die "canary pods did not become ready"
-    gate "${pause}" || die "gate failed at ${weight} %"
-  done
+  if is_edge "${service}"; then
+    edge_steps "${service}" "${version}" "${deployment_json}" "${replicas}" "${pause}" "${timeout}"
+  else
+    STABLE_REPLICAS="${replicas}"
+    trap on_exit EXIT
+    internal_steps "${service}" "${version}" "${deployment_json}" "${pods}" "${pause}" "${timeout}"
+  fi
 
   log "step 100 %: updating ${service} to ${version}"
   local new_image
   new_image="$(ops_python -m ecommerce.ops.kubeobj retag "${image}" "${version}")"
   kube::change -n "${NAMESPACE}" set image "deployment/${service}" "${container}=${new_image}" >/dev/null
-  kube::change -n "${NAMESPACE}" scale "deployment/${service}" --replicas="${replicas}" >/dev/null
+  if [[ -n "${STABLE_REPLICAS}" ]]; then
+    kube::change -n "${NAMESPACE}" scale "deployment/${service}" --replicas="${replicas}" >/dev/null
+  fi
   if ! kube::change -n "${NAMESPACE}" rollout status "deployment/${service}" --timeout="${timeout}s"; then
     [[ "${DRY_RUN}" == "1" ]] || kube::record_verdict "${NAMESPACE}" "${service}" unhealthy
     kube::change -n "${NAMESPACE}" rollout undo "deployment/${service}" >/dev/null || true
     die "${service} did not roll out on ${version}; undone"
   fi
   [[ "${DRY_RUN}" == "1" ]] || kube::record_verdict "${NAMESPACE}" "${service}" healthy
+  if ((EDGE)); then
+    kube::change -n "${NAMESPACE}" delete ingress "${service}-canary" --ignore-not-found >/dev/null
+    kube::change -n "${NAMESPACE}" delete service "${service}-canary" --ignore-not-found >/dev/null
+  fi
   kube::change -n "${NAMESPACE}" delete deployment "${service}-canary" --ignore-not-found >/dev/null
   SERVICE=""
   log "${service} is on ${version} (100 %); canary removed"
