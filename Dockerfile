@@ -11,12 +11,11 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /build
 RUN python -m venv /opt/venv
-# The dependencies are pinned exactly in pyproject.toml; installing them before copying the sources keeps this
-# layer cached while only the code changes.
+# Every runtime package is locked in requirements.lock (direct and transitive); installing them before copying the
+# sources keeps this layer cached while only the code changes.
+COPY requirements.lock ./
+RUN /opt/venv/bin/pip install --no-cache-dir -r requirements.lock
 COPY pyproject.toml README.md* ./
-RUN mkdir -p src/ecommerce && touch src/ecommerce/__init__.py \
-    && /opt/venv/bin/pip install --no-cache-dir . \
-    && /opt/venv/bin/pip uninstall --yes ecommerce-microservices
 COPY src ./src
 RUN /opt/venv/bin/pip install --no-cache-dir --no-deps . \
     && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf '{}' + \

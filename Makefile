@@ -6,12 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test install tools lint typecheck bench clean
+.PHONY: up test install tools lint typecheck bench lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip 2>&1 | grep -v 'is ignored' || test "$${PIPESTATUS[0]}" -eq 0
-	$(BIN)/pip install --quiet -e '.[dev]' 2>&1 | grep -v 'is ignored' || test "$${PIPESTATUS[0]}" -eq 0
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]' 2>&1 | grep -v 'is ignored' || test "$${PIPESTATUS[0]}" -eq 0
 	touch $@
 
 install: $(STAMP)
@@ -35,6 +35,14 @@ test: install tools lint typecheck
 
 bench: install tools
 	$(BIN)/python -m bench
+
+## lock: re-resolve the runtime packages into requirements.lock (after changing pyproject's dependencies)
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet . 2>&1 | grep -v 'is ignored' || test "$${PIPESTATUS[0]}" -eq 0
+	{ echo '# Every runtime package of the image, pinned (direct and transitive). Regenerate with `make lock`.'; \
+	  .lock-venv/bin/pip freeze --exclude ecommerce-microservices; } > requirements.lock
+	rm -rf .lock-venv
 
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache
