@@ -24,15 +24,17 @@ the new credential overlap. The password comes, safest first, from:
   --password-stdin       the first line of standard input
   <new-password>         the command line (lands in your shell history: avoid)
 Steps: create/alter the new role (member of the database owner, so it sees the same tables), update
-Secret <service>-secret, restart the Deployment and wait, check the service's readiness, then disable
-login for the old role and end its sessions. On failure the old Secret is restored.
+Secret <service>-secret, restart the Deployment and wait, check the service's readiness, set key
+<service>-password of postgres-secret (if it has one) to the new password, then disable login for the
+old role and end its sessions. On failure the old Secret is restored and postgres-secret is untouched.
 Options: --username U, -n/--namespace NS, --timeout S (default 300), --dry-run, -h/--help.
-Environment: KUBECTL, NAMESPACE.
+Environment: KUBECTL, NAMESPACE, POSTGRES_SECRET (default postgres-secret).
 EOF_USAGE
 }
 
 NAMESPACE=""
 SUPERUSER="postgres"
+readonly POSTGRES_SECRET="${POSTGRES_SECRET:-postgres-secret}"
 
 # Run SQL (stdin) as the superuser inside the PostgreSQL pod; the SQL (with passwords) never goes on argv.
 psql_exec() {
@@ -55,12 +57,19 @@ secret_value() {
   [[ -z "${encoded}" ]] || base64 -d <<<"${encoded}"
 }
 
-# Write a Secret's two keys from base64 values, through a private patch file (never on argv).
+# Write keys of a Secret from base64 values, through a private patch file (never on argv).
+# Arguments: secret, then key and base64 value pairs.
 patch_secret() {
-  local secret="$1" user_key="$2" user_b64="$3" pass_key="$4" pass_b64="$5" dir
+  local secret="$1" dir entries="" separator=""
+  shift
+  while (($# >= 2)); do
+    entries+="${separator}\"$1\":\"$2\""
+    separator=","
+    shift 2
+  done
   dir="$(mktemp -d)"
   chmod 700 "${dir}"
-  printf '{"data":{"%s":"%s","%s":"%s"}}\n' "${user_key}" "${user_b64}" "${pass_key}" "${pass_b64}" >"${dir}/patch.json"
+  printf '{"data":{%s}}\n' "${entries}" >"${dir}/patch.json"
   local status=0
   kube::change -n "${NAMESPACE}" patch secret "${secret}" --type merge --patch-file "${dir}/patch.json" >/dev/null \
     || status=$?
@@ -86,6 +95,22 @@ restart_and_check() {
   [[ "${DRY_RUN}" == "1" ]] && return 0
   kube::http_get "${NAMESPACE}" "deployment/${service}" "$(kube::health_url "${service}" /readiness)" \
     | grep -Eq '"status" *: *"UP"'
+}
+
+# postgres-secret's copy of the service role's password (key <service>-password, which the init script uses
+# when the data directory is created), if the Secret has that key: set to the new password once the service
+# works with it. Arguments: service, new password.
+update_postgres_secret() {
+  local service="$1" password="$2" key="$1-password" current
+  current="$(kube -n "${NAMESPACE}" get secret "${POSTGRES_SECRET}" -o "jsonpath={.data.${key}}" 2>/dev/null)" \
+    || current=""
+  if [[ -z "${current}" ]]; then
+    log "${POSTGRES_SECRET} has no key ${key}: nothing to update there"
+    return 0
+  fi
+  patch_secret "${POSTGRES_SECRET}" "${key}" "$(printf '%s' "${password}" | base64 -w0)" \
+    || { warn "could not update ${key} in ${POSTGRES_SECRET}: set it by hand to the new password"; return 0; }
+  log "${POSTGRES_SECRET} ${key} updated"
 }
 
 main() {
@@ -135,7 +160,7 @@ main() {
   local old_user_b64 old_pass_b64
   old_user_b64="$(kube -n "${NAMESPACE}" get secret "${secret}" -o "jsonpath={.data.${user_key//./\\.}}")"
   old_pass_b64="$(kube -n "${NAMESPACE}" get secret "${secret}" -o "jsonpath={.data.${pass_key//./\\.}}")"
-  SUPERUSER="$(secret_value postgres-secret username 2>/dev/null)" || true
+  SUPERUSER="$(secret_value "${POSTGRES_SECRET}" username 2>/dev/null)" || true
   SUPERUSER="${SUPERUSER:-postgres}"
   local owner
   owner="$(kube -n "${NAMESPACE}" exec statefulset/postgres -- psql -X -At -U "${SUPERUSER}" -d postgres \
@@ -181,12 +206,20 @@ main() {
     die "rotation of ${service} failed; the old credential (${old_user}) is in place and still valid"
   fi
 
+  update_postgres_secret "${service}" "${password}"
   if [[ "${new_user}" != "${old_user}" ]]; then
     printf "ALTER ROLE \"%s\" NOLOGIN;\nSELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '%s';\n" \
       "${old_user}" "${old_user}" | psql_exec >/dev/null || warn "could not retire ${old_user}: disable it by hand"
     log "old credential ${old_user} retired (NOLOGIN)"
   fi
   log "${service} now uses ${new_user}"
+  local manager
+  manager="$(kube -n "${NAMESPACE}" get secret "${secret}" \
+    -o 'jsonpath={.metadata.labels.app\.kubernetes\.io/managed-by}' 2>/dev/null)" || manager=""
+  if [[ "${manager}" == "Helm" ]]; then
+    warn "Helm manages ${secret}: before the next helm upgrade, set components.${service}.database.username=${new_user}" \
+      "in the values (and .password, if your values set one), or the upgrade writes the old credential back"
+  fi
 }
 
 main "$@"

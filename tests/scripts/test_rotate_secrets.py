@@ -10,10 +10,17 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def script_cluster(cluster, *, user: str = "productservice", healthy: bool = True) -> None:
+def script_cluster(
+    cluster, *, user: str = "productservice", healthy: bool = True, postgres_key: bool = True, manager: str = ""
+) -> None:
     cluster.on(r"get secret product-service-secret -o jsonpath=\{\.data\.database\\\.username\}", b64(user))
     cluster.on(r"get secret product-service-secret -o jsonpath=\{\.data\.database\\\.password\}", b64("old-secret-pw"))
-    cluster.on(r"get secret postgres-secret", b64("postgres"))
+    cluster.on(r"get secret product-service-secret -o jsonpath=\{\.metadata\.labels", manager)
+    cluster.on(r"get secret postgres-secret -o jsonpath=\{\.data\.username\}", b64("postgres"))
+    cluster.on(
+        r"get secret postgres-secret -o jsonpath=\{\.data\.product-service-password\}",
+        b64("old-secret-pw") if postgres_key else "",
+    )
     cluster.on(r"exec statefulset/postgres -- psql .* -c SELECT pg_get_userbyid", "productservice")
     cluster.on(r"exec deployment/product-service", '{"status":"UP"}' if healthy else '{"status":"DOWN"}')
 
@@ -22,8 +29,13 @@ def sql_calls(result) -> list[str]:
     return [call.stdin for call in result.calls if "-i" in call.argv and call.stdin is not None]
 
 
-def patches(result) -> list[dict[str, dict[str, str]]]:
-    return [json.loads(content) for call in result.calls for content in call.files.values()]
+def patches(result, secret: str = "product-service-secret") -> list[dict[str, dict[str, str]]]:
+    return [
+        json.loads(content)
+        for call in result.calls
+        if f"patch secret {secret} " in call.line
+        for content in call.files.values()
+    ]
 
 
 def test_rotation_with_generated_password_alternates_roles(cluster):
@@ -42,14 +54,41 @@ def test_rotation_with_generated_password_alternates_roles(cluster):
     assert len(password) >= 30 and f"PASSWORD '{password}'" in create
     assert not any(password in " ".join(call.argv) for call in result.calls)
     assert 'ALTER ROLE "productservice" NOLOGIN' in retire
+    # postgres-secret's copy of the role password follows, once the service works with the new one.
+    [postgres_patch] = patches(result, "postgres-secret")
+    assert postgres_patch == {"data": {"product-service-password": b64(password)}}
     order = [
         result.index("exec -i"),
-        result.index("patch secret"),
+        result.index("patch secret product-service-secret"),
         result.index("rollout restart"),
         result.index("rollout status"),
         result.index("exec deployment/product-service"),
+        result.index("patch secret postgres-secret"),
     ]
     assert order == sorted(order)
+    kubectl_calls = [call for call in result.calls if call.tool == "kubectl"]
+    retire_at = max(i for i, call in enumerate(kubectl_calls) if call.stdin == retire)
+    assert result.index("patch secret postgres-secret") < retire_at
+    assert "Helm manages" not in result.stderr
+
+
+def test_rotation_without_a_postgres_secret_key_leaves_it_alone(cluster):
+    script_cluster(cluster, postgres_key=False)
+
+    result = cluster.run("rotate-secrets.sh", "product-service")
+
+    assert result.returncode == 0, result.stderr
+    assert not result.called("patch secret postgres-secret")
+    assert "has no key product-service-password" in result.stderr
+
+
+def test_rotation_of_a_helm_managed_secret_warns_about_the_next_upgrade(cluster):
+    script_cluster(cluster, manager="Helm")
+
+    result = cluster.run("rotate-secrets.sh", "product-service")
+
+    assert result.returncode == 0, result.stderr
+    assert "components.product-service.database.username=productservice_b" in result.stderr
 
 
 def test_rotation_failing_halfway_keeps_old_credential(cluster):
@@ -67,6 +106,7 @@ def test_rotation_failing_halfway_keeps_old_credential(cluster):
     assert base64.b64decode(new_patch["data"]["database.password"]).decode() == "a-new-password-123"
     assert restored["data"] == {"database.username": b64("productservice"), "database.password": b64("old-secret-pw")}
     assert sum("rollout restart" in line for line in result.lines()) == 2
+    assert not result.called("patch secret postgres-secret")
 
 
 def test_manual_form_warns_about_shell_history(cluster):
@@ -77,6 +117,7 @@ def test_manual_form_warns_about_shell_history(cluster):
     assert result.returncode == 0, result.stderr
     assert "shell history" in result.stderr
     assert 'CREATE ROLE "productuser2"' in sql_calls(result)[0]
+    assert patches(result, "postgres-secret") == [{"data": {"product-service-password": b64("Very-Secret-Pass-1")}}]
 
 
 def test_same_username_failure_puts_old_password_back(cluster):
@@ -87,6 +128,7 @@ def test_same_username_failure_puts_old_password_back(cluster):
 
     assert result.returncode == 1
     assert "ALTER ROLE \"productservice\" WITH PASSWORD 'old-secret-pw'" in "\n".join(sql_calls(result))
+    assert not result.called("patch secret postgres-secret")
 
 
 def test_unknown_service_is_a_usage_error(cluster):
