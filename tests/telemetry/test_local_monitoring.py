@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -15,6 +17,7 @@ from typer.testing import CliRunner
 
 from ecommerce.cli import app
 from ecommerce.local.monitoring import LocalMonitoring, missing_tools, pick_port
+from ecommerce.local.supervisor import Supervisor
 
 TOOLS_BIN = ROOT / ".tools" / "bin"
 
@@ -66,3 +69,24 @@ def test_the_well_known_port_when_free_another_when_taken() -> None:
         assert pick_port(busy) != busy
     free = pick_port(0)
     assert pick_port(free) == free
+
+
+@pytest.mark.slow
+async def test_the_supervisor_starts_monitoring_lists_it_and_stops_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require(not missing_tools(ROOT), "prometheus and alertmanager are not installed: run `make tools`")
+    monitoring = LocalMonitoring(data_dir=tmp_path, components=[], prometheus_port=0, alertmanager_port=0, root=ROOT)
+    supervisor = Supervisor(names=[], instances={}, data_dir=tmp_path, monitoring=monitoring)
+    loop = asyncio.get_running_loop()
+    try:
+        await supervisor.run()  # no component: it starts monitoring, prints the table, finds nothing to watch
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    table = capsys.readouterr().err
+    assert f"{monitoring.prometheus_url}/" in table and f"{monitoring.alertmanager_url}/" in table
+    for server in (monitoring.prometheus, monitoring.alertmanager):
+        assert server.process is not None and server.process.returncode is not None, f"{server.name} still runs"
+    assert "Server is ready to receive web requests" in monitoring.prometheus.log_path.read_text()
+    assert (tmp_path / "monitoring" / "data" / "prometheus").is_dir()
