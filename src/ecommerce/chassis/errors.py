@@ -15,7 +15,8 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecommerce.chassis.wire import format_datetime
@@ -99,6 +100,21 @@ def describe_validation_error(exc: RequestValidationError) -> str:
     return f"Invalid value for '{field}': {first.get('msg', 'invalid')}"
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached right now (down, restarting, connection cut, pool
+    exhausted), as opposed to a bug in a statement: the caller may retry, so it is a 503, not a 500."""
+    if isinstance(exc, ConnectionError | PoolTimeout | OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        sqlstate = getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
+        # 08: connection exception; 57: operator intervention (shutting down, terminated, cannot connect now)
+        return isinstance(sqlstate, str) and sqlstate[:2] in ("08", "57")
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every failure to the one error body."""
 
@@ -122,6 +138,13 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("integrity_error", error=str(getattr(exc, "orig", exc))[:300])
         return error_response(request, HTTPStatus.CONFLICT, "The request conflicts with existing data")
 
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        if not database_unavailable(exc):
+            return await on_unexpected(request, exc)
+        log.warning("database_unavailable", path=request.url.path, error=f"{type(exc).__name__}: {exc}"[:300])
+        msg = "The database is unavailable; try again shortly"
+        return error_response(request, HTTPStatus.SERVICE_UNAVAILABLE, msg, {"Retry-After": "1"})
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path)
         return error_response(request, HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")
@@ -130,4 +153,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(IntegrityError, on_integrity_error)
+    for database_error in (DBAPIError, ConnectionError, PoolTimeout):
+        app.add_exception_handler(database_error, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)

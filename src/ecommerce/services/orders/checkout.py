@@ -28,6 +28,7 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ecommerce.chassis import Conflict, Database, ServiceError, ServiceUnavailable
+from ecommerce.chassis.errors import database_unavailable
 from ecommerce.chassis.http import PeerClient
 from ecommerce.services.orders import clients
 from ecommerce.services.orders import service as order_service
@@ -40,6 +41,8 @@ ORDERS_CREATED = Counter("shop_orders_created", "Orders placed by checkout", ["a
 CHECKOUTS_FAILED = Counter("shop_checkouts_failed", "Checkouts that failed", ["application", "reason"])
 RELEASE_RETRY_SECONDS = 5.0
 LEASE_SECONDS = 60.0  # longer than any checkout takes: peer timeouts and retries included
+# Undos whose local write failed because the database was out, by database: retried by the background worker.
+_UNFINISHED_UNDOS: dict[int, dict[str, int]] = {}
 
 
 class KeyReused(ServiceError):
@@ -144,12 +147,20 @@ async def _complete(
         log.warning("checkout_failed", order_id=order_id, reason=reason, error=str(exc))
         await _undo(database, peers, key=key, order_id=order_id)
         raise
-    async with database.sessionmaker() as session, session.begin():
-        await session.execute(update(Order).where(Order.order_id == order_id).values(payment_id=payment_id))
-        await session.execute(
-            update(CheckoutKey).where(CheckoutKey.idempotency_key == key).values(completed=True, lease_until=None)
-        )
-        order = await order_service.get_order(session, order_id=order_id)
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            await session.execute(update(Order).where(Order.order_id == order_id).values(payment_id=payment_id))
+            await session.execute(
+                update(CheckoutKey).where(CheckoutKey.idempotency_key == key).values(completed=True, lease_until=None)
+            )
+            order = await order_service.get_order(session, order_id=order_id)
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        # The caller hears 503, so nothing of this checkout may stay: undo it (now, or once the database is back).
+        CHECKOUTS_FAILED.labels("order-service", "database_unavailable").inc()
+        await _undo(database, peers, key=key, order_id=order_id)
+        raise
     ORDERS_CREATED.labels("order-service").inc()
     return order
 
@@ -164,13 +175,21 @@ async def _undo(database: Database, peers: PeerClient, *, key: str, order_id: in
     except ServiceUnavailable as exc:
         log.warning("stock_release_deferred", order_id=order_id, error=exc.msg)
         pending = True
-    async with database.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(Order)
-            .where(Order.order_id == order_id)
-            .values(order_status="CANCELLED", stock_release_pending=pending)
-        )
-        await session.execute(delete(CheckoutKey).where(CheckoutKey.idempotency_key == key))
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Order)
+                .where(Order.order_id == order_id)
+                .values(order_status="CANCELLED", stock_release_pending=pending)
+            )
+            await session.execute(delete(CheckoutKey).where(CheckoutKey.idempotency_key == key))
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        log.warning("checkout_undo_deferred", order_id=order_id, error=type(exc).__name__)
+        _UNFINISHED_UNDOS.setdefault(id(database), {})[key] = order_id
+        raise
+    _UNFINISHED_UNDOS.get(id(database), {}).pop(key, None)
 
 
 async def checkout_or_resume(
@@ -205,6 +224,36 @@ async def release_pending_stock(database: Database, peers: PeerClient) -> int:
     return released
 
 
+async def finish_checkouts(database: Database, peers: PeerClient) -> int:
+    """Undo checkouts left unfinished: undos that could not be written while the database was out, and checkouts
+    whose runner's lease expired without completing (the process died, or its request failed half-way).
+
+    Such a checkout was never answered 201 (that needs the completed key), so it is cancelled, never completed."""
+    unfinished = dict(_UNFINISHED_UNDOS.get(id(database), {}))
+    now = datetime.now(UTC).replace(tzinfo=None)
+    async with database.sessionmaker() as session:
+        rows = await session.execute(
+            select(CheckoutKey.idempotency_key, CheckoutKey.order_id)
+            .where(
+                CheckoutKey.completed.is_(False),
+                CheckoutKey.order_id.is_not(None),
+                CheckoutKey.lease_until < now,
+            )
+            .limit(100)
+        )
+        expired = {key: int(order) for key, order in rows.all() if order is not None and key not in unfinished}
+    finished = 0
+    for key, order_id in unfinished.items():
+        await _undo(database, peers, key=key, order_id=order_id)
+        finished += 1
+    for key, order_id in expired.items():
+        if await _claim(database, key):  # not resumed by its client meanwhile
+            log.warning("checkout_abandoned", order_id=order_id)
+            await _undo(database, peers, key=key, order_id=order_id)
+            finished += 1
+    return finished
+
+
 @contextlib.asynccontextmanager
 async def stock_release_worker(app: FastAPI) -> AsyncIterator[None]:
     """Background task: keep retrying deferred stock releases until product-service takes them."""
@@ -213,9 +262,13 @@ async def stock_release_worker(app: FastAPI) -> AsyncIterator[None]:
         while True:
             await asyncio.sleep(RELEASE_RETRY_SECONDS)
             try:
+                await finish_checkouts(app.state.database, app.state.peers)
                 await release_pending_stock(app.state.database, app.state.peers)
-            except Exception:  # the loop must survive a database hiccup
-                log.exception("stock_release_retry_failed")
+            except Exception as exc:  # the loop must survive a database hiccup
+                if database_unavailable(exc):
+                    log.warning("checkout_worker_waiting_for_database", error=type(exc).__name__)
+                else:
+                    log.exception("stock_release_retry_failed")
 
     task = asyncio.create_task(loop())
     try:
