@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 #
 # Deploy the whole shop into one namespace in the manual's order, waiting for each step, then run the
-# health check. --helm installs the chart instead of applying k8s/.
+# health check. k8s/ serves the namespace it was rendered for (dev); another environment with a values file
+# (qa, prod) is rendered from the chart on the fly into a private temporary directory, in the same layout.
+# --helm installs the chart instead.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -11,7 +13,9 @@ source "${SCRIPT_DIR}/lib/log.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/kube.sh
 source "${SCRIPT_DIR}/lib/kube.sh"
 
-readonly K8S_DIR="${K8S_DIR:-${REPO_ROOT}/k8s}"
+# The manifests applied: k8s/, or the environment's rendering (render_environment).
+K8S_DIR="${K8S_DIR:-${REPO_ROOT}/k8s}"
+RENDER_DIR=""
 readonly CHART_DIR="${CHART_DIR:-${REPO_ROOT}/helm-charts/ecommerce-microservices}"
 readonly RELEASE="${RELEASE:-ecommerce}"
 
@@ -23,6 +27,9 @@ Apply k8s/ into namespace <env> in the manual's order, waiting for each to be re
 database secret, init scripts and StatefulSet, service-discovery, cloud-config-server, the six services,
 api-gateway, proxy-client, TLS ingress, network policies, RBAC, autoscaling, backups; then
 health-check.sh <env>. Every rollout that finishes is recorded as a healthy revision (for rollback.sh).
+k8s/ is rendered for dev; for another <env> with a values-<env>.yaml (qa, prod) the manifests are rendered
+on the fly (helm template --dry-run=server with values-<env>.yaml, so Secrets already in the cluster keep
+their values) into a private temporary directory, removed at the end, and applied in the same order.
   --helm         helm upgrade --install ${RELEASE} ${CHART_DIR#"${REPO_ROOT}"/} with values-<env>.yaml instead
   --skip-health  do not run health-check.sh at the end
   --timeout S    seconds to wait for each component (default 300)
@@ -65,11 +72,36 @@ deploy_component() {
   wait_ready "${namespace}" "$(kube::workload "${name}")" "${timeout}"
 }
 
+remove_render_dir() {
+  if [[ -n "${RENDER_DIR}" ]]; then
+    rm -rf "${RENDER_DIR}"
+  fi
+}
+
+# Render the chart for <namespace> with its values file into a private temporary directory, in k8s/'s layout,
+# and use it as K8S_DIR. Lookups run against the cluster (--dry-run=server): Secrets that already exist keep
+# their values instead of being generated again. Read-only, so it also runs under --dry-run.
+render_environment() {
+  local namespace="$1" values="${CHART_DIR}/values-$1.yaml"
+  [[ -f "${values}" ]] || die "k8s/ is rendered for another namespace and there is no ${values} to render ${namespace} with"
+  RENDER_DIR="$(mktemp -d)"
+  chmod 700 "${RENDER_DIR}"
+  trap remove_render_dir EXIT
+  log "rendering ${CHART_DIR#"${REPO_ROOT}"/} with values-${namespace}.yaml for ${namespace}"
+  "${HELM}" template "${RELEASE}" "${CHART_DIR}" --namespace "${namespace}" --values "${values}" \
+    --set namespaces.create=true --dry-run=server >"${RENDER_DIR}/stream.yaml" \
+    || die "helm template failed for ${namespace}"
+  ops_python "${SCRIPT_DIR}/lib/split_manifests.py" "${RENDER_DIR}/k8s" "${namespace}" <"${RENDER_DIR}/stream.yaml" \
+    || die "cannot split the rendered manifests of ${namespace}"
+  rm -f "${RENDER_DIR}/stream.yaml"
+  K8S_DIR="${RENDER_DIR}/k8s"
+}
+
 deploy_manifests() {
   local namespace="$1" timeout="$2" name rendered
   rendered="$(awk '/^  namespace: /{ print $2; exit }' "${K8S_DIR}/databases/postgres-statefulset.yaml" 2>/dev/null || true)"
   if [[ -n "${rendered}" && "${rendered}" != "${namespace}" ]]; then
-    die "k8s/ is rendered for namespace ${rendered}; deploy ${namespace} with --helm (values-${namespace}.yaml)"
+    render_environment "${namespace}"
   fi
   log "applying k8s/namespaces/namespaces.yaml"
   kube::change apply -f "${K8S_DIR}/namespaces/namespaces.yaml" >/dev/null

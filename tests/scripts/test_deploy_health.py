@@ -136,14 +136,134 @@ def test_deploy_all_dry_run_on_the_repository_k8s_tree(cluster):
     assert "missing" not in result.stderr
 
 
-def test_deploy_all_refuses_another_namespace_than_rendered(cluster, tmp_path):
+def test_deploy_all_refuses_a_namespace_it_cannot_render(cluster, tmp_path):
     layout = k8s_layout(tmp_path / "k8s")
     (layout / "databases/postgres-statefulset.yaml").write_text("kind: StatefulSet\nmetadata:\n  namespace: dev\n")
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    (chart / "values-prod.yaml").write_text("{}\n")
 
-    result = cluster.run("deploy-all.sh", "prod", env={"K8S_DIR": str(layout)})
+    result = cluster.run("deploy-all.sh", "staging", env={"K8S_DIR": str(layout), "CHART_DIR": str(chart)})
 
-    assert result.returncode == 1 and "--helm" in result.stderr
+    assert result.returncode == 1 and f"no {chart}/values-staging.yaml" in result.stderr
     assert result.calls == []
+
+
+def rendered_stream(namespace: str) -> str:
+    """What `helm template` prints for an environment: one object of each kind the layout places."""
+
+    def obj(kind: str, name: str, app: str = "", api: str = "v1", **extra: object) -> dict:
+        meta: dict[str, object] = {"name": name, "namespace": namespace}
+        if app:
+            meta["labels"] = {"app": app}
+        return {"apiVersion": api, "kind": kind, "metadata": meta, **extra}
+
+    docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}} for name in ("dev", "qa", "prod")]
+    docs += [
+        obj("StorageClass", "fast-ssd", api="storage.k8s.io/v1"),
+        obj("PersistentVolumeClaim", "backup-storage"),
+        obj("Secret", "postgres-secret", "postgres", stringData={"password": f"{namespace}-generated"}),
+        obj("ConfigMap", "postgres-init-scripts", "postgres"),
+        obj("StatefulSet", "postgres", "postgres", api="apps/v1"),
+        obj("CronJob", "postgres-backup", "postgres-backup", api="batch/v1"),
+        obj("Ingress", "ecommerce-ingress", api="networking.k8s.io/v1"),
+        obj("NetworkPolicy", "default-deny-all", api="networking.k8s.io/v1"),
+        obj("Role", "ecommerce-operator", api="rbac.authorization.k8s.io/v1"),
+        obj("HorizontalPodAutoscaler", "user-service-hpa", "user-service", api="autoscaling/v2"),
+    ]
+    for name in COMPONENTS:
+        kind = "StatefulSet" if name == "service-discovery" else "Deployment"
+        docs += [
+            obj("ConfigMap", f"{name}-config", name),
+            obj(kind, name, name, api="apps/v1"),
+            obj("Service", name, name),
+        ]
+    docs += [obj("Secret", f"{name}-secret", name) for name in COMPONENTS[2:8]]
+    return "".join("---\n" + json.dumps(doc) + "\n" for doc in docs)
+
+
+@pytest.mark.parametrize("namespace", ["qa", "prod"])
+def test_deploy_all_renders_qa_and_prod_on_the_fly(cluster, tmp_path, namespace):
+    layout = k8s_layout(tmp_path / "k8s")
+    (layout / "databases/postgres-statefulset.yaml").write_text("kind: StatefulSet\nmetadata:\n  namespace: dev\n")
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    (chart / f"values-{namespace}.yaml").write_text("{}\n")
+    healthy_cluster(cluster)
+    cluster.on(r"get replicasets", "")
+    cluster.on(r"^helm template ", rendered_stream(namespace), tool="helm")
+
+    result = cluster.run("deploy-all.sh", namespace, env={"K8S_DIR": str(layout), "CHART_DIR": str(chart)})
+
+    assert result.returncode == 0, result.stderr
+    [template] = [call.argv for call in result.calls if call.tool == "helm"]
+    assert template == [
+        "template",
+        "ecommerce",
+        str(chart),
+        "--namespace",
+        namespace,
+        "--values",
+        f"{chart}/values-{namespace}.yaml",
+        "--set",
+        "namespaces.create=true",
+        "--dry-run=server",
+    ]
+    paths = [call.argv[-1] for call in result.calls if "apply" in call.argv]
+    render_root = Path(paths[0]).parents[1]
+    assert render_root != layout and not str(render_root).startswith(str(tmp_path))
+    assert all(path.startswith(str(render_root) + "/") for path in paths)
+    applied = [path.removeprefix(str(render_root) + "/") for path in paths]
+    assert applied[:6] == [
+        "namespaces/namespaces.yaml",
+        "storage/storage-class.yaml",
+        "storage/backup-pvc.yaml",
+        "databases/postgres-secret.yaml",
+        "databases/postgres-init-scripts.yaml",
+        "databases/postgres-statefulset.yaml",
+    ]
+    assert [path for path in applied if path.startswith("services/")] == [
+        f"services/{name}/deployment.yaml" for name in COMPONENTS
+    ]
+    assert "secrets/user-service-secret.yaml" in applied and "config/api-gateway-configmap.yaml" in applied
+    assert applied[-5:] == [
+        "ingress/ingress-tls.yaml",
+        "network-policies/",
+        "rbac/rbac-complete.yaml",
+        "autoscaling/",
+        "backups/",
+    ]
+    assert all(f"-n {namespace} " in line for line in result.lines() if "apply" in line and "namespaces" not in line)
+    # The rendering (generated credentials included) is private and gone afterwards.
+    assert not render_root.exists()
+    assert not result.called("apply", tool="helm") and not result.called("upgrade", tool="helm")
+
+
+def test_deploy_all_failed_rendering_applies_nothing(cluster, tmp_path):
+    layout = k8s_layout(tmp_path / "k8s")
+    (layout / "databases/postgres-statefulset.yaml").write_text("kind: StatefulSet\nmetadata:\n  namespace: dev\n")
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    (chart / "values-qa.yaml").write_text("{}\n")
+    cluster.on(r"^helm template ", rc=1, tool="helm")
+
+    result = cluster.run("deploy-all.sh", "qa", env={"K8S_DIR": str(layout), "CHART_DIR": str(chart)})
+
+    assert result.returncode == 1 and "helm template failed for qa" in result.stderr
+    assert result.lines() == []
+
+
+def test_deploy_all_dry_run_renders_but_changes_nothing(cluster, tmp_path):
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    (chart / "values-prod.yaml").write_text("{}\n")
+    cluster.on(r"^helm template ", rendered_stream("prod"), tool="helm")
+
+    result = cluster.run("deploy-all.sh", "--dry-run", "prod", env={"CHART_DIR": str(chart)})
+
+    assert result.returncode == 0, result.stderr
+    assert result.lines() == [] and len(result.lines("helm")) == 1
+    assert "apply -f" in result.stderr and "services/proxy-client/deployment.yaml" in result.stderr
 
 
 def test_deploy_all_with_helm(cluster, tmp_path):
