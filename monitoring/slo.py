@@ -112,7 +112,11 @@ def ratio_expr(obj: Objective, window: str) -> str:
     total = f"sum by (namespace) (rate(http_server_requests_seconds_count{{{obj.matchers()}}}[{window}]))"
     if obj.latency_le is None:
         errors = obj.matchers('status=~"5.."')
-        bad = f"sum by (namespace) (rate(http_server_requests_seconds_count{{{errors}}}[{window}]))"
+        # `or ... * 0`: with no 5xx at all the numerator has no series; this makes it 0 instead of no data.
+        bad = (
+            f"(sum by (namespace) (rate(http_server_requests_seconds_count{{{errors}}}[{window}]))"
+            f"\n  or {total} * 0)"
+        )
         return f"{bad}\n  /\n{total}"
     fast_matchers = obj.matchers(f'le="{obj.latency_le}"')
     fast = f"sum by (namespace) (rate(http_server_requests_seconds_bucket{{{fast_matchers}}}[{window}]))"

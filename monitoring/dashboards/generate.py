@@ -44,6 +44,11 @@ class Row:
     panels: list[Panel]
 
 
+def _zero_filled(errors: str, requests: str, by: str) -> str:
+    """The error rate, 0 (not "no data") for series that had requests but no errors."""
+    return f"(sum by ({by}) (rate({errors}[{RATE}])) or sum by ({by}) (rate({requests}[{RATE}])) * 0)"
+
+
 def _request_panels(selector: str, by: str, title_suffix: str = "") -> list[Panel]:
     req = f"http_server_requests_seconds_count{{{selector}, {NS}, {NOT_ACTUATOR}}}"
     bucket = f"http_server_requests_seconds_bucket{{{selector}, {NS}, {NOT_ACTUATOR}}}"
@@ -56,7 +61,7 @@ def _request_panels(selector: str, by: str, title_suffix: str = "") -> list[Pane
         ),
         Panel(
             f"Share of 5xx responses{title_suffix}",
-            [(f"sum by ({by}) (rate({errors}[{RATE}])) / sum by ({by}) (rate({req}[{RATE}]))", f"{{{{{by}}}}}")],
+            [(f"{_zero_filled(errors, req, by)} / sum by ({by}) (rate({req}[{RATE}]))", f"{{{{{by}}}}}")],
             unit="percentunit",
             description="HighErrorRate fires above 5% for 5 minutes.",
         ),
