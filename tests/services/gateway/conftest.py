@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 from ecommerce.chassis import create_app
 from ecommerce.services.gateway import SPEC
 from ecommerce.services.gateway.config import DEFAULT_FILE
+from ecommerce.services.gateway.protocol import GatewayProtocol
 from ecommerce.services.gateway.settings import GatewaySettings
 
 
@@ -37,14 +38,20 @@ def require(condition: bool, reason: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serve(app: Any, *, lifespan: str = "off") -> AsyncIterator[str]:
+async def serve(app: Any, *, lifespan: str = "off", http: Any = "httptools") -> AsyncIterator[str]:
     """Run `app` on uvicorn in this event loop, on a free port; yields its base URL."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan=lifespan, timeout_graceful_shutdown=1, proxy_headers=False
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan=lifespan,
+        timeout_graceful_shutdown=1,
+        proxy_headers=False,
+        http=http,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -168,9 +175,14 @@ def default_config(urls: dict[str, list[str]] | None = None, **changes: Any) -> 
 GatewayFactory = Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
-@pytest.fixture
-def gateway(jwks_url: str) -> GatewayFactory:
-    """`async with gateway(config_dict, **settings) as client`: the gateway on uvicorn and a client for it."""
+@pytest.fixture(params=["asgi", "native"])
+def gateway(jwks_url: str, request: pytest.FixtureRequest) -> GatewayFactory:
+    """`async with gateway(config_dict, **settings) as client`: the gateway on uvicorn and a client for it.
+
+    Every gateway test runs twice: on uvicorn's own httptools protocol (the ASGI path: fast lane, chassis) and on
+    the gateway's protocol, which serves plain proxied requests natively and hands the rest to the same ASGI path.
+    """
+    http = GatewayProtocol if request.param == "native" else "httptools"
 
     @contextlib.asynccontextmanager
     async def factory(config: dict[str, Any], **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
@@ -179,8 +191,9 @@ def gateway(jwks_url: str) -> GatewayFactory:
         overrides.setdefault("redis_url", None)
         settings = GatewaySettings(gateway=config, **overrides)
         app = create_app(SPEC, settings)
-        async with serve(app, lifespan="on") as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+        async with serve(app, lifespan="on", http=http) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
             client.app = app  # type: ignore[attr-defined]
+            client.http_protocol = request.param  # type: ignore[attr-defined]
             yield client
 
     return factory

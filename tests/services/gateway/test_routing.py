@@ -5,8 +5,12 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 from conftest import GatewayFactory, Keys, Upstream, default_config
 from prometheus_client import REGISTRY
+
+from ecommerce.services.gateway import protocol
+from ecommerce.services.gateway.fastlane import FastLane
 
 
 async def test_routes_by_first_segment_with_path_and_query_unchanged(
@@ -184,3 +188,30 @@ async def test_metrics_per_route_and_upstream(gateway: GatewayFactory, upstreams
     assert REGISTRY.get_sample_value("gateway_upstream_requests_total", labels) == 3
     assert 'gateway_upstream_request_seconds_count{application="api-gateway",route="product-service"' in text
     assert 'uri="/product-service/**"' in text
+
+
+async def test_plain_reads_take_the_native_path(
+    gateway: GatewayFactory, upstreams: tuple[Upstream, Upstream], keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts: list[str] = []
+    original = protocol.Exchange.attempt
+
+    def counted(exchange: protocol.Exchange) -> None:
+        attempts.append(exchange.path)
+        original(exchange)
+
+    monkeypatch.setattr(protocol.Exchange, "attempt", counted)
+    async with gateway(default_config({"*": [upstreams[0].url]})) as client:
+        native = client.app.state.gateway is not None and isinstance(  # type: ignore[attr-defined]
+            client.app.middleware_stack,
+            FastLane,  # type: ignore[attr-defined]
+        )
+        assert native
+        for _ in range(3):
+            assert (await client.get("/product-service/api/products/1")).status_code == 200
+        assert (await client.get("/order-service/api/orders", headers=keys.auth())).status_code == 200
+        assert (await client.head("/product-service/api/products/1")).status_code == 200
+    served = [path for path in attempts if path.startswith("/product-service")]
+    expected = 4 if client.http_protocol == "native" else 0  # type: ignore[attr-defined]
+    assert len(served) == expected
+    assert "/order-service/api/orders" not in attempts  # a token: the ordinary path

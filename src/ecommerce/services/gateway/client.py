@@ -26,7 +26,7 @@ import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator
-from typing import cast
+from typing import Protocol, cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -57,12 +57,18 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_exception(TimeoutError())
 
 
+class Listener(Protocol):
+    """Callback-style use of a connection: told when the head, body bytes or the end arrive, or it broke."""
+
+    def upstream_changed(self, conn: Connection) -> None: ...
+
+
 class Connection(asyncio.Protocol):
     """One upstream connection; carries one exchange at a time."""
 
     __slots__ = ("pool", "loop", "transport", "parser", "waiter", "status", "headers", "chunks", "buffered",
                  "head_done", "done", "keep_alive", "broken", "reading_paused", "writing_paused", "drain_waiter",
-                 "received", "used", "idle_since", "head_only")  # fmt: skip
+                 "received", "used", "idle_since", "head_only", "listener")  # fmt: skip
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
@@ -74,6 +80,7 @@ class Connection(asyncio.Protocol):
         self.drain_waiter: asyncio.Future[None] | None = None
         self.used = 0
         self.idle_since = 0.0
+        self.listener: Listener | None = None  # told of every change instead of a waiter, when set
         self.parser = httptools.HttpResponseParser(self)  # llhttp reads one response after another on its own
         self._reset()
 
@@ -161,6 +168,9 @@ class Connection(asyncio.Protocol):
     # --- the exchange -----------------------------------------------------------------------------------
 
     def _wake(self) -> None:
+        if self.listener is not None:
+            self.listener.upstream_changed(self)
+            return
         waiter = self.waiter
         if waiter is not None:
             self.waiter = None
@@ -253,8 +263,8 @@ class Pool:
         self.idle: list[Connection] = []
         self.open: set[Connection] = set()
 
-    async def connection(self, connect_timeout: float) -> Connection:
-        """A live idle connection, else a new one."""
+    def idle_connection(self) -> Connection | None:
+        """A live idle connection, if there is one."""
         idle = self.idle
         if idle:
             now = time.monotonic()
@@ -266,22 +276,30 @@ class Pool:
                     conn.used += 1
                     return conn
                 conn.close()
+        return None
+
+    async def connection(self, connect_timeout: float) -> Connection:
+        """A live idle connection, else a new one."""
+        conn = self.idle_connection()
+        if conn is not None:
+            return conn
         try:
             async with asyncio.timeout(connect_timeout):
-                _, conn = await self.loop.create_connection(lambda: Connection(self), self.host, self.port)
+                _, new = await self.loop.create_connection(lambda: Connection(self), self.host, self.port)
         except (OSError, TimeoutError) as exc:
             raise ConnectFailed(f"{type(exc).__name__}: {exc}") from exc
-        transport = conn.transport
+        transport = new.transport
         assert transport is not None
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.open.add(conn)
-        conn.used = 1
-        return conn
+        self.open.add(new)
+        new.used = 1
+        return new
 
     def release(self, conn: Connection) -> None:
         """Take back a connection whose exchange is over: kept when reusable, else closed."""
+        conn.listener = None
         if conn.done and conn.keep_alive and conn.broken is None and not conn.chunks and len(self.idle) < MAX_IDLE:
             transport = conn.transport
             if transport is not None and not transport.is_closing():
@@ -290,6 +308,12 @@ class Pool:
                 self.idle.append(conn)
                 return
         conn.close()
+
+    def put_back(self, conn: Connection) -> None:
+        """Return a connection from `idle_connection` that was not used after all."""
+        conn.done = True
+        conn.used -= 1
+        self.idle.append(conn)
 
     def forget(self, conn: Connection) -> None:
         self.open.discard(conn)

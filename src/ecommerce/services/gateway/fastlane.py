@@ -71,22 +71,39 @@ class FastLane:
         await self.chassis(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, route: Route) -> None:
+        incoming = Incoming(scope, self.gateway.trust_forwarded_for)
+        method: str = scope["method"]
+        telemetry = self.start(incoming, method, spans=True)
+        assert telemetry is not None
+        rid_token = request_id_var.set(telemetry.request_id)
+        trace_token = trace_var.set(telemetry.state)
+        status = 500
+        try:
+            status = await self.gateway.handle(
+                scope, receive, send, route, incoming, telemetry.raw_id, telemetry.traceparent
+            )
+        finally:
+            self.finish(telemetry, method, route, scope["path"], status)
+            trace_var.reset(trace_token)
+            request_id_var.reset(rid_token)
+
+    def start(self, incoming: Incoming, method: str, *, spans: bool) -> RequestTelemetry | None:
+        """Request id and trace state of a request; None when it is sampled for a span and `spans` is false."""
         started = time.perf_counter()
-        gateway = self.gateway
-        incoming = Incoming(scope, gateway.trust_forwarded_for)
         raw_id = incoming.request_id
         if raw_id is None or not is_safe_request_id(raw_id):
             raw_id = os.urandom(8).hex().encode()
-        request_id = raw_id.decode("latin-1")
         parent = parse_traceparent(incoming.traceparent) if incoming.traceparent is not None else None
         sampled = parent.sampled if parent is not None else random.random() < self.sampling_ratio
         span = span_token = None
         if sampled and self.tracer is not None:
+            if not spans:
+                return None
             context = None
             if parent is not None:
                 remote = SpanContext(parent.trace_id, parent.span_id, True, TraceFlags(TraceFlags.SAMPLED))
                 context = trace.set_span_in_context(NonRecordingSpan(remote))
-            span = self.tracer.start_span(scope["method"], context=context, kind=SpanKind.SERVER)
+            span = self.tracer.start_span(method, context=context, kind=SpanKind.SERVER)
             span_context = span.get_span_context()
             state = TraceState(span_context.trace_id, span_context.span_id, True)
             span_token = otel_context.attach(trace.set_span_in_context(span))
@@ -95,33 +112,41 @@ class FastLane:
         else:  # not sampled: a trace id for logs, errors and the upstream, but no span at all
             trace_id = random.getrandbits(128) or 1
             state = TraceState(trace_id, (trace_id & _LOW_64) or 1, False)
-        rid_token = request_id_var.set(request_id)
-        trace_token = trace_var.set(state)
-        status = 500
-        try:
-            status = await gateway.handle(
-                scope, receive, send, route, incoming, raw_id, state.traceparent().encode("latin-1")
-            )
-        finally:
-            elapsed = time.perf_counter() - started
-            method: str = scope["method"]
-            key = (method, route.path, status)
-            observe = self._observers.get(key)
-            if observe is None:
-                outcome = _OUTCOMES.get(status // 100, "UNKNOWN")
-                child = HTTP_SERVER_REQUESTS.labels(self.application, method, route.path, str(status), outcome)
-                observe = self._observers[key] = child.observe
-            observe(elapsed)
-            if self.access_log and "/actuator/" not in scope["path"]:
-                log_access(self.application, method, scope["path"], status, elapsed, request_id, state)
-            if span is not None:
-                span.set_attributes({"http.request.method": method, "http.route": route.path})
-                span.set_attribute("http.response.status_code", status)
-                span.update_name(f"{method} {route.path}")
-                if status >= 500:
-                    span.set_status(trace.Status(trace.StatusCode.ERROR))
-                span.end()
-                assert span_token is not None
-                otel_context.detach(span_token)
-            trace_var.reset(trace_token)
-            request_id_var.reset(rid_token)
+        return RequestTelemetry(started, raw_id, state, span, span_token)
+
+    def finish(self, telemetry: RequestTelemetry, method: str, route: Route, path: str, status: int) -> None:
+        """Record the request: the histogram, the access-log line, and the span when there is one."""
+        elapsed = time.perf_counter() - telemetry.started
+        key = (method, route.path, status)
+        observe = self._observers.get(key)
+        if observe is None:
+            outcome = _OUTCOMES.get(status // 100, "UNKNOWN")
+            child = HTTP_SERVER_REQUESTS.labels(self.application, method, route.path, str(status), outcome)
+            observe = self._observers[key] = child.observe
+        observe(elapsed)
+        if self.access_log and "/actuator/" not in path:
+            log_access(self.application, method, path, status, elapsed, telemetry.request_id, telemetry.state)
+        span = telemetry.span
+        if span is not None:
+            span.set_attributes({"http.request.method": method, "http.route": route.path})
+            span.set_attribute("http.response.status_code", status)
+            span.update_name(f"{method} {route.path}")
+            if status >= 500:
+                span.set_status(trace.Status(trace.StatusCode.ERROR))
+            span.end()
+            otel_context.detach(telemetry.span_token)
+
+
+class RequestTelemetry:
+    """One request's timer, request id and trace state (and its span when sampled)."""
+
+    __slots__ = ("started", "raw_id", "request_id", "state", "traceparent", "span", "span_token")
+
+    def __init__(self, started: float, raw_id: bytes, state: TraceState, span: Any, span_token: Any) -> None:
+        self.started = started
+        self.raw_id = raw_id
+        self.request_id = raw_id.decode("latin-1")
+        self.state = state
+        self.traceparent = state.traceparent().encode("latin-1")
+        self.span = span
+        self.span_token = span_token

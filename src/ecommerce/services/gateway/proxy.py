@@ -93,13 +93,6 @@ class Incoming:
             parts += (b"x-forwarded-host: ", forwarded_host or host or b"", b"\r\n")
         self.forward = parts
 
-    def client_forwarded_for(self, scope: Scope) -> str | None:
-        for name, value in scope["headers"]:
-            if name == b"x-forwarded-for":
-                first: bytes = value.split(b",", 1)[0]
-                return first.strip().decode("latin-1")
-        return None
-
 
 class Route:
     """A compiled route: its config plus what the hot path needs ready-made."""
@@ -293,12 +286,17 @@ class Gateway:
         return principal
 
     def _client_address(self, scope: Scope, incoming: Incoming) -> str:
-        if self.trust_forwarded_for:
-            forwarded = incoming.client_forwarded_for(scope)
-            if forwarded is not None:
-                return forwarded
         client = scope.get("client")
-        return str(client[0]) if client else "unknown"
+        return self.client_address(scope["headers"], str(client[0]) if client else "unknown")
+
+    def client_address(self, headers: list[tuple[bytes, bytes]], peer: str) -> str:
+        """Who a rate limit counts: the peer, or the first X-Forwarded-For address when that is trusted."""
+        if self.trust_forwarded_for:
+            for name, value in headers:
+                if name == b"x-forwarded-for":
+                    first: bytes = value.split(b",", 1)[0]
+                    return first.strip().decode("latin-1")
+        return peer
 
     async def _forward(
         self,

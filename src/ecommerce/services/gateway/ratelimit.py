@@ -27,6 +27,10 @@ class MemoryRateLimiter:
         self._buckets: dict[str, list[float]] = {}
 
     async def acquire(self, key: str, rate: float, burst: int) -> float:
+        return self.take(key, rate, burst)
+
+    def take(self, key: str, rate: float, burst: int) -> float:
+        """`acquire` without the coroutine: the in-memory bucket never waits on anything."""
         now = time.monotonic()
         bucket = self._buckets.get(key)
         if bucket is None:

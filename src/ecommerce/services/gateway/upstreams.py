@@ -51,6 +51,7 @@ class Upstreams:
         self._breaker_factory = breaker_factory or (lambda on_change: CircuitBreaker(on_change=on_change))
         self._breakers: dict[str, CircuitBreaker] = {}
         self._open_until: dict[str, float] = {}
+        self.unsettled: set[str] = set()  # instances whose breaker is not closed (`choose` may change them)
         self._round_robin: dict[tuple[str, ...], Iterator[int]] = {}
 
     def breaker(self, upstream: str) -> CircuitBreaker:
@@ -62,6 +63,10 @@ class Upstreams:
 
             def on_change(state: CircuitState, upstream: str = upstream) -> None:
                 gauge.set(int(state))
+                if state == CircuitState.CLOSED:
+                    self.unsettled.discard(upstream)
+                else:
+                    self.unsettled.add(upstream)
                 if state == CircuitState.OPEN:
                     self._open_until[upstream] = time.monotonic() + breaker_ref.open_seconds
                 else:

@@ -1,0 +1,435 @@
+"""uvicorn's httptools protocol, serving the plain proxied requests itself, without ASGI.
+
+Measured per proxied request on one core (CPU time, bench/results/gateway.md): uvicorn answering a constant
+"hello" through ASGI already costs about 30 us, nginx proxying a request about 20 us, and the gateway on ASGI
+(fast lane, pooled client) about 100 us; 40 % of nginx's throughput needs about 50 us. The ASGI path cannot get
+there: per request it builds a scope, a request cycle, an event, a task and several coroutine frames, checks every
+response header with regular expressions and writes the head and the body separately. No server library offers
+a proxy path below ASGI, so this protocol adds one: a public GET or HEAD without a body, on a gateway route,
+allowed by the rate limit, for which an idle upstream connection is ready, is forwarded from the parser's
+callbacks and answered in one write when the upstream's answer arrives, with callbacks only (no task, no
+future). Everything else, including the first request to each upstream (it opens the pool), requests carrying a
+token, a body or an Origin, sampled requests when tracing is on and any request while the fault switch is on,
+takes uvicorn's ordinary path into the app (the fast lane, then the chassis).
+
+The proxy's rules are the same on both paths: routes, policy, balancing and breakers, retries of idempotent
+requests within the budget, per-route read timeouts (504), 502 when the upstream breaks, streaming of large or
+chunked answers with flow control, the upstream metrics, `http_server_requests_seconds`, the access log, the
+request id and the trace context. Select it with uvicorn's `http=` option (`ecommerce run` does for api-gateway
+when told, see the module's `PROTOCOL` name).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httptools
+import orjson
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from ecommerce.chassis.errors import error_body
+from ecommerce.services.gateway.client import ConnectFailed, Connection, Pool
+from ecommerce.services.gateway.config import Access
+from ecommerce.services.gateway.edge import safe_path
+from ecommerce.services.gateway.fastlane import FastLane, RequestTelemetry
+from ecommerce.services.gateway.metrics import RATE_LIMITED
+from ecommerce.services.gateway.proxy import (
+    NO_BODY_STATUSES,
+    RESPONSE_DROP,
+    RETRY_STATUSES,
+    Incoming,
+    Route,
+    _outcome,
+    log,
+)
+from ecommerce.services.gateway.ratelimit import MemoryRateLimiter, retry_after_header
+
+PROTOCOL = "ecommerce.services.gateway.protocol:GatewayProtocol"
+_FAST_METHODS = frozenset({"GET", "HEAD"})
+_BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding", b"origin", b"authorization", b"upgrade"})
+
+
+class _Event:
+    """Stands in for the request cycle's event: nothing waits on a natively served request."""
+
+    __slots__ = ()
+
+    def set(self) -> None:
+        pass
+
+
+class _Cycle:
+    """The parts of uvicorn's request cycle its protocol looks at while a request is served natively."""
+
+    __slots__ = ("response_complete", "disconnected", "keep_alive", "more_body", "body", "message_event")
+
+    def __init__(self, keep_alive: bool) -> None:
+        self.response_complete = False
+        self.disconnected = False
+        self.keep_alive = keep_alive
+        self.more_body = False
+        self.body = b""
+        self.message_event = _Event()
+
+
+class GatewayProtocol(HttpToolsProtocol):
+    """One client connection: native exchanges for plain proxied requests, uvicorn's ASGI cycle for the rest."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lane: FastLane | None = None
+        self.exchange: Exchange | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        lane = getattr(self.config.app, "middleware_stack", None)
+        self.lane = lane if isinstance(lane, FastLane) else None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.exchange is not None:
+            self.exchange.client_gone()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.exchange is not None:
+            self.exchange.client_writable()
+
+    def on_headers_complete(self) -> None:
+        if not self._serve_natively():
+            super().on_headers_complete()
+
+    def _serve_natively(self) -> bool:
+        lane = self.lane
+        if lane is None or (self.cycle is not None and not self.cycle.response_complete):
+            return False  # not started yet, or pipelined behind a request in flight: the ordinary path queues it
+        if lane.faults is not None and lane.faults.active:
+            return False
+        parser = self.parser
+        method = parser.get_method().decode("ascii")
+        if method not in _FAST_METHODS or parser.get_http_version() != "1.1" or parser.should_upgrade():
+            return False
+        for name, _ in self.headers:
+            if name in _BODY_HEADERS:
+                return False
+        url = httptools.parse_url(self.url)
+        raw_path: bytes = url.path
+        if b"%" in raw_path:
+            return False
+        path = raw_path.decode("ascii")
+        gateway = lane.gateway
+        route = gateway.match(path)
+        if (
+            route is None
+            or not safe_path(path, raw_path)
+            or gateway.policy.access(route.prefix, method, path) is not Access.PUBLIC
+        ):
+            return False
+        if gateway.rate_limits and route.rate is not None and not isinstance(gateway.limiter, MemoryRateLimiter):
+            return False
+        upstreams = gateway.upstreams
+        if upstreams.unsettled or gateway.client is None:
+            return False  # with a breaker open or half-open, `choose` has side effects: the ordinary path
+        scope = {"headers": self.headers, "client": self.client, "scheme": self.scheme}
+        incoming = Incoming(scope, gateway.trust_forwarded_for)
+        telemetry = lane.start(incoming, method, spans=False)
+        if telemetry is None:  # sampled for a span: the fast lane makes it
+            return False
+        incoming.forward += (b"x-request-id: ", telemetry.raw_id, b"\r\ntraceparent: ", telemetry.traceparent, b"\r\n")
+        query = url.query
+        start = b"%s %s%s%s HTTP/1.1\r\n" % (method.encode(), raw_path, b"?" if query else b"", query or b"")
+        self.cycle = _Cycle(keep_alive=parser.should_keep_alive())  # type: ignore[assignment]
+        exchange = self.exchange = Exchange(
+            self, lane, route, method, path, start, b"".join(incoming.forward), telemetry
+        )
+        if gateway.rate_limits and route.rate is not None:
+            assert isinstance(gateway.limiter, MemoryRateLimiter)
+            address = gateway.client_address(self.headers, self.client[0] if self.client else "unknown")
+            wait = gateway.limiter.take(f"{route.id}|{address}", route.rate, route.burst)
+            if wait > 0:
+                RATE_LIMITED.labels(gateway.application, route.id).inc()
+                exchange.error(429, "Too many requests", b"retry-after: %s\r\n" % retry_after_header(wait).encode())
+                return True
+        route.budget.deposit()
+        exchange.attempt()
+        return True
+
+    def exchange_done(self, exchange: Exchange) -> None:
+        """The answer is written (or the client left): back to reading the next request."""
+        if self.exchange is exchange:
+            self.exchange = None
+        cycle = self.cycle
+        cycle.response_complete = True
+        if self.transport.is_closing():
+            return
+        if not cycle.keep_alive:
+            self.transport.close()
+            return
+        self.on_response_complete()
+
+
+class Exchange:
+    """One natively served request: sent to an upstream, retried when allowed, answered in as few writes as it can."""
+
+    __slots__ = ("protocol", "lane", "route", "method", "path", "start", "headers", "telemetry", "conn", "upstream",
+                 "tried", "retries", "sent_at", "timer", "head_sent", "chunked", "status", "finished",
+                 "connecting")  # fmt: skip
+
+    def __init__(
+        self,
+        protocol: GatewayProtocol,
+        lane: FastLane,
+        route: Route,
+        method: str,
+        path: str,
+        start: bytes,
+        headers: bytes,
+        telemetry: RequestTelemetry,
+    ) -> None:
+        self.protocol = protocol
+        self.lane = lane
+        self.route = route
+        self.method = method
+        self.path = path
+        self.start = start
+        self.headers = headers
+        self.telemetry = telemetry
+        self.conn: Connection | None = None
+        self.upstream = ""
+        self.tried: set[str] = set()
+        self.retries = 0
+        self.sent_at = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        self.head_sent = False
+        self.chunked = False
+        self.status = 0
+        self.finished = False
+        self.connecting: asyncio.Future[None] | None = None  # a new connection being opened for a retry
+
+    # --- sending ----------------------------------------------------------------------------------------
+
+    def send(self, upstream: str, conn: Connection) -> None:
+        self.upstream = upstream
+        self.tried.add(upstream)
+        self.conn = conn
+        conn.head_only = self.method == "HEAD"
+        conn.listener = self
+        transport = conn.transport
+        assert transport is not None
+        self.sent_at = time.perf_counter()
+        self._arm()
+        pool: Pool = conn.pool
+        transport.write(b"%shost: %s\r\n%s\r\n" % (self.start, pool.host_header, self.headers))
+
+    def _arm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = self.protocol.loop.call_later(self.route.read_timeout, self._timed_out)
+
+    def _disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _next_attempt(self, status: int, msg: str) -> None:
+        """Try another attempt when the rules allow it, else answer the gateway's own error."""
+        gateway = self.lane.gateway
+        route = self.route
+        if self.head_sent or not gateway._may_retry(route, self.retries):
+            log.warning("upstream_failed", route=route.id, upstream=self.upstream, error=msg)
+            self.error(status, msg)
+            return
+        self.retries += 1
+        log.info("upstream_retry", route=route.id, upstream=self.upstream, error=msg)
+        self.attempt()
+
+    def attempt(self) -> None:
+        """Send to the next instance: over an idle connection at once, else once a new one is open."""
+        gateway = self.lane.gateway
+        route = self.route
+        upstreams = gateway.upstreams
+        upstream = upstreams.choose(route.service, route.urls, self.tried) or upstreams.choose(
+            route.service, route.urls, set()
+        )
+        client = gateway.client
+        if upstream is None or client is None:
+            self.error(503, f"No instance of {route.service} is available")
+            return
+        conn = client.pool(upstream).idle_connection()
+        if conn is not None:
+            self.send(upstream, conn)
+            return
+        self.upstream = upstream
+        self.tried.add(upstream)
+        self.connecting = asyncio.ensure_future(self._connect(upstream))
+
+    async def _connect(self, upstream: str) -> None:
+        gateway = self.lane.gateway
+        client = gateway.client
+        assert client is not None
+        try:
+            conn = await client.pool(upstream).connection(self.route.connect_timeout)
+        except ConnectFailed as exc:
+            self.connecting = None
+            if self.finished:
+                return
+            gateway.upstreams.breaker(upstream).record(False)
+            gateway.upstreams.report_failure(upstream)
+            self.route.count(gateway.application, upstream, "UNREACHABLE", None)
+            self._next_attempt(502, f"{self.route.service} is unreachable ({exc})")
+            return
+        self.connecting = None
+        if self.finished:
+            conn.close()
+            return
+        self.send(upstream, conn)
+
+    # --- the upstream's side ----------------------------------------------------------------------------
+
+    def upstream_changed(self, conn: Connection) -> None:
+        if conn is not self.conn or self.finished:
+            return
+        route = self.route
+        gateway = self.lane.gateway
+        if conn.broken is not None:
+            self._disarm()
+            self.conn = None
+            gateway.upstreams.breaker(self.upstream).record(False)
+            if self.head_sent:  # the head is gone already: all that is left is to cut the answer short
+                self._abort()
+                return
+            route.count(gateway.application, self.upstream, "ERROR", None)
+            self._next_attempt(502, f"{route.service} failed: UpstreamBroken")
+            return
+        if not conn.head_done:
+            return
+        if not self.head_sent:
+            status = self.status = conn.status
+            gateway.upstreams.breaker(self.upstream).record(status < 500)
+            route.count(gateway.application, self.upstream, _outcome(status), time.perf_counter() - self.sent_at)
+            if status in RETRY_STATUSES and gateway._may_retry(route, self.retries):
+                self.retries += 1
+                self._disarm()
+                self.conn = None
+                conn.pool.release(conn)
+                self.attempt()
+                return
+            self._write_head(conn)
+        else:
+            self._write_body(conn)
+        if conn.done:
+            self._disarm()
+            self.conn = None
+            conn.pool.release(conn)
+            self._finish(self.status)
+        else:
+            self._arm()
+
+    def _write_head(self, conn: Connection) -> None:
+        self.head_sent = True
+        status = conn.status
+        parts = [STATUS_LINE[status]]
+        length = None
+        for name, value in conn.headers:
+            lowered = name.lower()
+            if lowered in RESPONSE_DROP:
+                continue
+            if lowered == b"content-length":
+                length = value
+            parts += (name, b": ", value, b"\r\n")
+        parts += (b"x-request-id: ", self.telemetry.raw_id, b"\r\n")
+        if not self.protocol.cycle.keep_alive:
+            parts.append(b"connection: close\r\n")
+        no_body = self.method == "HEAD" or status in NO_BODY_STATUSES
+        if conn.done or no_body:
+            body = b"" if no_body else conn.take()
+            if length is None and not no_body:
+                parts += (b"content-length: %d\r\n" % len(body),)
+            parts += (b"\r\n", body)
+        else:
+            if length is None:
+                self.chunked = True
+                parts.append(b"transfer-encoding: chunked\r\n")
+            parts.append(b"\r\n")
+            chunk = conn.take()
+            if chunk:
+                parts.append(b"%x\r\n%s\r\n" % (len(chunk), chunk) if self.chunked else chunk)
+        self._client_write(b"".join(parts))
+
+    def _write_body(self, conn: Connection) -> None:
+        chunk = conn.take()
+        out = b""
+        if chunk:
+            out = b"%x\r\n%s\r\n" % (len(chunk), chunk) if self.chunked else chunk
+        if conn.done and self.chunked:
+            out += b"0\r\n\r\n"
+        if out:
+            self._client_write(out)
+        if not conn.done and self.protocol.flow.write_paused and conn.transport is not None:
+            conn.reading_paused = True  # resumed by `take` once the client has drained
+            conn.transport.pause_reading()
+
+    def _timed_out(self) -> None:
+        self.timer = None
+        conn, self.conn = self.conn, None
+        if conn is None or self.finished:
+            return
+        conn.close()
+        gateway = self.lane.gateway
+        gateway.upstreams.breaker(self.upstream).record(False)
+        if self.head_sent:
+            self._abort()
+            return
+        self.route.count(gateway.application, self.upstream, "TIMEOUT", None)
+        self._next_attempt(504, f"{self.route.service} did not answer in time")
+
+    # --- the client's side ------------------------------------------------------------------------------
+
+    def client_gone(self) -> None:
+        if self.finished:
+            return
+        self._disarm()
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
+            self.lane.gateway.upstreams.breaker(self.upstream).record(True)  # not the upstream's fault
+        self._finish(499)
+
+    def client_writable(self) -> None:
+        conn = self.conn
+        if conn is not None and conn.reading_paused and conn.transport is not None:
+            conn.reading_paused = False
+            conn.transport.resume_reading()
+
+    def _client_write(self, data: bytes) -> None:
+        transport = self.protocol.transport
+        if not transport.is_closing():
+            transport.write(data)
+
+    def error(self, status: int, msg: str, extra: bytes = b"") -> None:
+        """Answer the gateway's own error, in the one error body."""
+        body = orjson.dumps(error_body(status, msg, self.path, f"{self.telemetry.state.trace_id:032x}"))
+        parts = [
+            STATUS_LINE[status],
+            b"content-type: application/json\r\ncontent-length: %d\r\nx-request-id: %s\r\n%s"
+            % (len(body), self.telemetry.raw_id, extra),
+        ]
+        if not self.protocol.cycle.keep_alive:
+            parts.append(b"connection: close\r\n")
+        parts += (b"\r\n", b"" if self.method == "HEAD" else body)
+        self._client_write(b"".join(parts))
+        self._finish(status)
+
+    def _abort(self) -> None:
+        self.protocol.cycle.keep_alive = False
+        self.protocol.transport.close()
+        self._finish(self.status or 502)
+
+    def _finish(self, status: int) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.lane.finish(self.telemetry, self.method, self.route, self.path, status)
+        self.protocol.exchange_done(self)
