@@ -5,7 +5,8 @@
 - api-gateway: `ecommerce run api-gateway` (one uvicorn worker) with its default chassis (metrics, JSON access log),
   a public route to the backend and an in-memory rate limit too high to trigger;
 - api-gateway (before): the same command on the source tree of `BASELINE` (`git archive`), so the before and after
-  figures come from one run on one machine state.
+  figures come from one run on one machine state;
+- api-gateway (GatewayProtocol): the current app on the gateway's own uvicorn protocol (bench/gateway/serve.py).
 The proxy under test is pinned to core 0; wrk and the backend share core 1. Throughput: wrk, 1 thread, 32
 connections; added latency: 1 connection, p50/p99 minus the backend's own.
 
@@ -38,6 +39,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECONDS = 8
 LATENCY_SECONDS = 5
 PATH = "/product-service/api/products/1"
+NATIVE = "api-gateway (GatewayProtocol)"
 BASELINE = os.environ.get("GATEWAY_BASELINE", "6cf1396")  # the gateway on aiohttp, before the fast lane
 
 BACKEND_CONF = """
@@ -157,8 +159,10 @@ def _gateway_env(workdir: Path, routes: Path, src: Path | None = None) -> dict[s
     return env
 
 
-def _gateway(port: int, env: dict[str, str], ready: str, cpu: int = 0):  # type: ignore[no-untyped-def]
+def _gateway(port: int, env: dict[str, str], ready: str, cpu: int = 0, native: bool = False):  # type: ignore[no-untyped-def]
     command = [python(), "-m", "ecommerce", "run", "api-gateway", "--port", str(port)]
+    if native:
+        command = [python(), "-m", "bench.gateway.serve", str(port)]
     return server(command, ready, env=env, cpu=cpu)
 
 
@@ -179,6 +183,7 @@ def main() -> None:
         baseline = _baseline_tree(workdir)
         backend_port, proxy_port, gateway_port, before_port = free_port(), free_port(), free_port(), free_port()
         product_port, product_gateway_port, product_before_port = free_port(), free_port(), free_port()
+        native_port, product_native_port = free_port(), free_port()
         backend = f"http://127.0.0.1:{backend_port}"
         routes = _routes_file(workdir, backend)
         product = f"http://127.0.0.1:{product_port}"
@@ -187,10 +192,12 @@ def main() -> None:
             "backend (direct)": f"{backend}{PATH}",
             "nginx": f"http://127.0.0.1:{proxy_port}{PATH}",
             "api-gateway": f"http://127.0.0.1:{gateway_port}{PATH}",
+            NATIVE: f"http://127.0.0.1:{native_port}{PATH}",
         }
         product_urls = {
             "product-service (direct)": f"{product}{PATH}",
             "api-gateway": f"http://127.0.0.1:{product_gateway_port}{PATH}",
+            NATIVE: f"http://127.0.0.1:{product_native_port}{PATH}",
         }
         if baseline is not None:
             urls["api-gateway (before)"] = f"http://127.0.0.1:{before_port}{PATH}"
@@ -212,6 +219,7 @@ def main() -> None:
                 PROXY_CONF.format(dir=workdir, port=proxy_port, backend=backend_port), workdir, "proxy", urls["nginx"]
             ),
             _gateway(gateway_port, _gateway_env(workdir, routes), urls["api-gateway"]),
+            _gateway(native_port, _gateway_env(workdir, routes), urls[NATIVE], native=True),
             _maybe(
                 _gateway(before_port, _gateway_env(workdir, routes, baseline), urls["api-gateway (before)"])
                 if baseline is not None
@@ -219,6 +227,7 @@ def main() -> None:
             ),
             server(product_cmd, product_urls["product-service (direct)"], env=product_env, cpu=1),
             _gateway(product_gateway_port, _gateway_env(workdir, product_routes), product_urls["api-gateway"]),
+            _gateway(product_native_port, _gateway_env(workdir, product_routes), product_urls[NATIVE], native=True),
             _maybe(
                 _gateway(
                     product_before_port,
@@ -287,6 +296,8 @@ def write_results(
         f"Throughput: wrk 1 thread, 32 connections, {SECONDS} s. Latency: 1 connection, {LATENCY_SECONDS} s.",
         f"Medians of {ROUNDS} alternating rounds. `api-gateway (before)` is the same command on the source tree of",
         f"`{BASELINE}` (the gateway on an aiohttp client behind the chassis middleware), measured in the same run.",
+        f"`{NATIVE}` is the same app served with `http=GatewayProtocol` (`python -m bench.gateway.serve`, what",
+        "`ecommerce run api-gateway` gives once it passes that protocol to uvicorn).",
         "The machine is shared: absolute figures move between runs, the ratios measured side by side are what count.",
         "",
         *_table(throughput, latency),
