@@ -88,9 +88,17 @@ def wrk(
         if match:
             value, unit = float(match.group(1)), match.group(2)
             result[f"p{pct}_ms"] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    total = re.search(r"(\d+) requests in", out)
+    result["requests"] = float(total.group(1)) if total else 0.0
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     result["errors"] = float(errors.group(1)) if errors else 0.0
     return result
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (a cost per request that other load does not skew)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -232,7 +240,8 @@ def seed_catalog(url: str, products: int, *, categories: int = 10) -> None:
                 await conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), MAX({column})) FROM {table}"
                 )
-            await conn.execute("ANALYZE products; ANALYZE categories")
+            await conn.execute("VACUUM ANALYZE products")
+            await conn.execute("VACUUM ANALYZE categories")
         finally:
             await conn.close()
 
