@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test install tools lint typecheck bench lock clean
+.PHONY: up test install tools lint typecheck bench audit lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ typecheck: $(STAMP)
 
 test: install tools lint typecheck
 	$(BIN)/pytest
+
+## audit: known vulnerabilities in the installed packages (needs the vulnerability database online)
+audit: $(STAMP)
+	$(BIN)/python tests/reliability/test_dependency_audit.py
 
 bench: install tools
 	$(BIN)/python -m bench
