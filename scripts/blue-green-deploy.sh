@@ -18,7 +18,9 @@ Usage: $(basename "$0") [options] <env> <version> [service...]
        $(basename "$0") --switch-back <env> [service...]
 
 For each service (default: every component but service-discovery, a StatefulSet): read the live colour
-from the Service's selector (none yet: the chart's Deployment is live and the new colour is green),
+from the Service's selector (the chart's pods carry color=blue, values.color, and its Services select it, so
+on the first release blue is the chart's Deployment and the new colour is green; a Service without a colour,
+from a chart before the color label, counts as the chart's Deployment too),
 create <service>-<new colour> on image tag <version> with pods labelled color=<new colour>, wait until
 ready, mark its instances OUT_OF_SERVICE in the registry (service-discovery) until the switch, check its
 health, then switch: the new colour's instances UP in the registry, the Service pointed at it, the old
@@ -35,9 +37,19 @@ Environment: KUBECTL, REGISTRY_ATTEMPTS (tries per registry change while instanc
 EOF_USAGE
 }
 
-# The Deployment that serves a colour ("" = the chart's own Deployment).
+# Print the Deployment that serves a colour: <service>-<colour> when this script made one, else the chart's
+# own Deployment when its pods carry that colour ("" = no colour: a chart from before the color label).
+# Returns 1 when no Deployment serves it. Arguments: namespace, service, colour.
 colour_deployment() {
-  if [[ -z "$2" ]]; then printf '%s' "$1"; else printf '%s-%s' "$1" "$2"; fi
+  local namespace="$1" service="$2" colour="$3" chart_colour
+  if [[ -n "${colour}" ]] && kube -n "${namespace}" get "deployment/${service}-${colour}" >/dev/null 2>&1; then
+    printf '%s-%s' "${service}" "${colour}"
+    return 0
+  fi
+  chart_colour="$(kube -n "${namespace}" get "deployment/${service}" \
+    -o jsonpath='{.spec.template.metadata.labels.color}' 2>/dev/null)" || return 1
+  [[ "${chart_colour}" == "${colour}" ]] || return 1
+  printf '%s' "${service}"
 }
 
 # The label selector of a colour's pods ("" = the chart's own pods, which carry no colour).
@@ -95,7 +107,8 @@ deploy_one() {
   current="$(kube -n "${namespace}" get service "${service}" -o jsonpath='{.spec.selector.color}')" \
     || { log "${service}: no Service in ${namespace}"; return 1; }
   if [[ "${current}" == "green" ]]; then new="blue"; else new="green"; fi
-  live="$(colour_deployment "${service}" "${current}")"
+  live="$(colour_deployment "${namespace}" "${service}" "${current}")" \
+    || { log "${service}: no Deployment serves the live colour ${current:-<chart>}"; return 1; }
   replicas="$(kube -n "${namespace}" get "deployment/${live}" -o jsonpath='{.spec.replicas}')" \
     || { log "${service}: live Deployment ${live} not found"; return 1; }
   ((replicas > 0)) || replicas=1
@@ -140,7 +153,8 @@ deploy_one() {
     log "${service}: confirmation window ${window}s (Ctrl-C keeps ${live} running for --switch-back)"
     sleep "${window}"
   fi
-  if [[ -z "${current}" ]]; then
+  if [[ "${live}" == "${service}" ]]; then
+    # The chart's own Deployment: Helm owns it, so it stays, scaled to zero.
     kube::change -n "${namespace}" scale "deployment/${live}" --replicas=0 >/dev/null
   else
     kube::change -n "${namespace}" delete deployment "${live}" --ignore-not-found >/dev/null
@@ -153,14 +167,17 @@ switch_back() {
   current="$(kube -n "${namespace}" get service "${service}" -o jsonpath='{.spec.selector.color}')"
   [[ -n "${current}" ]] || { log "${service}: not on a colour, nothing to switch back to"; return 1; }
   if [[ "${current}" == "green" ]]; then previous="blue"; else previous="green"; fi
-  if kube -n "${namespace}" get "deployment/${service}-${previous}" >/dev/null 2>&1; then
+  local deployment live
+  if deployment="$(colour_deployment "${namespace}" "${service}" "${previous}")"; then
     target="${previous}"
+  elif deployment="$(colour_deployment "${namespace}" "${service}" "")"; then
+    target=""  # the chart's Deployment, from before the color label
   else
-    target=""  # the chart's Deployment
+    log "${service}: no Deployment serves ${previous}; traffic stays on ${current}"
+    return 1
   fi
-  local deployment
-  deployment="$(colour_deployment "${service}" "${target}")"
-  replicas="$(kube -n "${namespace}" get "deployment/${service}-${current}" -o jsonpath='{.spec.replicas}')"
+  live="$(colour_deployment "${namespace}" "${service}" "${current}")" || live="${service}-${current}"
+  replicas="$(kube -n "${namespace}" get "deployment/${live}" -o jsonpath='{.spec.replicas}')"
   kube::change -n "${namespace}" scale "deployment/${deployment}" --replicas="${replicas:-1}" >/dev/null
   kube::change -n "${namespace}" rollout status "deployment/${deployment}" --timeout="${timeout}s" \
     || { log "${service}: ${deployment} is not ready; traffic stays on ${current}"; return 1; }

@@ -17,9 +17,18 @@ LIVE = {
         },
     },
 }
+# The chart's Deployment as it renders now: its pods carry color=blue (values.color), its selector does not.
+CHART_BLUE = json.loads(json.dumps(LIVE))
+CHART_BLUE["spec"]["template"]["metadata"]["labels"]["color"] = "blue"
 
 
-def script_cluster(cluster, *, colour: str = "", health: str = '{"status":"UP"}') -> None:
+def script_cluster(cluster, *, colour: str = "", health: str = '{"status":"UP"}', chart_colour: str = "") -> None:
+    """The Service selecting `colour`, the chart's pods labelled `chart_colour` ("" = a chart from before the
+    color label). Every <service>-<colour> Deployment asked about exists unless a test says otherwise."""
+    chart_colour_query = r"get deployment/user-service -o jsonpath=\{\.spec\.template\.metadata\.labels\.color\}"
+    cluster.on(chart_colour_query, chart_colour)
+    if chart_colour:
+        cluster.on(r"get deployment/user-service -o json$", json.dumps(CHART_BLUE))
     cluster.on(r"get service user-service -o jsonpath", colour)
     cluster.on(r"get deployment/user-service(-blue|-green)? -o jsonpath=\{\.spec\.replicas\}", "3")
     cluster.on(r"get deployment/user-service(-blue|-green)? -o json$", json.dumps(LIVE))
@@ -53,7 +62,7 @@ def registry_changes(result) -> list[tuple[str, list[str]]]:
     return changes
 
 
-def test_first_release_switches_to_green_after_health_check(cluster):
+def test_first_release_on_a_chart_before_the_color_label_switches_to_green_after_health_check(cluster):
     script_cluster(cluster)
 
     result = cluster.run("blue-green-deploy.sh", "--window", "0", "dev", "1.1.0", "user-service")
@@ -86,6 +95,72 @@ def test_first_release_switches_to_green_after_health_check(cluster):
     up = next(i for i, line in enumerate(lines) if "registry-status DELETE" in line)
     out = max(i for i, line in enumerate(lines) if "registry-status PUT" in line and "10.0.0.1:" in line)
     assert health < up < switch < out
+
+
+def test_first_release_moves_traffic_from_the_charts_blue_pods_to_green(cluster):
+    # The chart's Service selects color=blue and its own Deployment's pods carry it: no user-service-blue yet.
+    script_cluster(cluster, colour="blue", chart_colour="blue")
+    cluster.on(r"get deployment/user-service-(blue|green)$", rc=1, stderr="NotFound")
+
+    result = cluster.run("blue-green-deploy.sh", "--window", "0", "dev", "1.1.0", "user-service")
+
+    assert result.returncode == 0, result.stderr
+    assert "live colour blue (user-service)" in result.stderr
+    [applied] = [json.loads(call.stdin) for call in result.calls if call.argv[-3:] == ["apply", "-f", "-"]]
+    assert applied["metadata"]["name"] == "user-service-green"
+    assert applied["spec"]["template"]["metadata"]["labels"]["color"] == "green"
+    assert applied["spec"]["selector"]["matchLabels"] == {"app": "user-service", "color": "green"}
+    assert applied["spec"]["template"]["spec"]["containers"][0]["image"] == "ecommerce:1.1.0"
+    health = result.index("exec deployment/user-service-green")
+    switch = result.index('patch service user-service --type merge -p {"spec":{"selector":{"color":"green"}}}')
+    # The chart's Deployment is Helm's: scaled to zero after the window, never deleted.
+    assert health < switch < result.index("scale deployment/user-service --replicas=0")
+    assert not result.called("delete deployment user-service")
+    green = ["10.0.1.1:user-service:8700", "10.0.1.2:user-service:8700"]
+    assert registry_changes(result) == [
+        ("OUT_OF_SERVICE", green),
+        ("UP", green),
+        ("OUT_OF_SERVICE", ["10.0.2.1:user-service:8700"]),  # the chart's blue pods
+    ]
+
+
+def test_unhealthy_green_on_the_first_release_never_gets_traffic(cluster):
+    script_cluster(cluster, colour="blue", chart_colour="blue", health='{"status":"DOWN"}')
+    cluster.on(r"get deployment/user-service-(blue|green)$", rc=1, stderr="NotFound")
+
+    result = cluster.run("blue-green-deploy.sh", "--window", "0", "dev", "1.1.0", "user-service")
+
+    assert result.returncode == 1
+    assert not result.called("patch service")
+    assert not result.called("scale deployment/user-service ")
+    assert result.called("delete deployment user-service-green")
+    assert registry_changes(result) == [
+        ("OUT_OF_SERVICE", ["10.0.1.1:user-service:8700", "10.0.1.2:user-service:8700"])
+    ]
+
+
+def test_switch_back_after_the_first_release_returns_to_the_charts_blue_pods(cluster):
+    script_cluster(cluster, colour="green", chart_colour="blue")
+    cluster.on(r"get deployment/user-service-blue$", rc=1, stderr="NotFound")
+
+    back = cluster.run("blue-green-deploy.sh", "--switch-back", "dev", "user-service")
+
+    assert back.returncode == 0, back.stderr
+    assert back.index("scale deployment/user-service --replicas=3") < back.index('"color":"blue"')
+    assert "traffic back on blue (user-service)" in back.stderr
+    blue, green = ["10.0.2.1:user-service:8700"], ["10.0.1.1:user-service:8700", "10.0.1.2:user-service:8700"]
+    assert registry_changes(back) == [("UP", blue), ("OUT_OF_SERVICE", green)]
+
+
+def test_switch_back_with_no_deployment_of_the_other_colour_changes_nothing(cluster):
+    script_cluster(cluster, colour="blue", chart_colour="blue")
+    cluster.on(r"get deployment/user-service-green$", rc=1, stderr="NotFound")
+
+    back = cluster.run("blue-green-deploy.sh", "--switch-back", "dev", "user-service")
+
+    assert back.returncode == 1
+    assert "no Deployment serves green" in back.stderr
+    assert not back.called("patch service") and not back.called("scale ")
 
 
 def test_unhealthy_new_colour_never_gets_traffic(cluster):

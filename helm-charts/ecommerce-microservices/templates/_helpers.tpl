@@ -44,6 +44,28 @@ app: {{ .name }}
 app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 {{- end -}}
 
+{{/*
+The blue-green colour. Pods of every component but the registry (a StatefulSet the scripts never switch) carry
+`color`, and their Service selects it. Deployment selectors stay without it (they are immutable); the colour
+Deployments blue-green-deploy.sh creates add theirs.
+*/}}
+{{- define "ecommerce.hasColor" -}}
+{{- if ne .name "service-discovery" }}true{{ end -}}
+{{- end -}}
+
+{{/*
+The colour a component's Service selects: the one the live Service already selects (blue-green-deploy.sh may
+have switched it; an upgrade must not switch it back), else values.color. Call with (dict "ctx" $ "name" N).
+*/}}
+{{- define "ecommerce.serviceColor" -}}
+{{- $live := lookup "v1" "Service" (include "ecommerce.namespace" .ctx) .name -}}
+{{- if and $live $live.spec $live.spec.selector (hasKey $live.spec.selector "color") -}}
+{{- index $live.spec.selector "color" -}}
+{{- else -}}
+{{- .ctx.Values.color -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "ecommerce.imageTag" -}}
 {{- .Values.image.tag | default .Chart.AppVersion -}}
 {{- end -}}
