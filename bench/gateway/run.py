@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -40,6 +39,9 @@ SECONDS = 8
 LATENCY_SECONDS = 5
 PATH = "/product-service/api/products/1"
 NATIVE = "api-gateway (GatewayProtocol)"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+HELLO = "uvicorn, constant answer (floor)"
+UVICORN_FAST = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
 BASELINE = os.environ.get("GATEWAY_BASELINE", "6cf1396")  # the gateway on aiohttp, before the fast lane
 
 BACKEND_CONF = """
@@ -166,15 +168,6 @@ def _gateway(port: int, env: dict[str, str], ready: str, cpu: int = 0, native: b
     return server(command, ready, env=env, cpu=cpu)
 
 
-@contextlib.contextmanager
-def _maybe(context: contextlib.AbstractContextManager[object] | None) -> Iterator[None]:
-    if context is None:
-        yield
-    else:
-        with context:
-            yield
-
-
 def main() -> None:
     ensure_tools()
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
@@ -183,7 +176,7 @@ def main() -> None:
         baseline = _baseline_tree(workdir)
         backend_port, proxy_port, gateway_port, before_port = free_port(), free_port(), free_port(), free_port()
         product_port, product_gateway_port, product_before_port = free_port(), free_port(), free_port()
-        native_port, product_native_port = free_port(), free_port()
+        native_port, product_native_port, hello_port = free_port(), free_port(), free_port()
         backend = f"http://127.0.0.1:{backend_port}"
         routes = _routes_file(workdir, backend)
         product = f"http://127.0.0.1:{product_port}"
@@ -193,6 +186,7 @@ def main() -> None:
             "nginx": f"http://127.0.0.1:{proxy_port}{PATH}",
             "api-gateway": f"http://127.0.0.1:{gateway_port}{PATH}",
             NATIVE: f"http://127.0.0.1:{native_port}{PATH}",
+            HELLO: f"http://127.0.0.1:{hello_port}{PATH}",
         }
         product_urls = {
             "product-service (direct)": f"{product}{PATH}",
@@ -213,38 +207,54 @@ def main() -> None:
         latency: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
         product_tp: dict[str, list[dict[str, float]]] = {name: [] for name in product_urls}
         product_lat: dict[str, list[dict[str, float]]] = {name: [] for name in product_urls}
-        with (
-            _nginx(BACKEND_CONF.format(dir=workdir, port=backend_port), workdir, "backend", urls["backend (direct)"]),
-            _nginx(
-                PROXY_CONF.format(dir=workdir, port=proxy_port, backend=backend_port), workdir, "proxy", urls["nginx"]
-            ),
-            _gateway(gateway_port, _gateway_env(workdir, routes), urls["api-gateway"]),
-            _gateway(native_port, _gateway_env(workdir, routes), urls[NATIVE], native=True),
-            _maybe(
-                _gateway(before_port, _gateway_env(workdir, routes, baseline), urls["api-gateway (before)"])
-                if baseline is not None
-                else None
-            ),
-            server(product_cmd, product_urls["product-service (direct)"], env=product_env, cpu=1),
-            _gateway(product_gateway_port, _gateway_env(workdir, product_routes), product_urls["api-gateway"]),
-            _gateway(product_native_port, _gateway_env(workdir, product_routes), product_urls[NATIVE], native=True),
-            _maybe(
-                _gateway(
-                    product_before_port,
-                    _gateway_env(workdir, product_routes, baseline),
-                    product_urls["api-gateway (before)"],
-                )
-                if baseline is not None
-                else None
-            ),
-        ):
+        with contextlib.ExitStack() as stack:
+            pids = {
+                "backend (direct)": stack.enter_context(
+                    _nginx(
+                        BACKEND_CONF.format(dir=workdir, port=backend_port),
+                        workdir,
+                        "backend",
+                        urls["backend (direct)"],
+                    )
+                ).pid,
+                "nginx": stack.enter_context(
+                    _nginx(
+                        PROXY_CONF.format(dir=workdir, port=proxy_port, backend=backend_port),
+                        workdir,
+                        "proxy",
+                        urls["nginx"],
+                    )
+                ).pid,
+                "api-gateway": stack.enter_context(
+                    _gateway(gateway_port, _gateway_env(workdir, routes), urls["api-gateway"])
+                ).pid,
+                NATIVE: stack.enter_context(
+                    _gateway(native_port, _gateway_env(workdir, routes), urls[NATIVE], native=True)
+                ).pid,
+            }
+            hello = [python(), "-m", "uvicorn", "bench.gateway.hello:app", "--port", str(hello_port), *UVICORN_FAST]
+            pids[HELLO] = stack.enter_context(server(hello, urls[HELLO], cpu=0)).pid
+            if baseline is not None:
+                pids["api-gateway (before)"] = stack.enter_context(
+                    _gateway(before_port, _gateway_env(workdir, routes, baseline), urls["api-gateway (before)"])
+                ).pid
+            stack.enter_context(server(product_cmd, product_urls["product-service (direct)"], env=product_env, cpu=1))
+            product_env_gw = _gateway_env(workdir, product_routes)
+            stack.enter_context(_gateway(product_gateway_port, product_env_gw, product_urls["api-gateway"]))
+            stack.enter_context(_gateway(product_native_port, product_env_gw, product_urls[NATIVE], native=True))
+            if baseline is not None:
+                before_env = _gateway_env(workdir, product_routes, baseline)
+                stack.enter_context(_gateway(product_before_port, before_env, product_urls["api-gateway (before)"]))
             for url in urls.values():
                 wrk(url, seconds=2, cpu=1)  # warm-up: pools filled, code paths hot
             for url in product_urls.values():
                 wrk(url, seconds=2, cpu=0)
             for _ in range(ROUNDS):
                 for name, url in urls.items():
-                    throughput[name].append(wrk(url, seconds=SECONDS, cpu=1))
+                    before_cpu = _cpu_seconds(pids[name])
+                    result = wrk(url, seconds=SECONDS, cpu=1)
+                    result["cpu_us"] = (_cpu_seconds(pids[name]) - before_cpu) / (result["rps"] * SECONDS) * 1e6
+                    throughput[name].append(result)
                     latency[name].append(wrk(url, seconds=LATENCY_SECONDS, connections=1, cpu=1))
                 for name, url in product_urls.items():
                     product_tp[name].append(wrk(url, seconds=SECONDS, cpu=0))
@@ -257,16 +267,35 @@ def main() -> None:
         )
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its children (nginx's worker), from /proc."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 def _table(throughput: dict[str, dict[str, float]], latency: dict[str, dict[str, float]]) -> list[str]:
+    cpu = all("cpu_us" in t for t in throughput.values())
     lines = [
-        "| target | requests/s (32 conn.) | p50 ms | p99 ms | p50 ms (1 conn.) | p99 ms (1 conn.) | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| target | requests/s (32 conn.) | p50 ms | p99 ms | p50 ms (1 conn.) | p99 ms (1 conn.) | errors |"
+        + (" CPU us/request |" if cpu else ""),
+        "|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if cpu else ""),
     ]
     for name in throughput:
         t, lat = throughput[name], latency[name]
         lines.append(
             f"| {name} | {t['rps']:.0f} | {t.get('p50_ms', 0):.2f} | {t.get('p99_ms', 0):.2f} | "
             f"{lat.get('p50_ms', 0):.3f} | {lat.get('p99_ms', 0):.3f} | {t['errors'] + lat['errors']:.0f} |"
+            + (f" {t['cpu_us']:.1f} |" if cpu else "")
         )
     return lines
 
@@ -294,8 +323,12 @@ def write_results(
         "The proxy under test is pinned to core 0 (one nginx worker; one uvicorn worker for the gateway, with its",
         "chassis metrics, JSON access log, route policy and in-memory rate limit); wrk and the backend share core 1.",
         f"Throughput: wrk 1 thread, 32 connections, {SECONDS} s. Latency: 1 connection, {LATENCY_SECONDS} s.",
+        "CPU us/request: the proxy process's user + system CPU time over the throughput run divided by the requests",
+        "served, the figure least disturbed by other work on the machine (its inverse is requests/s per core).",
         f"Medians of {ROUNDS} alternating rounds. `api-gateway (before)` is the same command on the source tree of",
         f"`{BASELINE}` (the gateway on an aiohttp client behind the chassis middleware), measured in the same run.",
+        f"`{HELLO}` is no proxy at all: uvicorn answering the same body from a bare ASGI function, the floor",
+        "under any gateway built on uvicorn's ASGI path.",
         f"`{NATIVE}` is the same app served with `http=GatewayProtocol` (`python -m bench.gateway.serve`, what",
         "`ecommerce run api-gateway` gives once it passes that protocol to uvicorn).",
         "The machine is shared: absolute figures move between runs, the ratios measured side by side are what count.",
@@ -305,13 +338,19 @@ def write_results(
     ]
     for name in [n for n in throughput if n.startswith("api-gateway")]:
         p50, p99 = _added(latency, name, "backend (direct)")
+        per_core = throughput["nginx"]["cpu_us"] / throughput[name]["cpu_us"]
         lines.append(
-            f"- {name}: throughput **{throughput[name]['rps'] / nginx:.0%} of nginx** (goal: at least 40 %); "
-            f"added latency over the direct backend, 1 connection: p50 **{p50:.3f} ms**, p99 {p99:.3f} ms "
-            f"(goal: p50 at most 0.3 ms)."
+            f"- {name}: throughput **{throughput[name]['rps'] / nginx:.0%} of nginx** (goal: at least 40 %), "
+            f"{per_core:.0%} by CPU per request; added latency over the direct backend, 1 connection: "
+            f"p50 **{p50:.3f} ms**, p99 {p99:.3f} ms (goal: p50 at most 0.3 ms)."
         )
     p50, p99 = _added(latency, "nginx", "backend (direct)")
     lines.append(f"- nginx: added p50 {p50:.3f} ms, p99 {p99:.3f} ms.")
+    floor = throughput[HELLO]
+    lines.append(
+        f"- {HELLO}: {floor['rps'] / nginx:.0%} of nginx's proxying throughput, "
+        f"{throughput['nginx']['cpu_us'] / floor['cpu_us']:.0%} by CPU per request."
+    )
     direct = product_tp["product-service (direct)"]["rps"]
     lines += [
         "",
