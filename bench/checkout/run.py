@@ -14,7 +14,7 @@ import os
 import statistics
 
 from bench.checkout.journey import drive, summary
-from bench.common import machine, write_result
+from bench.common import cpu_seconds, machine, write_result
 from bench.shop import fresh_databases, shop, top_up_stock
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -25,9 +25,11 @@ P99_BOUND_MS = 2000.0
 
 def main() -> None:
     sweeps: list[list[tuple[float, dict[str, float]]]] = []
-    with fresh_databases() as databases, shop(databases):
+    with fresh_databases() as databases, shop(databases) as running:
         top_up_stock(databases["PRODUCT_SERVICE_DATABASE_URL"])
         asyncio.run(drive(2, 3))  # warm-up: connections, caches, JWKS fetched
+        pids = running.pids()
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         for _ in range(ROUNDS):
             sweep = []
             for rate in RATES:
@@ -36,7 +38,9 @@ def main() -> None:
                 if result["errors"] or result["p99_ms"] > P99_BOUND_MS:
                     break
             sweeps.append(sweep)
-    write(sweeps)
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+    purchases = sum(r["completed"] for sweep in sweeps for _, r in sweep)
+    write(sweeps, {name: seconds * 1000 / max(purchases, 1) for name, seconds in cpu.items()})
 
 
 def held(sweep: list[tuple[float, dict[str, float]]]) -> tuple[float, dict[str, float]] | None:
@@ -44,7 +48,7 @@ def held(sweep: list[tuple[float, dict[str, float]]]) -> tuple[float, dict[str, 
     return good[-1] if good else None
 
 
-def write(sweeps: list[list[tuple[float, dict[str, float]]]]) -> None:
+def write(sweeps: list[list[tuple[float, dict[str, float]]]], cpu_ms: dict[str, float]) -> None:
     best = [held(sweep) for sweep in sweeps]
     rates = [b[1]["per_second"] if b else 0.0 for b in best]
     lines = [
@@ -74,5 +78,15 @@ def write(sweeps: list[list[tuple[float, dict[str, float]]]]) -> None:
                 f"| {index} | {rate} | {r['completed']:.0f} | {r['per_second']:.1f} | {r['p50_ms']:.0f} | "
                 f"{r['p99_ms']:.0f} | {r['max_ms']:.0f} | {r['errors']:.0f} |"
             )
-    lines.append("")
+    lines += [
+        "",
+        "Where the CPU goes: each process's CPU time over all sweeps divided by the purchases completed (PostgreSQL",
+        "not included). Two cores give 2,000 ms of CPU per second, so this bounds purchases per second from above.",
+        "",
+        "| process | CPU ms per purchase |",
+        "|---|---:|",
+        *(f"| {name} | {ms:.1f} |" for name, ms in sorted(cpu_ms.items(), key=lambda item: -item[1])),
+        f"| **all** | **{sum(cpu_ms.values()):.1f}** |",
+        "",
+    ]
     write_result("checkout", lines)
