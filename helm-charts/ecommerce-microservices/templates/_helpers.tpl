@@ -127,6 +127,25 @@ Call with (dict "ctx" $ "secret" SECRET_NAME "key" KEY "value" EXPLICIT "length"
 {{- end -}}
 {{- end -}}
 
+{{/*
+A service's database credential (key database.username or database.password of <service>-secret). When the
+Secret already exists in the cluster, its current value is kept, whatever the values say: rotate-secrets.sh
+changes the role in PostgreSQL together with the Secret, and an upgrade writing the values' username or password
+back would lock the service out. Otherwise: the values' username; the values' password, else a generated one.
+Call with (dict "ctx" $ "name" N "c" COMPONENT "key" KEY).
+*/}}
+{{- define "ecommerce.dbCredential" -}}
+{{- $secret := printf "%s-secret" .name -}}
+{{- $live := lookup "v1" "Secret" (include "ecommerce.namespace" .ctx) $secret -}}
+{{- if and $live $live.data (hasKey $live.data .key) -}}
+{{- index $live.data .key | b64dec -}}
+{{- else if eq .key "database.username" -}}
+{{- .c.database.username -}}
+{{- else -}}
+{{- include "ecommerce.secretValue" (dict "ctx" .ctx "secret" $secret "key" .key "value" .c.database.password) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Pod security context shared by every pod of the chart. */}}
 {{- define "ecommerce.podSecurityContext" -}}
 runAsNonRoot: true
