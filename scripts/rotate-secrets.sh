@@ -213,13 +213,6 @@ main() {
     log "old credential ${old_user} retired (NOLOGIN)"
   fi
   log "${service} now uses ${new_user}"
-  local manager
-  manager="$(kube -n "${NAMESPACE}" get secret "${secret}" \
-    -o 'jsonpath={.metadata.labels.app\.kubernetes\.io/managed-by}' 2>/dev/null)" || manager=""
-  if [[ "${manager}" == "Helm" ]]; then
-    warn "Helm manages ${secret}: before the next helm upgrade, set components.${service}.database.username=${new_user}" \
-      "in the values (and .password, if your values set one), or the upgrade writes the old credential back"
-  fi
 }
 
 main "$@"

@@ -10,12 +10,9 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def script_cluster(
-    cluster, *, user: str = "productservice", healthy: bool = True, postgres_key: bool = True, manager: str = ""
-) -> None:
+def script_cluster(cluster, *, user: str = "productservice", healthy: bool = True, postgres_key: bool = True) -> None:
     cluster.on(r"get secret product-service-secret -o jsonpath=\{\.data\.database\\\.username\}", b64(user))
     cluster.on(r"get secret product-service-secret -o jsonpath=\{\.data\.database\\\.password\}", b64("old-secret-pw"))
-    cluster.on(r"get secret product-service-secret -o jsonpath=\{\.metadata\.labels", manager)
     cluster.on(r"get secret postgres-secret -o jsonpath=\{\.data\.username\}", b64("postgres"))
     cluster.on(
         r"get secret postgres-secret -o jsonpath=\{\.data\.product-service-password\}",
@@ -69,7 +66,6 @@ def test_rotation_with_generated_password_alternates_roles(cluster):
     kubectl_calls = [call for call in result.calls if call.tool == "kubectl"]
     retire_at = max(i for i, call in enumerate(kubectl_calls) if call.stdin == retire)
     assert result.index("patch secret postgres-secret") < retire_at
-    assert "Helm manages" not in result.stderr
 
 
 def test_rotation_without_a_postgres_secret_key_leaves_it_alone(cluster):
@@ -80,15 +76,6 @@ def test_rotation_without_a_postgres_secret_key_leaves_it_alone(cluster):
     assert result.returncode == 0, result.stderr
     assert not result.called("patch secret postgres-secret")
     assert "has no key product-service-password" in result.stderr
-
-
-def test_rotation_of_a_helm_managed_secret_warns_about_the_next_upgrade(cluster):
-    script_cluster(cluster, manager="Helm")
-
-    result = cluster.run("rotate-secrets.sh", "product-service")
-
-    assert result.returncode == 0, result.stderr
-    assert "components.product-service.database.username=productservice_b" in result.stderr
 
 
 def test_rotation_failing_halfway_keeps_old_credential(cluster):
