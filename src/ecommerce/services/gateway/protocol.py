@@ -1,22 +1,23 @@
-"""uvicorn's httptools protocol, serving the plain proxied requests itself, without ASGI.
+"""uvicorn's httptools protocol, serving the plain proxied requests itself, below ASGI.
 
-Measured per proxied request on one core (CPU time, bench/results/gateway.md): uvicorn answering a constant
-"hello" through ASGI already costs about 30 us, nginx proxying a request about 20 us, and the gateway on ASGI
-(fast lane, pooled client) about 100 us; 40 % of nginx's throughput needs about 50 us. The ASGI path cannot get
-there: per request it builds a scope, a request cycle, an event, a task and several coroutine frames, checks every
-response header with regular expressions and writes the head and the body separately. No server library offers
-a proxy path below ASGI, so this protocol adds one: a public GET or HEAD without a body, on a gateway route,
-allowed by the rate limit, for which an idle upstream connection is ready, is forwarded from the parser's
-callbacks and answered in one write when the upstream's answer arrives, with callbacks only (no task, no
-future). Everything else, including the first request to each upstream (it opens the pool), requests carrying a
-token, a body or an Origin, sampled requests when tracing is on and any request while the fault switch is on,
-takes uvicorn's ordinary path into the app (the fast lane, then the chassis).
+Measured per proxied request on one core (CPU time, bench/results/gateway.md): nginx proxies a request for about
+20 us, uvicorn answers a constant body through ASGI for about 30 us, and the gateway on the ASGI path (fast lane,
+pooled client) costs about 90-100 us; 40 % of nginx needs about 50 us. Per request the ASGI path builds a scope,
+a request cycle, an event, a task and several coroutine frames, checks every response header with regular
+expressions and writes the head and the body separately. No server library offers a proxy path below ASGI, so
+this protocol adds one for the commonest request, a public GET or HEAD without a body or Origin on a gateway
+route: it is forwarded from the parser's callbacks over a pooled upstream connection (opened when none is idle)
+and answered in one write when the upstream's answer arrives, with callbacks only (no task, no future, no ASGI
+messages). Everything else (requests with a token, a body or an Origin, percent-encoded paths, pipelined
+requests, any request while a breaker is open or half-open or the fault switch is on, sampled requests when
+tracing is on, Redis rate limits) takes uvicorn's ordinary path into the app: the fast lane, then the chassis.
 
-The proxy's rules are the same on both paths: routes, policy, balancing and breakers, retries of idempotent
-requests within the budget, per-route read timeouts (504), 502 when the upstream breaks, streaming of large or
-chunked answers with flow control, the upstream metrics, `http_server_requests_seconds`, the access log, the
-request id and the trace context. Select it with uvicorn's `http=` option (`ecommerce run` does for api-gateway
-when told, see the module's `PROTOCOL` name).
+The rules are the same on both paths: routes, policy, the in-memory rate limit (429 with Retry-After),
+balancing, retries of idempotent requests within the budget (also after a refused connection or a 502/503/504),
+per-route read timeouts (504), 502 when the upstream breaks, streaming of large or chunked answers with flow
+control both ways, the upstream metrics, `http_server_requests_seconds`, the access log, the request id and the
+trace context. Every gateway test runs on both protocols. Select it with uvicorn's `http=` option (`PROTOCOL`
+below is its import string).
 """
 
 from __future__ import annotations

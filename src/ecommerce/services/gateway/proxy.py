@@ -2,7 +2,8 @@
 
 Plain ASGI on purpose (no request objects, no per-request dependency resolution): one pass over the request
 headers that also builds the upstream's header block, the pooled upstream client of `client.py`, bodies buffered
-only when small and streamed otherwise. `fastlane.py` runs it ahead of the chassis middleware stack.
+only when small and streamed otherwise. `fastlane.py` runs it ahead of the chassis middleware stack, and
+`protocol.py` serves the plainest requests (public reads) below ASGI with the same rules.
 """
 
 from __future__ import annotations
