@@ -178,3 +178,20 @@ async def test_memory_bucket_refills_and_sweeps() -> None:
     for index in range(10):
         await limiter.acquire(f"k{index}", 1000.0, 1)
     assert len(limiter._buckets) <= 4
+
+
+async def test_public_reads_are_limited_per_address(
+    gateway: GatewayFactory, upstreams: tuple[Upstream, Upstream]
+) -> None:
+    config = default_config({"*": [upstreams[0].url]}, defaults={"rate-limit": {"rate": 0.5, "burst": 2}})
+    before = _limited("product-service")
+    async with gateway(config) as client:
+        statuses = [(await client.get("/product-service/api/products/1")).status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]
+        refused = await client.get("/product-service/api/products/1", headers={"X-Request-Id": "limited-1"})
+        assert refused.status_code == 429
+        assert refused.json()["httpStatus"] == "TOO_MANY_REQUESTS"
+        assert set(refused.json()) == {"timestamp", "httpStatus", "msg", "path", "traceId"}
+        assert 1 <= int(refused.headers["retry-after"]) <= 2
+        assert refused.headers["x-request-id"] == "limited-1"
+    assert _limited("product-service") == before + 2
