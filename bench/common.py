@@ -203,16 +203,18 @@ def uvicorn(factory: str, port: int, *, env: dict[str, str] | None = None, cpu: 
     return server(command, f"http://127.0.0.1:{port}{ready}", env=env, cpu=cpu)
 
 
-HISTORY = "## Before the fix"
+KEPT_SECTIONS = ("## Notes", "## Before the fix")  # hand-kept: profiles, figures from before a fix
 
 
 def write_result(name: str, lines: list[str]) -> None:
-    """Write bench/results/<name>.md, keeping its hand-kept history section (figures from before a fix)."""
+    """Write bench/results/<name>.md, keeping its hand-kept sections (from the first KEPT_SECTIONS heading on)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.md"
     kept = ""
-    if path.exists() and HISTORY in (old := path.read_text()):
-        kept = old[old.index(HISTORY) :]
+    old = path.read_text() if path.exists() else ""
+    starts = [old.index(heading) for heading in KEPT_SECTIONS if heading in old]
+    if starts:
+        kept = old[min(starts) :]
     path.write_text("\n".join(lines).rstrip("\n") + "\n" + ("\n" + kept if kept else ""))
     print("\n".join(lines))
 

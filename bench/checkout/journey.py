@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -101,6 +102,8 @@ def summary(outcome: Outcome) -> dict[str, float]:
     def pct(q: float) -> float:
         return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else 0.0
 
+    for error in sorted(set(outcome.errors))[:3]:
+        print(f"  error: {error}", file=sys.stderr)
     return {
         "completed": float(len(latencies)),
         "errors": float(len(outcome.errors)),

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import time
+from collections import Counter
 
 from bench.checkout.journey import drive, summary
 from bench.common import cpu_seconds, machine, write_result
@@ -21,10 +23,12 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 STEP_SECONDS = 10
 RATES = [2, 4, 6, 8, 10, 12, 16, 20, 25]
 P99_BOUND_MS = 2000.0
+COOL_DOWN_SECONDS = 20
 
 
 def main() -> None:
     sweeps: list[list[tuple[float, dict[str, float]]]] = []
+    errors: list[str] = []
     with fresh_databases() as databases, shop(databases) as running:
         top_up_stock(databases["PRODUCT_SERVICE_DATABASE_URL"])
         asyncio.run(drive(2, 3))  # warm-up: connections, caches, JWKS fetched
@@ -33,14 +37,17 @@ def main() -> None:
         for _ in range(ROUNDS):
             sweep = []
             for rate in RATES:
-                result = summary(asyncio.run(drive(rate, STEP_SECONDS)))
+                outcome = asyncio.run(drive(rate, STEP_SECONDS))
+                result = summary(outcome)
                 sweep.append((rate, result))
+                errors.extend(outcome.errors)
                 if result["errors"] or result["p99_ms"] > P99_BOUND_MS:
+                    time.sleep(COOL_DOWN_SECONDS)  # let queues drain and open circuits close before the next sweep
                     break
             sweeps.append(sweep)
         cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
     purchases = sum(r["completed"] for sweep in sweeps for _, r in sweep)
-    write(sweeps, {name: seconds * 1000 / max(purchases, 1) for name, seconds in cpu.items()})
+    write(sweeps, errors, {name: seconds * 1000 / max(purchases, 1) for name, seconds in cpu.items()})
 
 
 def held(sweep: list[tuple[float, dict[str, float]]]) -> tuple[float, dict[str, float]] | None:
@@ -48,7 +55,7 @@ def held(sweep: list[tuple[float, dict[str, float]]]) -> tuple[float, dict[str, 
     return good[-1] if good else None
 
 
-def write(sweeps: list[list[tuple[float, dict[str, float]]]], cpu_ms: dict[str, float]) -> None:
+def write(sweeps: list[list[tuple[float, dict[str, float]]]], errors: list[str], cpu_ms: dict[str, float]) -> None:
     best = [held(sweep) for sweep in sweeps]
     rates = [b[1]["per_second"] if b else 0.0 for b in best]
     lines = [
@@ -78,6 +85,10 @@ def write(sweeps: list[list[tuple[float, dict[str, float]]]], cpu_ms: dict[str, 
                 f"| {index} | {rate} | {r['completed']:.0f} | {r['per_second']:.1f} | {r['p50_ms']:.0f} | "
                 f"{r['p99_ms']:.0f} | {r['max_ms']:.0f} | {r['errors']:.0f} |"
             )
+    if errors:
+        counts = Counter(error[:150] for error in errors)
+        lines += ["", "Errors (in the steps that broke the bound), most frequent first:", ""]
+        lines += [f"- {count} x `{error}`" for error, count in counts.most_common(5)]
     lines += [
         "",
         "Where the CPU goes: each process's CPU time over all sweeps divided by the purchases completed (PostgreSQL",
