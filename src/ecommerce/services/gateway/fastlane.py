@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI
 from opentelemetry import context as otel_context
@@ -42,7 +42,7 @@ _LOW_64 = (1 << 64) - 1
 def telemetry_options(app: FastAPI) -> dict[str, Any]:
     """The options the chassis gave its telemetry middleware (tracer, sampling ratio, access log)."""
     for middleware in app.user_middleware:
-        if middleware.cls is TelemetryMiddleware:
+        if middleware.cls is cast(Any, TelemetryMiddleware):
             return dict(middleware.kwargs)
     return {}
 

@@ -225,12 +225,13 @@ class Gateway:
         access = self.policy.access(route.prefix, method, path)
         if access is _DENIED:
             return await error(scope, receive, send, 404, f"No resource at {path}", cors, own)
-        principal = None
+        principal: Principal | None = None
         if access is not Access.PUBLIC:
-            principal = await self._authorize(incoming.authorization, access)
-            if not isinstance(principal, Principal):
-                status, msg, extra = principal
-                return await error(scope, receive, send, status, msg, cors, {**extra, **own} if own else extra)
+            verdict = await self._authorize(incoming.authorization, access)
+            if not isinstance(verdict, Principal):
+                status, msg, challenge = verdict
+                return await error(scope, receive, send, status, msg, cors, {**challenge, **own} if own else challenge)
+            principal = verdict
 
         if self.rate_limits and route.rate is not None:
             client = principal.username if principal is not None else self._client_address(scope, incoming)
@@ -257,12 +258,12 @@ class Gateway:
             except ClientGone:
                 return 499
         if request_id is None:
-            extra = "".join(f"{name.lower()}: {value}\r\n" for name, value in outgoing_headers().items()).encode()
+            context = "".join(f"{name.lower()}: {value}\r\n" for name, value in outgoing_headers().items()).encode()
         else:
-            extra = b"x-request-id: %s\r\n" % request_id
+            context = b"x-request-id: %s\r\n" % request_id
             if traceparent is not None:
-                extra += b"traceparent: %s\r\n" % traceparent
-        incoming.forward.append(extra)
+                context += b"traceparent: %s\r\n" % traceparent
+        incoming.forward.append(context)
         try:
             return await self._forward(
                 scope, send, route, method, b"".join(incoming.forward), body, length, cors, request_id

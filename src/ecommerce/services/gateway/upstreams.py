@@ -86,10 +86,10 @@ class Upstreams:
             now = time.monotonic()
             excluded = {*tried, *(upstream for upstream, until in self._open_until.items() if until > now)}
         if not excluded and len(urls) == 1 and self._registry() is None:  # the common case, in one step
-            upstream = urls[0]
-            breaker = self._breakers.get(upstream)
+            only = urls[0]
+            breaker = self._breakers.get(only)
             if breaker is not None and breaker.state == CircuitState.CLOSED:
-                return upstream
+                return only
         excluded = set(excluded)
         for _ in range(8):
             upstream = self._candidate(service, urls, excluded)
