@@ -88,7 +88,7 @@ async def test_forwarding_headers(gateway: GatewayFactory, upstreams: tuple[Upst
         response = await client.get(
             "/order-service/api/orders",
             headers={
-                **keys.auth(),
+                **keys.auth(admin=True),
                 "X-Request-Id": "req-123",
                 "traceparent": traceparent,
                 "X-Forwarded-For": "6.6.6.6",
@@ -155,7 +155,7 @@ async def test_streams_response_and_request_bodies(
             for _ in range(16):
                 yield b"x" * 65536
 
-        upload = await client.post("/order-service/api/upload", content=body(), headers=keys.auth())
+        upload = await client.post("/order-service/api/upload", content=body(), headers=keys.auth(admin=True))
         assert upload.status_code == 200
         assert upload.json()["bodyLength"] == 16 * 65536
 
@@ -163,9 +163,9 @@ async def test_streams_response_and_request_bodies(
 async def test_request_size_limit(gateway: GatewayFactory, upstreams: tuple[Upstream, Upstream], keys: Keys) -> None:
     config = default_config({"*": [upstreams[0].url]}, defaults={"max-body-bytes": 1000})
     async with gateway(config) as client:
-        small = await client.post("/order-service/api/orders", content=b"x" * 1000, headers=keys.auth())
+        small = await client.post("/order-service/api/orders", content=b"x" * 1000, headers=keys.auth(admin=True))
         assert small.status_code == 200
-        big = await client.post("/order-service/api/orders", content=b"x" * 1001, headers=keys.auth())
+        big = await client.post("/order-service/api/orders", content=b"x" * 1001, headers=keys.auth(admin=True))
         assert big.status_code == 413
         assert big.json()["httpStatus"] == "REQUEST_ENTITY_TOO_LARGE"
         assert upstreams[0].hits["/order-service/api/orders"] == 1  # refused by its Content-Length, never sent
@@ -174,7 +174,7 @@ async def test_request_size_limit(gateway: GatewayFactory, upstreams: tuple[Upst
             for _ in range(4):
                 yield b"y" * 600
 
-        streamed = await client.post("/order-service/api/orders", content=chunks(), headers=keys.auth())
+        streamed = await client.post("/order-service/api/orders", content=chunks(), headers=keys.auth(admin=True))
         assert streamed.status_code == 413  # refused while streaming, once past the limit
 
 
@@ -209,7 +209,7 @@ async def test_plain_reads_take_the_native_path(
         assert native
         for _ in range(3):
             assert (await client.get("/product-service/api/products/1")).status_code == 200
-        assert (await client.get("/order-service/api/orders", headers=keys.auth())).status_code == 200
+        assert (await client.get("/order-service/api/orders", headers=keys.auth(admin=True))).status_code == 200
         assert (await client.head("/product-service/api/products/1")).status_code == 200
     served = [path for path in attempts if path.startswith("/product-service")]
     expected = 4 if client.http_protocol == "native" else 0  # type: ignore[attr-defined]
