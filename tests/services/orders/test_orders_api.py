@@ -72,6 +72,13 @@ async def test_seeded_order_shape(client: httpx.AsyncClient) -> None:
     assert [o["orderId"] for o in listed] == [1, 3]
 
 
+async def test_orders_of_one_user_through_their_carts(client: httpx.AsyncClient) -> None:
+    mine = (await client.get(f"{BASE}/orders", params={"userId": 3})).json()["collection"]
+    assert mine and {order["cart"]["userId"] for order in mine} == {3}
+    assert (await client.get(f"{BASE}/orders", params={"userId": 424242})).json() == {"collection": []}
+    assert (await client.get(f"{BASE}/orders", params={"userId": "x"})).status_code == 400
+
+
 async def test_cart_crud(client: httpx.AsyncClient) -> None:
     created = await client.post(f"{BASE}/carts", json={"userId": 42})
     assert created.status_code == 201

@@ -101,8 +101,11 @@ async def list_orders(
     session: DbSession,
     ids: Annotated[str | None, Query(max_length=12_000, description="comma-separated order ids")] = None,
     cart_id: Annotated[int | None, Query(alias="cartId", ge=1, le=2_147_483_647)] = None,
+    user_id: Annotated[int | None, Query(alias="userId", ge=1, le=2_147_483_647)] = None,
 ) -> Collection[OrderOut]:
-    orders = await order_service.list_orders(session, ids=_parse_ids(ids) if ids is not None else None, cart_id=cart_id)
+    orders = await order_service.list_orders(
+        session, ids=_parse_ids(ids) if ids is not None else None, cart_id=cart_id, user_id=user_id
+    )
     return Collection[OrderOut](collection=orders)
 
 

@@ -108,14 +108,20 @@ def _cart_out(row: Any, users: dict[int, dict[str, Any]]) -> CartOut:
 
 
 async def list_orders(
-    session: AsyncSession, *, ids: Sequence[int] | None = None, cart_id: int | None = None
+    session: AsyncSession,
+    *,
+    ids: Sequence[int] | None = None,
+    cart_id: int | None = None,
+    user_id: int | None = None,
 ) -> list[OrderOut]:
-    """Orders with their lines, optionally only these ids or one cart's."""
+    """Orders with their lines, optionally only these ids, one cart's or one user's (through their carts)."""
     query = _ORDER_ROWS.order_by(Order.order_id)
     if ids is not None:
         query = query.where(Order.order_id.in_(ids))
     if cart_id is not None:
         query = query.where(Order.cart_id == cart_id)
+    if user_id is not None:
+        query = query.where(Cart.user_id == user_id)
     rows = (await session.execute(query)).all()
     lines = await _lines(session, [row.order_id for row in rows])
     return [_order_out(row, lines.get(row.order_id, [])) for row in rows]

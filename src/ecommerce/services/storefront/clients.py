@@ -245,10 +245,9 @@ async def resolve_order_owner(peers: Peers, order: dict[str, Any]) -> int | None
 
 
 async def list_orders(peers: Peers, user_id: int | None = None) -> list[dict[str, Any]]:
-    """Orders, newest first: one user's (by their carts), or every order when user_id is None."""
-    rows = collection(await peers.fetch("GET", ORDERS, "/order-service/api/orders"))
-    if user_id is not None:
-        rows = [o for o in rows if await resolve_order_owner(peers, o) == user_id]
+    """Orders, newest first: one user's (order-service filters by their carts), or every order."""
+    params = {"userId": str(user_id)} if user_id is not None else None
+    rows = collection(await peers.fetch("GET", ORDERS, "/order-service/api/orders", params=params))
     return sorted(rows, key=lambda o: o.get("orderId") or 0, reverse=True)
 
 
