@@ -38,6 +38,7 @@ audit: $(STAMP)
 	$(BIN)/python tests/reliability/test_dependency_audit.py
 
 bench: install tools
+	bash bench/install-tools.sh
 	$(BIN)/python -m bench
 
 ## lock: re-resolve the runtime packages into requirements.lock (after changing pyproject's dependencies)

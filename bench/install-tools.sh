@@ -4,7 +4,7 @@
 # yardstick). Idempotent.
 set -euo pipefail
 
-# shellcheck source=../tools/lib.sh
+# shellcheck source=tools/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../tools/lib.sh"
 
 main() {
