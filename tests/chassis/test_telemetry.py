@@ -111,3 +111,23 @@ async def test_pool_gauges_count_waiters(tmp_path: Any) -> None:
         assert database.pool_stats()["pending"] == 0
     finally:
         await database.dispose()
+
+
+def test_access_log_flushes_on_a_new_loop_after_the_old_one_ended(capfd: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    from ecommerce.chassis.telemetry import _BufferedLines
+
+    lines = _BufferedLines(interval=0.01)
+
+    async def write_then_leave() -> None:
+        lines.write(b'{"n":1}')  # schedules a flush on this loop, which ends before it fires
+
+    async def write_and_wait() -> None:
+        lines.write(b'{"n":2}')
+        await asyncio.sleep(0.1)
+
+    asyncio.run(write_then_leave())
+    capfd.readouterr()
+    asyncio.run(write_and_wait())
+    assert capfd.readouterr().out.splitlines() == ['{"n":1}', '{"n":2}']

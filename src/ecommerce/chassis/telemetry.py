@@ -320,22 +320,29 @@ class _BufferedLines:
         self.interval = interval
         self.limit = limit
         self._buffer = bytearray()
-        self._scheduled = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
 
     def write(self, line: bytes) -> None:
         self._buffer += line
         self._buffer += b"\n"
         if len(self._buffer) >= self.limit:
             self.flush()
-        elif not self._scheduled:
-            try:
-                asyncio.get_running_loop().call_later(self.interval, self.flush)
-                self._scheduled = True
-            except RuntimeError:
-                self.flush()
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        # A timer left on a loop that has stopped (a test's, or start-up's) would never fire: schedule anew.
+        if self._timer is None or self._timer_loop is not loop or loop.is_closed():
+            self._timer = loop.call_later(self.interval, self.flush)
+            self._timer_loop = loop
 
     def flush(self) -> None:
-        self._scheduled = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self._timer_loop = None
         if self._buffer:
             data, self._buffer = memoryview(bytes(self._buffer)), bytearray()
             while data:  # straight to file descriptor 1, the process's stdout, whatever wraps sys.stdout
