@@ -49,6 +49,8 @@ class ServiceSpec:
     migrations: Path | None = None
     seed: Callable[[AsyncSession], Awaitable[None]] | None = None
     extensions: Sequence[Extension] = field(default_factory=tuple)
+    # uvicorn's HTTP protocol, as an import string; None means its httptools protocol.
+    http_protocol: str | None = None
 
     @property
     def actuator_base(self) -> str:

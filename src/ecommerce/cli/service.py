@@ -50,7 +50,7 @@ def run(
         host=host,
         port=port or spec.port,
         loop="uvloop",
-        http="httptools",
+        http=spec.http_protocol or "httptools",
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=10,

@@ -13,4 +13,6 @@ SPEC = ServiceSpec(
     settings_cls=GatewaySettings,
     routers=(router,),
     extensions=(gateway_extension,),
+    # Serves plain public reads straight from the parser callbacks (see protocol.py and bench/results/gateway.md).
+    http_protocol="ecommerce.services.gateway.protocol:GatewayProtocol",
 )
