@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from ecommerce.chassis import BadRequest, Collection, DbSession
 from ecommerce.chassis.http import PeerClient
+from ecommerce.chassis.params import parse_ids
 from ecommerce.services.orders import checkout as checkout_flow
 from ecommerce.services.orders import service as order_service
 from ecommerce.services.orders.schemas import CartIn, CartOut, CheckoutIn, OrderIn, OrderOut
@@ -21,22 +22,11 @@ OrderId = Annotated[int, Path(alias="orderId", ge=1, le=2_147_483_647)]
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=255, description="one key per checkout attempt")
 ]
-MAX_IDS = 1000
 
 
 def _peers(request: Request) -> PeerClient:
     peers: PeerClient = request.app.state.peers
     return peers
-
-
-def _parse_ids(raw: str) -> list[int]:
-    try:
-        ids = [int(part) for part in raw.split(",") if part.strip()]
-    except ValueError:
-        raise BadRequest("Invalid value for 'ids': expected comma-separated integers") from None
-    if not ids or len(ids) > MAX_IDS or any(i < 1 or i > 2_147_483_647 for i in ids):
-        raise BadRequest(f"Invalid value for 'ids': between 1 and {MAX_IDS} positive ids")
-    return ids
 
 
 @root_router.get("/", response_class=PlainTextResponse)
@@ -103,9 +93,7 @@ async def list_orders(
     cart_id: Annotated[int | None, Query(alias="cartId", ge=1, le=2_147_483_647)] = None,
     user_id: Annotated[int | None, Query(alias="userId", ge=1, le=2_147_483_647)] = None,
 ) -> Collection[OrderOut]:
-    orders = await order_service.list_orders(
-        session, ids=_parse_ids(ids) if ids is not None else None, cart_id=cart_id, user_id=user_id
-    )
+    orders = await order_service.list_orders(session, ids=parse_ids(ids), cart_id=cart_id, user_id=user_id)
     return Collection[OrderOut](collection=orders)
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from ecommerce.chassis import BadRequest, Collection, DbSession
 from ecommerce.chassis.http import PeerClient
+from ecommerce.chassis.params import parse_ids
 from ecommerce.services.payments import service as payment_service
 from ecommerce.services.payments.schemas import PaymentIn, PaymentOut, PaymentStatusIn
 
@@ -16,22 +17,11 @@ router = APIRouter(prefix="/api", tags=["payments"])
 root_router = APIRouter(include_in_schema=False)
 
 PaymentId = Annotated[int, Path(alias="paymentId", ge=1, le=2_147_483_647)]
-MAX_IDS = 1000
 
 
 def _peers(request: Request) -> PeerClient:
     peers: PeerClient = request.app.state.peers
     return peers
-
-
-def _parse_ids(raw: str) -> list[int]:
-    try:
-        ids = [int(part) for part in raw.split(",") if part.strip()]
-    except ValueError:
-        raise BadRequest("Invalid value for 'ids': expected comma-separated integers") from None
-    if not ids or len(ids) > MAX_IDS or any(i < 1 or i > 2_147_483_647 for i in ids):
-        raise BadRequest(f"Invalid value for 'ids': between 1 and {MAX_IDS} positive ids")
-    return ids
 
 
 @root_router.get("/", response_class=PlainTextResponse)
@@ -46,9 +36,7 @@ async def list_payments(
     order_id: Annotated[int | None, Query(alias="orderId", ge=1, le=2_147_483_647)] = None,
     ids: Annotated[str | None, Query(max_length=12_000)] = None,
 ) -> Collection[PaymentOut]:
-    payments = await payment_service.list_payments(
-        session, _peers(request), order_id=order_id, ids=_parse_ids(ids) if ids is not None else None
-    )
+    payments = await payment_service.list_payments(session, _peers(request), order_id=order_id, ids=parse_ids(ids))
     return Collection[PaymentOut](collection=payments)
 
 

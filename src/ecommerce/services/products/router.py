@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from ecommerce.chassis import BadRequest, Collection, DbSession
+from ecommerce.chassis import Collection, DbSession
+from ecommerce.chassis.params import parse_ids
 from ecommerce.services.products import service as product_service
 from ecommerce.services.products.schemas import CategoryIn, CategoryOut, ProductIn, ProductOut
 
@@ -17,16 +18,6 @@ CategoryId = Annotated[int, Path(alias="categoryId", ge=1, le=2_147_483_647)]
 Page = Annotated[int | None, Query(ge=0, le=10_000_000, description="zero-based page number")]
 Size = Annotated[int | None, Query(ge=1, le=product_service.MAX_PAGE_SIZE, description="page size")]
 Sort = Annotated[str | None, Query(max_length=64, description="field[,asc|desc], e.g. priceUnit,desc")]
-
-
-def _parse_ids(raw: str) -> list[int]:
-    try:
-        ids = [int(part) for part in raw.split(",") if part.strip()]
-    except ValueError:
-        raise BadRequest("Invalid value for 'ids': expected comma-separated integers") from None
-    if not ids or len(ids) > product_service.MAX_PAGE_SIZE or any(i < 1 or i > 2_147_483_647 for i in ids):
-        raise BadRequest(f"Invalid value for 'ids': between 1 and {product_service.MAX_PAGE_SIZE} positive ids")
-    return ids
 
 
 def _json(model: ProductOut | Collection[ProductOut]) -> Response:
@@ -56,7 +47,7 @@ async def list_products(
         sort=sort,
         category_id=category_id,
         q=q,
-        ids=_parse_ids(ids) if ids is not None else None,
+        ids=parse_ids(ids, limit=product_service.MAX_PAGE_SIZE),
         after=after,
     )
     return _json(Collection[ProductOut].model_construct(collection=products))

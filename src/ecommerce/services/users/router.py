@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from ecommerce.chassis import BadRequest, Collection, DbSession
+from ecommerce.chassis import Collection, DbSession
+from ecommerce.chassis.params import parse_ids
 from ecommerce.services.users import service
 from ecommerce.services.users.schemas import (
     AddressIn,
@@ -35,16 +36,6 @@ def _rounds(request: Request) -> int:
     return int(request.app.state.settings.bcrypt_rounds)
 
 
-def _parse_ids(raw: str) -> list[int]:
-    try:
-        ids = [int(part) for part in raw.split(",") if part.strip()]
-    except ValueError:
-        raise BadRequest("Invalid value for 'ids': expected comma-separated integers") from None
-    if not ids or len(ids) > service.MAX_BATCH or any(i < 1 or i > MAX_ID for i in ids):
-        raise BadRequest(f"Invalid value for 'ids': between 1 and {service.MAX_BATCH} positive ids")
-    return ids
-
-
 # --- users ----------------------------------------------------------------------------------------------
 
 
@@ -53,7 +44,7 @@ async def list_users(
     session: DbSession,
     ids: Annotated[str | None, Query(max_length=12_000, description="comma-separated user ids")] = None,
 ) -> Collection[UserOut]:
-    users = await service.list_users(session, ids=_parse_ids(ids) if ids is not None else None)
+    users = await service.list_users(session, ids=parse_ids(ids, limit=service.MAX_BATCH))
     return Collection[UserOut](collection=users)
 
 
