@@ -44,8 +44,14 @@ def test_migrate_then_seed_into_the_data_dir(tmp_path: Path, monkeypatch: pytest
 
 
 @pytest.mark.slow
-def test_up_serves_then_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    env = {**os.environ, "ECOMMERCE_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
+@pytest.mark.parametrize("fork", ["1", "0"], ids=["forked", "own-interpreter"])
+def test_up_serves_then_stops_cleanly_on_ctrl_c(tmp_path: Path, fork: str) -> None:
+    env = {
+        **os.environ,
+        "ECOMMERCE_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONUNBUFFERED": "1",
+        "ECOMMERCE_UP_FORK": fork,
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "ecommerce", "up", "--only", "product-service"],
         env=env,

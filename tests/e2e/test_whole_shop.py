@@ -10,11 +10,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from ecommerce.local.procfs import pid_listening_on
 
 pytestmark = pytest.mark.slow
 
@@ -150,14 +151,8 @@ def test_the_gateway_keeps_answering_when_an_instance_dies(shop: subprocess.Pope
 
 
 def _pid_listening_on(port: int) -> int:
-    wanted = f"--port\x00{port}\x00"
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_text()
-        except OSError:
-            continue
-        if "ecommerce\x00run\x00product-service" in cmdline and wanted in cmdline:
-            return int(entry.name)
-    raise AssertionError(f"no product-service process on port {port}")
+    """The component's pid by the socket it listens on: a forked component's command line is its fork server's."""
+    pid = pid_listening_on(port)
+    if pid is None:
+        raise AssertionError(f"no process listens on port {port}")
+    return pid

@@ -106,6 +106,15 @@ def up(
     monitoring: Annotated[
         bool, typer.Option(help="Also start Prometheus and Alertmanager from .tools/bin (`make tools`).")
     ] = False,
+    fork: Annotated[
+        bool,
+        typer.Option(
+            "--fork/--no-fork",
+            envvar="ECOMMERCE_UP_FORK",
+            help="Fork every component from one process that imported them all once (less memory, faster start); "
+            "--no-fork starts each as its own interpreter.",
+        ),
+    ] = True,
 ) -> None:
     """Start the whole shop in the right order, wait until healthy, and stream the logs (Ctrl-C stops all)."""
     from ecommerce.local.monitoring import INSTALL_HINT, LocalMonitoring, missing_tools
@@ -124,6 +133,7 @@ def up(
         data_dir=data_dir,
         postgres_admin_url=postgres,
         monitoring=local_monitoring,
+        fork=fork,
     )
     raise typer.Exit(asyncio.run(supervisor.run()))
 

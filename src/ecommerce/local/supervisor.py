@@ -1,4 +1,8 @@
-"""The process supervisor behind `ecommerce up`: start in order, wait for health, stream logs, stop cleanly."""
+"""The process supervisor behind `ecommerce up`: start in order, wait for health, stream logs, stop cleanly.
+
+By default every component is a fork of one fork server (ecommerce.local.zygote) that imported them all once,
+started before anything else; with `fork=False` each is its own `python -m ecommerce run` interpreter.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from rich.table import Table
 from ecommerce import components
 from ecommerce.chassis.app import ServiceSpec
 from ecommerce.chassis.http import DEFAULT_PORTS
+from ecommerce.local.forking import ForkedProcess, Zygote, ZygoteError
 from ecommerce.local.monitoring import LocalMonitoring, MonitoringError
 from ecommerce.local.postgres import database_urls
 
@@ -57,7 +62,7 @@ class Instance:
     spec: ServiceSpec
     index: int
     colour: str
-    process: asyncio.subprocess.Process | None = None
+    process: asyncio.subprocess.Process | ForkedProcess | None = None
     pumps: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -84,6 +89,7 @@ class Supervisor:
         data_dir: Path,
         postgres_admin_url: str | None = None,
         monitoring: LocalMonitoring | None = None,
+        fork: bool = True,
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.monitoring = monitoring  # Prometheus and Alertmanager, started once the shop is healthy
@@ -95,6 +101,7 @@ class Supervisor:
                 self.instances.append(Instance(spec, index, COLOURS[position % len(COLOURS)]))
         self.stopping = asyncio.Event()
         self.tty = sys.stdout.isatty()
+        self.zygote = Zygote() if fork and self.instances else None
 
     async def run(self) -> int:
         """Bring everything up, wait for a stop signal or a crash, then bring everything down."""
@@ -102,9 +109,18 @@ class Supervisor:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self.stopping.set)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = await self._environment()
         started = time.monotonic()
         try:
+            env = self._base_environment()
+            if self.zygote is not None:  # first, so it imports while the databases are prepared
+                await self.zygote.start(env)
+            env = await self._with_databases(env)
+            if self.zygote is not None:
+                with err.status("importing the components once, to fork them"):
+                    await self.zygote.ready()
+                if self.stopping.is_set():
+                    err.print("Stopped before the shop was up.")
+                    return 0
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
                 for stage in start_stages(self.instances):
                     for instance in stage:
@@ -132,13 +148,18 @@ class Supervisor:
             for task in (all_exited, stop):
                 task.cancel()
             if all_exited in done and not self.stopping.is_set():
+                if self.zygote is not None and self.zygote.lost.is_set():
+                    err.print("[red]The fork server exited and took the components with it.[/]")
                 err.print("[red]Every component has exited.[/]")
                 return 1
             return 0
+        except ZygoteError as exc:
+            err.print(f"{exc}; stopping the shop.", style="red", markup=False)
+            return 1
         finally:
             await self._stop_all()
 
-    async def _environment(self) -> dict[str, str]:
+    def _base_environment(self) -> dict[str, str]:
         env = dict(os.environ)
         env["ECOMMERCE_DATA_DIR"] = str(self.data_dir)
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -151,6 +172,10 @@ class Supervisor:
         if "proxy-client" in started:
             jwks = f"http://127.0.0.1:{DEFAULT_PORTS['proxy-client']}/app/.well-known/jwks.json"
             env.setdefault("JWT_JWKS_URL", jwks)
+        return env
+
+    async def _with_databases(self, env: dict[str, str]) -> dict[str, str]:
+        env = dict(env)
         if self.postgres_admin_url:
             with_db = sorted({i.spec.name for i in self.instances if i.spec.migrations is not None})
             for name, url in (await database_urls(self.postgres_admin_url, with_db)).items():
@@ -158,6 +183,11 @@ class Supervisor:
         return env
 
     async def _start(self, instance: Instance, env: dict[str, str]) -> None:
+        if self.zygote is not None:
+            process = await self.zygote.spawn(instance.spec.name, instance.port, env)
+            instance.process = process
+            instance.pumps.append(asyncio.create_task(self._pump(instance, process.stdout)))
+            return
         command = [sys.executable, "-m", "ecommerce", "run", instance.spec.name, "--port", str(instance.port)]
         instance.process = await asyncio.create_subprocess_exec(
             *command,
@@ -218,6 +248,8 @@ class Supervisor:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 await process.wait()
+        if self.zygote is not None:
+            await self.zygote.close()
         for instance in self.instances:
             for pump in instance.pumps:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -245,11 +277,17 @@ _BUSINESS_STAGE = 2
 
 
 def start_stages(instances: list[Instance]) -> list[list[Instance]]:
-    """The instances grouped into stages started together, in order; within a stage in the given order."""
-    stages: dict[int, list[Instance]] = {}
+    """The instances grouped into stages started together, in order; within a stage in the given order.
+
+    A component's second and later instances start in a stage of their own once the first is healthy: the first
+    migrates and seeds the database they share (forked, they would all start within the same millisecond and
+    race for the SQLite file's lock).
+    """
+    stages: dict[tuple[int, int], list[Instance]] = {}
     for instance in instances:
-        stages.setdefault(_STAGES.get(instance.spec.name, _BUSINESS_STAGE), []).append(instance)
-    return [stages[number] for number in sorted(stages)]
+        number = _STAGES.get(instance.spec.name, _BUSINESS_STAGE)
+        stages.setdefault((number, min(instance.index, 1)), []).append(instance)
+    return [stages[key] for key in sorted(stages)]
 
 
 def _ansi(colour: str) -> int:
