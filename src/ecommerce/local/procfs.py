@@ -30,7 +30,7 @@ def listening_inodes(port: int) -> set[str]:
 def pids_listening_on(port: int) -> list[int]:
     """Every process holding a socket that listens on `port` (ours to read: same user), lowest pid first."""
     wanted = {f"socket:[{inode}]" for inode in listening_inodes(port)}
-    found = []
+    found: list[int] = []
     if not wanted:
         return found
     for entry in Path("/proc").iterdir():
