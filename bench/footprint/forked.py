@@ -2,7 +2,7 @@
 
 `python -m bench.footprint.forked` starts the ten components standalone (SQLite, no registry or config server,
 ports +20000) twice, side by side in one run: each as its own `python -m ecommerce run` process (what
-`ecommerce up` does), then each as a fork of one parent that imported every component first (gc.freeze()d so
+`ecommerce up --no-fork` does), then each as a fork of one parent that imported every component first (gc.freeze()d so
 the shared pages stay shared). It prints the seconds until all are ready and the PSS total of each way as JSON.
 """
 
@@ -56,7 +56,7 @@ def stop(pids: list[int]) -> None:
 
 
 def spawned(env: dict[str, str]) -> dict[str, float]:
-    """Each component its own interpreter, as `ecommerce up` starts them."""
+    """Each component its own interpreter, as `ecommerce up --no-fork` starts them."""
     commands = [
         [python(), "-m", "ecommerce", "run", name, "--port", str(components.load_spec(name).port + OFFSET)]
         for name in components.names()

@@ -1,5 +1,7 @@
 """Footprint of the shop: start time of `ecommerce up` and resident memory of every component, idle and loaded.
 
+Both ways in one run, each on its own fresh databases: `ecommerce up --no-fork` (each component its own
+interpreter) and `ecommerce up` (every component forked from one pre-imported fork server).
 Start: `ecommerce up` (installed in .venv) with all ten components on fresh PostgreSQL databases, timed from
 the spawn until every component's readiness endpoint answers 200 (polled every 50 ms), STARTS times: the first
 start also migrates and seeds the empty databases, the later ones find them ready. Memory: RSS and PSS (the
@@ -13,42 +15,74 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
-import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from bench.checkout.journey import drive, summary
-from bench.common import machine, write_result
-from bench.footprint import forked
+from bench.common import children, machine, memory_kib, write_result
 from bench.shop import Shop, fresh_databases, shop, top_up_stock
+from ecommerce.chassis.http import DEFAULT_PORTS
+from ecommerce.local.procfs import pid_listening_on
 
 STARTS = int(os.environ.get("BENCH_ROUNDS", "3"))
 LOAD_SECONDS = 20
 LOAD_RATE = 4  # purchases per second, each six requests through the gateway
 TARGET_MB = 600
 TARGET_START_S = 10
+# Side by side in one run: `ecommerce up --no-fork` (each component its own interpreter, as before) and the default.
+MODES = {
+    "own interpreters (--no-fork)": "0",
+    "forked (default)": "1",
+}
+
+
+@dataclass
+class Measured:
+    """One way of starting the shop: its start times, and memory idle and at peak under purchases."""
+
+    starts: list[tuple[float, float | None]] = field(default_factory=list)
+    idle: dict[str, dict[str, int]] = field(default_factory=dict)
+    peak: dict[str, dict[str, int]] = field(default_factory=dict)
+    load: dict[str, float] = field(default_factory=dict)
 
 
 def main() -> None:
-    starts: list[tuple[float, float | None]] = []
-    with fresh_databases() as databases:
-        for attempt in range(STARTS):
-            with shop(databases) as running:
-                starts.append((running.healthy_after, running.reported))
-                if attempt == STARTS - 1:
-                    time.sleep(5)
-                    idle = running.memory()
-                    top_up_stock(databases["PRODUCT_SERVICE_DATABASE_URL"])
-                    peak, load = under_load(running, idle)
-    with tempfile.TemporaryDirectory(prefix="bench-forked-") as tmp:
-        env = {**os.environ, "ECOMMERCE_LOG_LEVEL": "WARNING", "ECOMMERCE_DATA_DIR": tmp}
-        for name in ("CONFIG_SERVER_URL", "DISCOVERY_URL", "OTEL_EXPORTER_OTLP_ENDPOINT"):
-            env.pop(name, None)
-        ways = {
-            "each its own interpreter (as ecommerce up)": forked.spawned(env),
-            "forked from one pre-imported parent": forked.forked(env),
-        }
-    write(starts, idle, peak, load, ways)
+    results: dict[str, Measured] = {}
+    for mode, fork in MODES.items():
+        measured = results[mode] = Measured()
+        with fresh_databases() as databases:  # each way starts once on empty databases, as on a first `make up`
+            for attempt in range(STARTS):
+                with shop(databases, extra_env={"ECOMMERCE_UP_FORK": fork}) as running:
+                    measured.starts.append((running.healthy_after, running.reported))
+                    if attempt == STARTS - 1:
+                        time.sleep(5)
+                        measured.idle = memory(running)
+                        top_up_stock(databases["PRODUCT_SERVICE_DATABASE_URL"])
+                        measured.peak, measured.load = under_load(running, measured.idle)
+    write(results)
+
+
+def processes(running: Shop) -> dict[str, int]:
+    """The supervisor, its fork server if any, and each component by the port it listens on (a forked
+    component's command line is its fork server's)."""
+    found = {"supervisor (ecommerce up)": running.process.pid}
+    for pid in children(running.process.pid)[1:]:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"ecommerce.local.zygote" in argv:
+            found["fork server"] = pid
+    for name, port in DEFAULT_PORTS.items():
+        if (pid := pid_listening_on(port)) is not None:
+            found[name] = pid
+    return found
+
+
+def memory(running: Shop) -> dict[str, dict[str, int]]:
+    return {name: memory_kib(pid) for name, pid in processes(running).items()}
 
 
 def under_load(running: Shop, idle: dict[str, dict[str, int]]) -> tuple[dict[str, dict[str, int]], dict[str, float]]:
@@ -58,7 +92,7 @@ def under_load(running: Shop, idle: dict[str, dict[str, int]]) -> tuple[dict[str
 
     def sample() -> None:
         while not done.is_set():
-            for name, values in running.memory().items():
+            for name, values in memory(running).items():
                 slot = peak.setdefault(name, {"rss": 0, "pss": 0})
                 for key, value in values.items():
                     slot[key] = max(slot[key], value)
@@ -74,81 +108,95 @@ def under_load(running: Shop, idle: dict[str, dict[str, int]]) -> tuple[dict[str
     return peak, load
 
 
-def write(
-    starts: list[tuple[float, float | None]],
-    idle: dict[str, dict[str, int]],
-    peak: dict[str, dict[str, int]],
-    load: dict[str, float],
-    ways: dict[str, dict[str, float]],
-) -> None:
+def write(results: dict[str, Measured]) -> None:
     def mb(kib: int) -> str:
         return f"{kib / 1024:.0f}"
 
-    total = {state: {key: sum(v[key] for v in values.values()) for key in ("rss", "pss")}
-             for state, values in (("idle", idle), ("load", peak))}  # fmt: skip
-    healthy = [s[0] for s in starts]
+    modes = list(results)
+    totals = {
+        mode: {
+            state: {key: sum(v[key] for v in values.values()) for key in ("rss", "pss")}
+            for state, values in (("idle", r.idle), ("load", r.peak))
+        }
+        for mode, r in results.items()
+    }
+    medians = {mode: statistics.median(s[0] for s in r.starts) for mode, r in results.items()}
     lines = [
         "# Footprint: start time and memory",
         "",
         f"Machine: {machine()}.",
         "",
         "`python -m bench footprint`: `ecommerce up` (installed in .venv; all ten components, one process each) on",
-        "fresh PostgreSQL databases. Start time: from spawning `ecommerce up` until every component's readiness",
-        "endpoint answers 200. The first start also migrates and seeds the empty databases.",
+        "fresh PostgreSQL databases, both ways in one run: `--no-fork` (each component its own `python -m ecommerce",
+        "run` interpreter, how `ecommerce up` started them before) and the default (every component forked from one",
+        "fork server that imported them all once). Start time: from spawning `ecommerce up` until every component's",
+        "readiness endpoint answers 200; each way's first start also migrates and seeds its empty databases.",
         "",
-        "| start | every component ready (s) | the supervisor's own figure (s) |",
-        "|---:|---:|---:|",
+        "| start | " + " | ".join(f"{mode}: all ready (s) | supervisor's figure (s)" for mode in modes) + " |",
+        "|---:|" + "---:|---:|" * len(modes),
     ]
-    for index, (after, reported) in enumerate(starts, 1):
-        lines.append(f"| {index}{' (fresh databases)' if index == 1 else ''} | {after:.1f} | {reported or 0:.1f} |")
+    for index in range(max(len(r.starts) for r in results.values())):
+        cells = []
+        for mode in modes:
+            after, reported = results[mode].starts[index]
+            cells.append(f"{after:.1f} | {reported or 0:.1f}")
+        lines.append(f"| {index + 1}{' (fresh databases)' if index == 0 else ''} | " + " | ".join(cells) + " |")
     lines += [
+        "| **median** | " + " | ".join(f"**{medians[mode]:.1f}** |" for mode in modes) + " |",
         "",
-        f"Median start: **{statistics.median(healthy):.1f} s** (target: within {TARGET_START_S} s).",
+        f"Target: every component healthy within {TARGET_START_S} s. Median start: "
+        + ", ".join(f"{mode} **{medians[mode]:.1f} s**" for mode in modes)
+        + ".",
         "",
-        f"Memory (MB) idle 5 s after the last start, and the peak while {LOAD_RATE} purchases/s ran for "
-        f"{LOAD_SECONDS} s ({load['completed']:.0f} completed, {load['errors']:.0f} errors, "
-        f"p99 {load['p99_ms']:.0f} ms). "
-        "PSS splits shared pages between the processes that share them, so its total is the shop's real use.",
-        "",
-        "| component | RSS idle | PSS idle | RSS under load | PSS under load |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for name in idle:
-        lines.append(
-            f"| {name} | {mb(idle[name]['rss'])} | {mb(idle[name]['pss'])} | {mb(peak[name]['rss'])} | "
-            f"{mb(peak[name]['pss'])} |"
+        f"Memory (MB), idle 5 s after each way's last start, and the peak while {LOAD_RATE} purchases/s ran for "
+        f"{LOAD_SECONDS} s ("
+        + "; ".join(
+            f"{mode}: {r.load['completed']:.0f} completed, {r.load['errors']:.0f} errors, p99 {r.load['p99_ms']:.0f} ms"
+            for mode, r in results.items()
         )
+        + "). PSS splits shared pages between the processes that share them, so its total is the shop's real use;"
+        " RSS counts a shared page once in every process that maps it.",
+        "",
+        "| process | " + " | ".join(f"{mode}: PSS idle | PSS under load | RSS under load" for mode in modes) + " |",
+        "|---|" + "---:|---:|---:|" * len(modes),
+    ]
+    names = list(dict.fromkeys(name for r in results.values() for name in r.idle))
+    for name in names:
+        cells = []
+        for mode in modes:
+            r = results[mode]
+            if name in r.idle:
+                cells.append(f"{mb(r.idle[name]['pss'])} | {mb(r.peak[name]['pss'])} | {mb(r.peak[name]['rss'])}")
+            else:
+                cells.append("- | - | -")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append(
-        f"| **whole shop** | **{mb(total['idle']['rss'])}** | **{mb(total['idle']['pss'])}** | "
-        f"**{mb(total['load']['rss'])}** | **{mb(total['load']['pss'])}** |"
+        "| **whole shop** | "
+        + " | ".join(
+            f"**{mb(totals[m]['idle']['pss'])}** | **{mb(totals[m]['load']['pss'])}** | {mb(totals[m]['load']['rss'])}"
+            for m in modes
+        )
+        + " |"
     )
     lines += [
         "",
         f"Target: the whole shop under {TARGET_MB} MB resident. Peak under load, PSS: "
-        f"**{total['load']['pss'] / 1024:.0f} MB**; RSS summed (counts shared pages once per process): "
-        f"{total['load']['rss'] / 1024:.0f} MB.",
+        + ", ".join(f"{mode} **{totals[mode]['load']['pss'] / 1024:.0f} MB**" for mode in modes)
+        + ".",
         "",
-        "## Why, and what would meet the targets",
+        "## Why, and what changed",
         "",
-        "Each component is its own Python interpreter that imports FastAPI, pydantic, SQLAlchemy (+ the PostgreSQL",
-        "dialect), Alembic, aiohttp, httpx, OpenTelemetry, structlog and prometheus_client before serving: measured",
-        "here, `import ecommerce.chassis` alone takes about 98 MB RSS and 1-3 s of CPU (`python -X importtime`: the",
-        "chassis 0.95 s, of which Alembic 0.3 s and SQLAlchemy's PostgreSQL dialect 0.2 s, on a quiet moment). Ten",
-        "such imports are most of the shop's memory and, on two cores, most of its start time. `ecommerce up` used to",
-        "start the ten one after another, each waiting for the previous one to be ready (35 s here); it now starts",
-        "them in four stages (registry; config server; the six business services side by side; gateway and",
-        "storefront), which the table above measures.",
+        "Each component used to be its own Python interpreter that imports FastAPI, pydantic, SQLAlchemy (+ the",
+        "PostgreSQL dialect), Alembic, aiohttp, httpx, OpenTelemetry, structlog and prometheus_client before serving:",
+        "`import ecommerce.chassis` alone takes about 98 MB RSS and 1-3 s of CPU. Ten such imports were most of the",
+        "shop's memory and, on two cores, most of its start time, even started in four stages (registry; config",
+        "server; the six business services side by side; gateway and storefront).",
         "",
-        "`python -m bench.footprint.forked` measures the next step, side by side: the ten components standalone",
-        "(SQLite, no registry or config server), every one its own interpreter, against every one a fork of a",
-        "parent that imported them all once (gc.freeze()d, so the imported pages stay shared copy-on-write):",
-        "",
-        "| way | all ready (s) | PSS total (MB) | processes |",
-        "|---|---:|---:|---:|",
-        *(f"| {way} | {r['ready_s']:.1f} | {r['pss_mb']:.0f} | {r['processes']:.0f} |" for way, r in ways.items()),
-        "",
-        "Forking from one pre-imported parent meets both targets here; `ecommerce up` could do it (a fork server",
-        "that imports the components once, then forks each with its own port, session and stdout pipe).",
+        "`ecommerce up` now starts a fork server first (`ecommerce.local.zygote`, a small synchronous process: no",
+        "event loop, no thread), which imports every component and what they load at start once, `gc.freeze()`s the",
+        "heap so the collector never writes to (and so never copies) those pages, and forks each component on request",
+        "into its own session with its output on a pipe the supervisor reads. The stages, health waits, prefixed logs,",
+        "exit reports and Ctrl-C shutdown are unchanged; `--no-fork` (ECOMMERCE_UP_FORK=0) keeps the old way.",
         "",
     ]
     write_result("footprint", lines)
