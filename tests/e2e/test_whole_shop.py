@@ -68,6 +68,9 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[
     )
     try:
         _wait(lambda: b"The shop is up" in (folder / "up.log").read_bytes(), 180, "the shop to come up")
+        # Every instance is ready; give the registry's clients a renewal or two to see each other.
+        _wait(lambda: len(_product_instances()) == 2, 60, "both product-service instances in the registry")
+        _wait(_can_sign_in, 60, "the storefront to reach user-service")
         yield process
     finally:
         process.send_signal(signal.SIGINT)
@@ -78,6 +81,13 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[
         log.close()
     output = (folder / "up.log").read_text(errors="replace")
     assert process.returncode == 0, output[-3000:]
+
+
+def _can_sign_in() -> bool:
+    answer = httpx.post(
+        f"{GATEWAY}/app/api/authenticate", json={"username": "selimhorri", "password": "selimhorri-demo"}, timeout=5
+    )
+    return answer.status_code == 200
 
 
 def _product_instances() -> list[str]:
