@@ -102,6 +102,7 @@ class Supervisor:
         self.stopping = asyncio.Event()
         self.tty = sys.stdout.isatty()
         self.zygote = Zygote() if fork and self.instances else None
+        self._config_server_ours = False  # we point the components at the local config server
 
     async def run(self) -> int:
         """Bring everything up, wait for a stop signal or a crash, then bring everything down."""
@@ -167,8 +168,9 @@ class Supervisor:
         # Wire the components to each other the way Kubernetes does, unless the caller already chose.
         if "service-discovery" in started:
             env.setdefault("DISCOVERY_URL", f"http://127.0.0.1:{DEFAULT_PORTS['service-discovery']}/eureka/")
-        if "cloud-config-server" in started:
-            env.setdefault("CONFIG_SERVER_URL", f"http://127.0.0.1:{DEFAULT_PORTS['cloud-config-server']}")
+        if "cloud-config-server" in started and not {"CONFIG_SERVER_URL", "SPRING_CLOUD_CONFIG_URI"} & set(env):
+            env["CONFIG_SERVER_URL"] = f"http://127.0.0.1:{DEFAULT_PORTS['cloud-config-server']}"
+            self._config_server_ours = True
         if "proxy-client" in started:
             jwks = f"http://127.0.0.1:{DEFAULT_PORTS['proxy-client']}/app/.well-known/jwks.json"
             env.setdefault("JWT_JWKS_URL", jwks)
@@ -183,6 +185,10 @@ class Supervisor:
         return env
 
     async def _start(self, instance: Instance, env: dict[str, str]) -> None:
+        if self._config_server_ours and _stage(instance) <= _STAGES["cloud-config-server"]:
+            # Started before it answers (the config server itself too): they would retry it for 3.5 s, then go on
+            # with their defaults; they go on with their defaults at once.
+            env = {key: value for key, value in env.items() if key != "CONFIG_SERVER_URL"}
         if self.zygote is not None:
             process = await self.zygote.spawn(instance.spec.name, instance.port, env)
             instance.process = process
@@ -285,9 +291,12 @@ def start_stages(instances: list[Instance]) -> list[list[Instance]]:
     """
     stages: dict[tuple[int, int], list[Instance]] = {}
     for instance in instances:
-        number = _STAGES.get(instance.spec.name, _BUSINESS_STAGE)
-        stages.setdefault((number, min(instance.index, 1)), []).append(instance)
+        stages.setdefault((_stage(instance), min(instance.index, 1)), []).append(instance)
     return [stages[key] for key in sorted(stages)]
+
+
+def _stage(instance: Instance) -> int:
+    return _STAGES.get(instance.spec.name, _BUSINESS_STAGE)
 
 
 def _ansi(colour: str) -> int:
