@@ -144,7 +144,9 @@ async def test_rate_limit_per_client_and_route(
         assert 1 <= int(refused.headers["retry-after"]) <= 2
         # Other routes and other users have their own buckets.
         assert (await client.get("/payment-service/api/payments", headers=auth)).status_code == 200
-        assert (await client.get("/order-service/api/orders", headers=keys.auth(user + "-b", admin=True))).status_code == 200
+        assert (
+            await client.get("/order-service/api/orders", headers=keys.auth(user + "-b", admin=True))
+        ).status_code == 200
     assert _limited("order-service") == before + 3
 
 
