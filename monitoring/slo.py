@@ -113,10 +113,7 @@ def ratio_expr(obj: Objective, window: str) -> str:
     if obj.latency_le is None:
         errors = obj.matchers('status=~"5.."')
         # `or ... * 0`: with no 5xx at all the numerator has no series; this makes it 0 instead of no data.
-        bad = (
-            f"(sum by (namespace) (rate(http_server_requests_seconds_count{{{errors}}}[{window}]))"
-            f"\n  or {total} * 0)"
-        )
+        bad = f"(sum by (namespace) (rate(http_server_requests_seconds_count{{{errors}}}[{window}]))\n  or {total} * 0)"
         return f"{bad}\n  /\n{total}"
     fast_matchers = obj.matchers(f'le="{obj.latency_le}"')
     fast = f"sum by (namespace) (rate(http_server_requests_seconds_bucket{{{fast_matchers}}}[{window}]))"
