@@ -41,20 +41,15 @@ class Shop:
     database_urls: dict[str, str] = field(default_factory=dict)
 
     def pids(self) -> dict[str, int]:
-        """Component name -> the pid of its `ecommerce run` process (plus the supervisor itself)."""
+        """Component name -> the pid serving it (forked or not), plus the supervisor itself."""
+        from ecommerce import components
+        from ecommerce.local.procfs import pid_listening_on
+
         found = {"supervisor (ecommerce up)": self.process.pid}
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                argv = (proc / "cmdline").read_bytes().split(b"\0")
-                stat = (proc / "stat").read_text()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            if parent == self.process.pid and b"run" in argv:
-                name = argv[argv.index(b"run") + 1].decode()
-                found[name] = int(proc.name)
+        for name in components.names():
+            pid = pid_listening_on(components.load_spec(name).port)
+            if pid is not None:
+                found[name] = pid
         return found
 
     def memory(self) -> dict[str, dict[str, int]]:
