@@ -227,11 +227,7 @@ async def _addresses(call: Call) -> Response:
     me = call.user
     path, method = call.segments, call.method
     if method == "GET" and not path:
-        status, body = await call.forward(params={"userId": me.user_id})
-        if status >= 400:
-            return _answer(call.peer, status, body)
-        mine = [a for a in clients.collection(body) if clients.address_owner(a) == me.user_id]
-        return JSONResponse({"collection": mine})
+        return await _filtered(call, lambda a: clients.address_owner(a) == me.user_id, userId=me.user_id)
     if method == "POST" and not path:
         body = _dict_body(call)
         body["user"] = {"userId": me.user_id}
@@ -252,10 +248,7 @@ async def _favourites(call: Call) -> Response:
     me = call.user
     path, method = call.segments, call.method
     if method == "GET" and not path:
-        status, body = await call.forward(params={"userId": me.user_id})
-        if status >= 400:
-            return _answer(call.peer, status, body)
-        return JSONResponse({"collection": [f for f in clients.collection(body) if f.get("userId") == me.user_id]})
+        return await _filtered(call, lambda f: f.get("userId") == me.user_id, userId=me.user_id)
     if method in ("POST", "PUT") and not path:
         body = _dict_body(call)
         body["userId"] = me.user_id
@@ -273,10 +266,7 @@ async def _carts(call: Call) -> Response:
     me = call.user
     path, method = call.segments, call.method
     if method == "GET" and not path:
-        status, body = await call.forward(params={"userId": me.user_id})
-        if status >= 400:
-            return _answer(call.peer, status, body)
-        return JSONResponse({"collection": [c for c in clients.collection(body) if c.get("userId") == me.user_id]})
+        return await _filtered(call, lambda c: c.get("userId") == me.user_id, userId=me.user_id)
     if method == "POST" and not path:
         body = _dict_body(call)
         body.pop("cartId", None)
@@ -313,11 +303,7 @@ async def _payments(call: Call) -> Response:
     path, method = call.segments, call.method
     if method == "GET" and not path:
         mine = await _my_order_ids(call)
-        status, body = await call.forward()
-        if status >= 400:
-            return _answer(call.peer, status, body)
-        rows = [p for p in clients.collection(body) if clients.payment_order_id(p) in mine]
-        return JSONResponse({"collection": rows})
+        return await _filtered(call, lambda p: clients.payment_order_id(p) in mine)
     if (method in ("GET", "PATCH") and len(path) == 1) or (method == "PUT" and not path):
         body = _dict_body(call) if method in ("PUT", "PATCH") else None
         payment_id = call.segment_id() if path else _int(body, "paymentId")
@@ -335,10 +321,7 @@ async def _shippings(call: Call) -> Response:
     path, method = call.segments, call.method
     if method == "GET" and not path:
         mine = await _my_order_ids(call)
-        status, body = await call.forward()
-        if status >= 400:
-            return _answer(call.peer, status, body)
-        return JSONResponse({"collection": [s for s in clients.collection(body) if s.get("orderId") in mine]})
+        return await _filtered(call, lambda s: s.get("orderId") in mine)
     if method == "GET" and path and path[0] not in ("find", "delete"):
         _own(call.segment_id(1 if path[0] == "orders" else 0) in await _my_order_ids(call), "shipment")
         return await call.passthrough()
@@ -356,6 +339,14 @@ POLICIES: dict[str, Callable[[Call], Awaitable[Response]]] = {
     "payments": _payments,
     "shippings": _shippings,
 }
+
+
+async def _filtered(call: Call, keep: Callable[[dict[str, Any]], bool], **params: Any) -> Response:
+    """Forward a list call (with `params`) and answer only the rows `keep` accepts: the caller's own."""
+    status, body = await call.forward(params=params or None)
+    if status >= 400:
+        return _answer(call.peer, status, body)
+    return JSONResponse({"collection": [row for row in clients.collection(body) if keep(row)]})
 
 
 def _own(condition: bool, what: str) -> None:
