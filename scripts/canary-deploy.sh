@@ -18,7 +18,6 @@ readonly PROMETHEUS_SERVICE="${PROMETHEUS_SERVICE:-svc/kube-prometheus-stack-pro
 readonly PROMETHEUS_NAMESPACE="${PROMETHEUS_NAMESPACE:-monitoring}"
 # The services the ingress exposes: their canary is weighted at the ingress, not by pod counts.
 readonly -a EDGE_SERVICES=(api-gateway proxy-client)
-readonly EDGE_HELPER="${SCRIPT_DIR}/lib/edge_canary.py"
 
 usage() {
   cat <<EOF_USAGE
@@ -152,9 +151,9 @@ edge_steps() {
   service_json="$(kube -n "${NAMESPACE}" get "service/${service}" -o json)"
   ingresses_json="$(kube -n "${NAMESPACE}" get ingress -o json)" || die "cannot list the Ingresses of ${NAMESPACE}"
   # Both objects are built before anything changes: a missing Ingress route stops the release here.
-  canary_service="$(ops_python "${EDGE_HELPER}" service --name "${service}-canary" "${labels[@]}" <<<"${service_json}")" \
+  canary_service="$(ops_python -m ecommerce.ops.edge_canary service --name "${service}-canary" "${labels[@]}" <<<"${service_json}")" \
     || die "cannot build the canary Service of ${service}"
-  ops_python "${EDGE_HELPER}" ingress --service "${service}" --name "${service}-canary" --weight 0 \
+  ops_python -m ecommerce.ops.edge_canary ingress --service "${service}" --name "${service}-canary" --weight 0 \
     <<<"${ingresses_json}" >/dev/null || die "cannot build the canary Ingress of ${service}"
 
   EDGE=1
@@ -172,7 +171,7 @@ edge_steps() {
     mapfile -t ids < <(kube::instance_ids "${NAMESPACE}" "${service}" "app=${service},track=canary")
     kube::registry_status "${NAMESPACE}" "${service}" OUT_OF_SERVICE "${ids[@]}" \
       || warn "the canary of ${service} is still UP in the registry: registry clients reach it too"
-    ops_python "${EDGE_HELPER}" ingress --service "${service}" --name "${service}-canary" --weight "${weight}" \
+    ops_python -m ecommerce.ops.edge_canary ingress --service "${service}" --name "${service}-canary" --weight "${weight}" \
       <<<"${ingresses_json}" | kube::apply_stdin "${NAMESPACE}" >/dev/null
     gate "${pause}" || die "gate failed at ${weight} %"
   done

@@ -194,7 +194,7 @@ def applied_kind(line: str) -> str:
     """What a kube::apply_stdin line applies: the producer of its stdin."""
     for pattern in (
         r"kubeobj (derive|job-from-cronjob|pod-from-cronjob)",
-        r'EDGE_HELPER\}"\s+(service|ingress)',
+        r"edge_canary (service|ingress)",
         r"create (job)",
         r'<<<"\$\{(\w+)\}"\s*(?:>|$)',
     ):

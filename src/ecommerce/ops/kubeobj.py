@@ -117,7 +117,8 @@ def helm_last_good(history: list[dict[str, Any]]) -> int | None:
     return int(good[-1]["revision"]) if good else None
 
 
-def _labels(pairs: list[str]) -> dict[str, str]:
+def parse_labels(pairs: list[str]) -> dict[str, str]:
+    """`["k=v", ...]` from repeated --label options -> a dict; exit with a message on a malformed pair."""
     labels = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -163,14 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         result = derive(
             source,
             name=options.name,
-            labels=_labels(options.label),
+            labels=parse_labels(options.label),
             image_tag=options.image_tag,
             replicas=options.replicas,
         )
     else:
         args = [arg for arg in options.args if arg != "--"]
         build = job_from_cronjob if options.command == "job-from-cronjob" else pod_from_cronjob
-        result = build(source, name=options.name, labels=_labels(options.label), args=args)
+        result = build(source, name=options.name, labels=parse_labels(options.label), args=args)
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
