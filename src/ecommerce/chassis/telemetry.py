@@ -329,6 +329,8 @@ class _BufferedLines:
         if len(self._buffer) >= self.limit:
             self.flush()
             return
+        if self._timer_loop is not None and self._timer_loop.is_running():
+            return  # a flush is due on the live loop (asking for the running loop is a getpid call per line)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

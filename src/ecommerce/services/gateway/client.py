@@ -71,7 +71,7 @@ class Connection(asyncio.Protocol):
 
     __slots__ = ("pool", "loop", "transport", "parser", "waiter", "status", "headers", "chunks", "buffered",
                  "head_done", "done", "keep_alive", "broken", "reading_paused", "writing_paused", "drain_waiter",
-                 "received", "used", "idle_since", "head_only", "listener")  # fmt: skip
+                 "received", "used", "idle_since", "head_only", "listener", "feeding", "changed")  # fmt: skip
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
@@ -84,6 +84,8 @@ class Connection(asyncio.Protocol):
         self.used = 0
         self.idle_since = 0.0
         self.listener: Listener | None = None  # told of every change instead of a waiter, when set
+        self.feeding = False  # inside the parser: changes are gathered and told once it returns
+        self.changed = False
         self.parser = httptools.HttpResponseParser(self)  # llhttp reads one response after another on its own
         self._reset()
 
@@ -106,18 +108,26 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received = True
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(f"malformed response: {exc}")
+        self._feed(data)
 
     def eof_received(self) -> bool:
         if not self.done and self.head_done:
-            try:  # a body delimited by the end of the connection
-                self.parser.feed_data(b"")
-            except httptools.HttpParserError:
-                pass
+            self._feed(b"")  # a body delimited by the end of the connection
         return False
+
+    def _feed(self, data: bytes) -> None:
+        """Parse what arrived, then wake the reader once: a whole small answer is one change, so one write."""
+        self.feeding = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            if data:
+                self._fail(f"malformed response: {exc}")
+        finally:
+            self.feeding = False
+        if self.changed:
+            self.changed = False
+            self._wake()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.pool.forget(self)
@@ -171,6 +181,9 @@ class Connection(asyncio.Protocol):
     # --- the exchange -----------------------------------------------------------------------------------
 
     def _wake(self) -> None:
+        if self.feeding:
+            self.changed = True
+            return
         if self.listener is not None:
             self.listener.upstream_changed(self)
             return
