@@ -38,7 +38,9 @@ def require(condition: bool, reason: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serve(app: Any, *, lifespan: str = "off", http: Any = "httptools") -> AsyncIterator[str]:
+async def serve(
+    app: Any, *, lifespan: str = "off", http: Any = "httptools", keep_alive: float = 5
+) -> AsyncIterator[str]:
     """Run `app` on uvicorn in this event loop, on a free port; yields its base URL."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -52,6 +54,7 @@ async def serve(app: Any, *, lifespan: str = "off", http: Any = "httptools") -> 
         timeout_graceful_shutdown=1,
         proxy_headers=False,
         http=http,
+        timeout_keep_alive=keep_alive,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -185,13 +188,16 @@ def gateway(jwks_url: str, request: pytest.FixtureRequest) -> GatewayFactory:
     http = GatewayProtocol if request.param == "native" else "httptools"
 
     @contextlib.asynccontextmanager
-    async def factory(config: dict[str, Any], **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async def factory(
+        config: dict[str, Any], *, keep_alive: float = 5, **overrides: Any
+    ) -> AsyncIterator[httpx.AsyncClient]:
         overrides.setdefault("access_log", False)
         overrides.setdefault("jwt_jwks_url", jwks_url)
         overrides.setdefault("redis_url", None)
         settings = GatewaySettings(gateway=config, **overrides)
         app = create_app(SPEC, settings)
-        async with serve(app, lifespan="on", http=http) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+        served = serve(app, lifespan="on", http=http, keep_alive=keep_alive)
+        async with served as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
             client.app = app  # type: ignore[attr-defined]
             client.http_protocol = request.param  # type: ignore[attr-defined]
             yield client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -215,3 +216,23 @@ async def test_plain_reads_take_the_native_path(
     expected = 4 if client.http_protocol == "native" else 0  # type: ignore[attr-defined]
     assert len(served) == expected
     assert "/order-service/api/orders" not in attempts  # a token: the ordinary path
+
+
+async def test_idle_client_connections_close_after_the_keep_alive_timeout(
+    gateway: GatewayFactory, upstreams: tuple[Upstream, Upstream]
+) -> None:
+    request = b"GET /product-service/api/products/1 HTTP/1.1\r\nhost: shop\r\n\r\n"
+    async with gateway(default_config({"*": [upstreams[0].url]}), keep_alive=0.5) as client:
+        host, port = str(client.base_url.host), client.base_url.port
+        reader, writer = await asyncio.open_connection(host, port)
+        for _ in range(4):  # busy for longer than the timeout, never idle that long: stays open
+            writer.write(request)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+            assert head.startswith(b"HTTP/1.1 200")
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            await asyncio.sleep(0.3)
+        started = time.monotonic()
+        assert await asyncio.wait_for(reader.read(), 2) == b""  # idle past the timeout: closed by the gateway
+        assert 0.1 <= time.monotonic() - started < 1.5
+        writer.close()

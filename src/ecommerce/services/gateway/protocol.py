@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, cast
 
 import httptools
 import orjson
@@ -40,6 +40,7 @@ from ecommerce.services.gateway.proxy import (
     NO_BODY_STATUSES,
     RESPONSE_DROP,
     RETRY_STATUSES,
+    Gateway,
     Incoming,
     Route,
     _outcome,
@@ -48,8 +49,8 @@ from ecommerce.services.gateway.proxy import (
 from ecommerce.services.gateway.ratelimit import MemoryRateLimiter, retry_after_header
 
 PROTOCOL = "ecommerce.services.gateway.protocol:GatewayProtocol"
-_FAST_METHODS = frozenset({"GET", "HEAD"})
-_BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding", b"origin", b"authorization", b"upgrade"})
+_FAST_METHODS = frozenset({b"GET", b"HEAD"})
+_MAX_PUBLIC_READS = 4096
 
 
 class _Event:
@@ -82,6 +83,7 @@ class GatewayProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.lane: FastLane | None = None
         self.exchange: Exchange | None = None
+        self.idle_since: float | None = None  # when the last answer was complete; None while a request is in
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -89,6 +91,9 @@ class GatewayProtocol(HttpToolsProtocol):
         self.lane = lane if isinstance(lane, FastLane) else None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
         super().connection_lost(exc)
         if self.exchange is not None:
             self.exchange.client_gone()
@@ -98,9 +103,64 @@ class GatewayProtocol(HttpToolsProtocol):
         if self.exchange is not None:
             self.exchange.client_writable()
 
+    # --- uvicorn's per-request callbacks, trimmed -----------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        # uvicorn builds the ASGI scope here; it is only built for the requests that go to the app.
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+
     def on_headers_complete(self) -> None:
-        if not self._serve_natively():
-            super().on_headers_complete()
+        if self._serve_natively():
+            return
+        self.scope = {  # what uvicorn's on_message_begin builds
+            "type": "http",
+            "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
+            "http_version": "1.1",
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,  # type: ignore[typeddict-item]
+            "root_path": self.root_path,
+            "headers": self.headers,
+            "state": self.app_state.copy(),
+        }
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        if type(cast(Any, self.cycle)) is not _Cycle:  # a native request has no body for anyone to wait on
+            super().on_message_complete()
+
+    # The keep-alive timeout: uvicorn arms a timer after every answer and cancels it on the next request's first
+    # bytes. Here one timer per idle period checks when the connection last finished an answer.
+
+    def _unset_keepalive_if_required(self) -> None:
+        self.idle_since = None
+
+    def on_response_complete(self) -> None:
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self.idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self._check_keep_alive)
+
+    def _check_keep_alive(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self.idle_since is None:
+            return  # busy: armed again once the answer is complete
+        idle = self.loop.time() - self.idle_since
+        if idle >= self.timeout_keep_alive:
+            self.timeout_keep_alive_handler()
+        else:
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive - idle, self._check_keep_alive)
+
+    # --- the native path ------------------------------------------------------------------------------------
 
     def _serve_natively(self) -> bool:
         lane = self.lane
@@ -109,41 +169,34 @@ class GatewayProtocol(HttpToolsProtocol):
         if lane.faults is not None and lane.faults.active:
             return False
         parser = self.parser
-        method = parser.get_method().decode("ascii")
-        if method not in _FAST_METHODS or parser.get_http_version() != "1.1" or parser.should_upgrade():
-            return False
-        for name, _ in self.headers:
-            if name in _BODY_HEADERS:
-                return False
-        url = httptools.parse_url(self.url)
-        raw_path: bytes = url.path
-        if b"%" in raw_path:
-            return False
-        path = raw_path.decode("ascii")
+        method = parser.get_method()
         gateway = lane.gateway
-        route = gateway.match(path)
-        if (
-            route is None
-            or not safe_path(path, raw_path)
-            or gateway.policy.access(route.prefix, method, path) is not Access.PUBLIC
-        ):
+        key = (method, self.url)
+        reads = gateway.public_reads
+        if key in reads:
+            target = reads[key]
+        else:
+            if len(reads) >= _MAX_PUBLIC_READS:
+                reads.clear()
+            target = reads[key] = _public_read(gateway, method, self.url)
+        if target is None or parser.get_http_version() != "1.1" or parser.should_upgrade():
             return False
+        incoming = Incoming(self.headers, self.client, self.scheme, gateway.trust_forwarded_for)
+        if incoming.authorization or incoming.origin or incoming.content_length or incoming.chunked:
+            return False
+        route, path, start = target
         if gateway.rate_limits and route.rate is not None and not isinstance(gateway.limiter, MemoryRateLimiter):
             return False
-        upstreams = gateway.upstreams
-        if upstreams.unsettled or gateway.client is None:
+        if gateway.upstreams.unsettled or gateway.client is None:
             return False  # with a breaker open or half-open, `choose` has side effects: the ordinary path
-        scope = {"headers": self.headers, "client": self.client, "scheme": self.scheme}
-        incoming = Incoming(scope, gateway.trust_forwarded_for)
-        telemetry = lane.start(incoming, method, spans=False)
+        method_name = "GET" if method == b"GET" else "HEAD"
+        telemetry = lane.start(incoming, method_name, spans=False)
         if telemetry is None:  # sampled for a span: the fast lane makes it
             return False
         incoming.forward += (b"x-request-id: ", telemetry.raw_id, b"\r\ntraceparent: ", telemetry.traceparent, b"\r\n")
-        query = url.query
-        start = b"%s %s%s%s HTTP/1.1\r\n" % (method.encode(), raw_path, b"?" if query else b"", query or b"")
         self.cycle = _Cycle(keep_alive=parser.should_keep_alive())  # type: ignore[assignment]
         exchange = self.exchange = Exchange(
-            self, lane, route, method, path, start, b"".join(incoming.forward), telemetry
+            self, lane, route, method_name, path, start, b"".join(incoming.forward), telemetry
         )
         if gateway.rate_limits and route.rate is not None:
             assert isinstance(gateway.limiter, MemoryRateLimiter)
@@ -169,6 +222,26 @@ class GatewayProtocol(HttpToolsProtocol):
             self.transport.close()
             return
         self.on_response_complete()
+
+
+def _public_read(gateway: Gateway, method: bytes, url: bytes) -> tuple[Route, str, bytes] | None:
+    """The route, path and upstream request line of a public GET or HEAD of `url`; None for any other request."""
+    if method not in _FAST_METHODS:
+        return None
+    parsed = httptools.parse_url(url)
+    raw_path: bytes = parsed.path
+    if b"%" in raw_path:
+        return None
+    path = raw_path.decode("ascii")
+    route = gateway.match(path)
+    if (
+        route is None
+        or not safe_path(path, raw_path)
+        or gateway.policy.access(route.prefix, method.decode(), path) is not Access.PUBLIC
+    ):
+        return None
+    query = parsed.query
+    return route, path, b"%s %s%s%s HTTP/1.1\r\n" % (method, raw_path, b"?" if query else b"", query or b"")
 
 
 class Exchange:

@@ -51,13 +51,19 @@ class Incoming:
     __slots__ = ("forward", "authorization", "content_length", "origin", "chunked", "acr_method", "acr_headers",
                  "request_id", "traceparent")  # fmt: skip
 
-    def __init__(self, scope: Scope, trust_forwarded_for: bool) -> None:
+    def __init__(
+        self,
+        headers: list[tuple[bytes, bytes]],
+        client: tuple[str, int] | None,
+        scheme: str | None,
+        trust_forwarded_for: bool,
+    ) -> None:
         self.authorization = self.content_length = self.origin = self.acr_method = self.acr_headers = None
         self.request_id = self.traceparent = None
         self.chunked = False
         parts: list[bytes] = []
         host = forwarded_for = forwarded_proto = forwarded_host = None
-        for name, value in scope["headers"]:
+        for name, value in headers:
             if name in HOP_BY_HOP:
                 if name == b"content-length":
                     self.content_length = value
@@ -86,13 +92,16 @@ class Incoming:
             elif name == b"access-control-request-headers":
                 self.acr_headers = value
             parts += (name, b": ", value, b"\r\n")
-        client = scope.get("client")
         address = client[0].encode("latin-1") if client else b"unknown"
         parts += (b"x-forwarded-for: ", forwarded_for + b", " + address if forwarded_for else address, b"\r\n")
-        parts += (b"x-forwarded-proto: ", forwarded_proto or scope.get("scheme", "http").encode("latin-1"), b"\r\n")
+        parts += (b"x-forwarded-proto: ", forwarded_proto or (scheme or "http").encode("latin-1"), b"\r\n")
         if forwarded_host or host:
             parts += (b"x-forwarded-host: ", forwarded_host or host or b"", b"\r\n")
         self.forward = parts
+
+    @classmethod
+    def of(cls, scope: Scope, trust_forwarded_for: bool) -> Incoming:
+        return cls(scope["headers"], scope.get("client"), scope.get("scheme"), trust_forwarded_for)
 
 
 class Route:
@@ -161,6 +170,9 @@ class Gateway:
         """Install a (new) route table; in-flight requests finish on the old one."""
         self.config = config
         self.routes = {route.prefix: Route(route, config) for route in config.routes}
+        # What protocol.py found for each (method, URL) of a public read: the route, the path and the upstream's
+        # request line, or None when the URL is not one it serves. Bounded; renewed with the table.
+        self.public_reads: dict[tuple[bytes, bytes], tuple[Route, str, bytes] | None] = {}
         self.policy = Policy(config)
         cors = config.cors
         self.cors_origins = frozenset(cors.allowed_origins)
@@ -213,7 +225,7 @@ class Gateway:
         method: str = scope["method"]
         path: str = scope["path"]
         if incoming is None:
-            incoming = Incoming(scope, self.trust_forwarded_for)
+            incoming = Incoming.of(scope, self.trust_forwarded_for)
         own = None if request_id is None else {"X-Request-Id": request_id.decode("latin-1")}
         cors = self._cors(incoming.origin) if incoming.origin is not None else None
 
