@@ -1,21 +1,19 @@
-"""The gateway against nginx, both proxying the same trivial backend; and a product read through the gateway.
+"""The gateway against nginx, both proxying the same trivial backend.
 
 - backend: an nginx server answering a small JSON body (so the backend is never what is measured);
 - nginx: one worker, keep-alive to the backend, access log on (to a file);
 - api-gateway: `ecommerce run api-gateway` (one uvicorn worker) with its default chassis (metrics, JSON access log),
   a public route to the backend and an in-memory rate limit too high to trigger;
-- api-gateway (before): the same command on the source tree of `BASELINE` (`git archive`), so the before and after
-  figures come from one run on one machine state;
-- api-gateway (GatewayProtocol): the current app on the gateway's own uvicorn protocol (bench/gateway/serve.py).
+- api-gateway (at REV): the same command on the source tree of an earlier revision (`git archive`), one per entry
+  of `BASELINES`, so the before and after figures come from one run on one machine state.
 The proxy under test is pinned to core 0; wrk and the backend share core 1. Throughput: wrk, 1 thread, 32
 connections; added latency: 1 connection, p50/p99 minus the backend's own.
 
-Product read: a real product-service (SQLite, seeded, core 1) read by id directly and through a gateway (core 0,
-wrk on core 0 too): the gateway's share of direct throughput and the latency it adds.
+The gateway in front of a real product-service (PostgreSQL) is measured by bench/product_reads.
 
 Medians of alternating rounds go to bench/results/gateway.md; a `## Profile` section already in that file is kept.
 `python -m bench gateway` (installs nginx and wrk from Debian packages when missing). Environment:
-BENCH_ROUNDS (default 3), GATEWAY_BASELINE (a git revision; empty to skip the before column).
+BENCH_ROUNDS (default 3), GATEWAY_BASELINES (git revisions, space-separated; empty to skip the before columns).
 """
 
 from __future__ import annotations
@@ -38,11 +36,11 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECONDS = 8
 LATENCY_SECONDS = 5
 PATH = "/product-service/api/products/1"
-NATIVE = "api-gateway (GatewayProtocol)"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 HELLO = "uvicorn, constant answer (floor)"
 UVICORN_FAST = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
-BASELINE = os.environ.get("GATEWAY_BASELINE", "6cf1396")  # the gateway on aiohttp, before the fast lane
+# 6cf1396: the gateway on aiohttp behind the chassis middleware; 451ceba: its own protocol, before the trimming
+BASELINES = os.environ.get("GATEWAY_BASELINES", "451ceba 6cf1396").split()
 
 BACKEND_CONF = """
 worker_processes 1;
@@ -133,15 +131,13 @@ def _routes_file(workdir: Path, backend: str, name: str = "routes.yml") -> Path:
     return path
 
 
-def _baseline_tree(workdir: Path) -> Path | None:
-    """The `src/` tree of BASELINE, unpacked into `workdir` (None when no baseline is wanted or known)."""
-    if not BASELINE:
-        return None
-    archive = subprocess.run(["git", "archive", BASELINE, "src"], cwd=ROOT, capture_output=True, check=False)
+def _baseline_tree(workdir: Path, revision: str) -> Path | None:
+    """The `src/` tree of `revision`, unpacked into `workdir` (None when the revision is unknown)."""
+    archive = subprocess.run(["git", "archive", revision, "src"], cwd=ROOT, capture_output=True, check=False)
     if archive.returncode != 0:
-        print(f"baseline {BASELINE} not found: no before column", file=sys.stderr)
+        print(f"baseline {revision} not found: no column for it", file=sys.stderr)
         return None
-    target = workdir / "baseline"
+    target = workdir / f"baseline-{revision}"
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(target, filter="data")
     return target / "src"
@@ -161,10 +157,8 @@ def _gateway_env(workdir: Path, routes: Path, src: Path | None = None) -> dict[s
     return env
 
 
-def _gateway(port: int, env: dict[str, str], ready: str, cpu: int = 0, native: bool = False):  # type: ignore[no-untyped-def]
+def _gateway(port: int, env: dict[str, str], ready: str, cpu: int = 0):  # type: ignore[no-untyped-def]
     command = [python(), "-m", "ecommerce", "run", "api-gateway", "--port", str(port)]
-    if native:
-        command = [python(), "-m", "bench.gateway.serve", str(port)]
     return server(command, ready, env=env, cpu=cpu)
 
 
@@ -173,82 +167,41 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         workdir = Path(tmp)
         (workdir / "logs").mkdir()
-        baseline = _baseline_tree(workdir)
-        backend_port, proxy_port, gateway_port, before_port = free_port(), free_port(), free_port(), free_port()
-        product_port, product_gateway_port, product_before_port = free_port(), free_port(), free_port()
-        native_port, product_native_port, hello_port = free_port(), free_port(), free_port()
+        backend_port, proxy_port, gateway_port, hello_port = free_port(), free_port(), free_port(), free_port()
         backend = f"http://127.0.0.1:{backend_port}"
         routes = _routes_file(workdir, backend)
-        product = f"http://127.0.0.1:{product_port}"
-        product_routes = _routes_file(workdir, product, "product-routes.yml")
         urls = {
             "backend (direct)": f"{backend}{PATH}",
             "nginx": f"http://127.0.0.1:{proxy_port}{PATH}",
             "api-gateway": f"http://127.0.0.1:{gateway_port}{PATH}",
-            NATIVE: f"http://127.0.0.1:{native_port}{PATH}",
             HELLO: f"http://127.0.0.1:{hello_port}{PATH}",
         }
-        product_urls = {
-            "product-service (direct)": f"{product}{PATH}",
-            "api-gateway": f"http://127.0.0.1:{product_gateway_port}{PATH}",
-            NATIVE: f"http://127.0.0.1:{product_native_port}{PATH}",
-        }
-        if baseline is not None:
-            urls["api-gateway (before)"] = f"http://127.0.0.1:{before_port}{PATH}"
-            product_urls["api-gateway (before)"] = f"http://127.0.0.1:{product_before_port}{PATH}"
-        product_env = {
-            "ECOMMERCE_LOG_LEVEL": "WARNING",
-            "CONFIG_SERVER_URL": "",
-            "DISCOVERY_URL": "",
-            "ECOMMERCE_DATA_DIR": str(workdir / "product-data"),
-        }
-        product_cmd = [python(), "-m", "ecommerce", "run", "product-service", "--port", str(product_port)]
+        trees = {}
+        for revision in BASELINES:
+            tree = _baseline_tree(workdir, revision)
+            if tree is not None:
+                trees[f"api-gateway (at {revision})"] = tree
+                urls[f"api-gateway (at {revision})"] = f"http://127.0.0.1:{free_port()}{PATH}"
         throughput: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
         latency: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
-        product_tp: dict[str, list[dict[str, float]]] = {name: [] for name in product_urls}
-        product_lat: dict[str, list[dict[str, float]]] = {name: [] for name in product_urls}
         with contextlib.ExitStack() as stack:
+            backend_conf = BACKEND_CONF.format(dir=workdir, port=backend_port)
+            proxy_conf = PROXY_CONF.format(dir=workdir, port=proxy_port, backend=backend_port)
             pids = {
                 "backend (direct)": stack.enter_context(
-                    _nginx(
-                        BACKEND_CONF.format(dir=workdir, port=backend_port),
-                        workdir,
-                        "backend",
-                        urls["backend (direct)"],
-                    )
+                    _nginx(backend_conf, workdir, "backend", urls["backend (direct)"])
                 ).pid,
-                "nginx": stack.enter_context(
-                    _nginx(
-                        PROXY_CONF.format(dir=workdir, port=proxy_port, backend=backend_port),
-                        workdir,
-                        "proxy",
-                        urls["nginx"],
-                    )
-                ).pid,
-                "api-gateway": stack.enter_context(
-                    _gateway(gateway_port, _gateway_env(workdir, routes), urls["api-gateway"])
-                ).pid,
-                NATIVE: stack.enter_context(
-                    _gateway(native_port, _gateway_env(workdir, routes), urls[NATIVE], native=True)
-                ).pid,
+                "nginx": stack.enter_context(_nginx(proxy_conf, workdir, "proxy", urls["nginx"])).pid,
             }
+            for name, url in urls.items():
+                if name.startswith("api-gateway"):
+                    env = _gateway_env(workdir, routes, trees.get(name))
+                    port = int(url.split(":")[2].split("/")[0])
+                    pids[name] = stack.enter_context(_gateway(port, env, url)).pid
             hello = [python(), "-m", "uvicorn", "bench.gateway.hello:app", "--port", str(hello_port), *UVICORN_FAST]
             pids[HELLO] = stack.enter_context(server(hello, urls[HELLO], cpu=0)).pid
-            if baseline is not None:
-                pids["api-gateway (before)"] = stack.enter_context(
-                    _gateway(before_port, _gateway_env(workdir, routes, baseline), urls["api-gateway (before)"])
-                ).pid
-            stack.enter_context(server(product_cmd, product_urls["product-service (direct)"], env=product_env, cpu=1))
-            product_env_gw = _gateway_env(workdir, product_routes)
-            stack.enter_context(_gateway(product_gateway_port, product_env_gw, product_urls["api-gateway"]))
-            stack.enter_context(_gateway(product_native_port, product_env_gw, product_urls[NATIVE], native=True))
-            if baseline is not None:
-                before_env = _gateway_env(workdir, product_routes, baseline)
-                stack.enter_context(_gateway(product_before_port, before_env, product_urls["api-gateway (before)"]))
             for url in urls.values():
                 wrk(url, seconds=2, cpu=1)  # warm-up: pools filled, code paths hot
-            for url in product_urls.values():
-                wrk(url, seconds=2, cpu=0)
             for _ in range(ROUNDS):
                 for name, url in urls.items():
                     before_cpu = _cpu_seconds(pids[name])
@@ -256,15 +209,7 @@ def main() -> None:
                     result["cpu_us"] = (_cpu_seconds(pids[name]) - before_cpu) / (result["rps"] * SECONDS) * 1e6
                     throughput[name].append(result)
                     latency[name].append(wrk(url, seconds=LATENCY_SECONDS, connections=1, cpu=1))
-                for name, url in product_urls.items():
-                    product_tp[name].append(wrk(url, seconds=SECONDS, cpu=0))
-                    product_lat[name].append(wrk(url, seconds=LATENCY_SECONDS, connections=1, cpu=0))
-        write_results(
-            {n: median_of(r) for n, r in throughput.items()},
-            {n: median_of(r) for n, r in latency.items()},
-            {n: median_of(r) for n, r in product_tp.items()},
-            {n: median_of(r) for n, r in product_lat.items()},
-        )
+        write_results({n: median_of(r) for n, r in throughput.items()}, {n: median_of(r) for n, r in latency.items()})
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -307,12 +252,7 @@ def _added(latency: dict[str, dict[str, float]], name: str, direct: str) -> tupl
     )
 
 
-def write_results(
-    throughput: dict[str, dict[str, float]],
-    latency: dict[str, dict[str, float]],
-    product_tp: dict[str, dict[str, float]],
-    product_lat: dict[str, dict[str, float]],
-) -> None:
+def write_results(throughput: dict[str, dict[str, float]], latency: dict[str, dict[str, float]]) -> None:
     nginx = throughput["nginx"]["rps"]
     lines = [
         "# api-gateway against nginx",
@@ -325,12 +265,11 @@ def write_results(
         f"Throughput: wrk 1 thread, 32 connections, {SECONDS} s. Latency: 1 connection, {LATENCY_SECONDS} s.",
         "CPU us/request: the proxy process's user + system CPU time over the throughput run divided by the requests",
         "served, the figure least disturbed by other work on the machine (its inverse is requests/s per core).",
-        f"Medians of {ROUNDS} alternating rounds. `api-gateway (before)` is the same command on the source tree of",
-        f"`{BASELINE}` (the gateway on an aiohttp client behind the chassis middleware), measured in the same run.",
+        f"Medians of {ROUNDS} alternating rounds. `api-gateway (at REV)` is the same command on the source tree of an",
+        "earlier revision, measured in the same run: `6cf1396`, the gateway on an aiohttp client behind the chassis",
+        "middleware; `451ceba`, the gateway's own protocol before its per-request work was trimmed.",
         f"`{HELLO}` is no proxy at all: uvicorn answering the same body from a bare ASGI function, the floor",
         "under any gateway built on uvicorn's ASGI path.",
-        f"`{NATIVE}` is the same app served with `http=GatewayProtocol` (`python -m bench.gateway.serve`, what",
-        "`ecommerce run api-gateway` gives once it passes that protocol to uvicorn).",
         "The machine is shared: absolute figures move between runs, the ratios measured side by side are what count.",
         "",
         *_table(throughput, latency),
@@ -351,23 +290,6 @@ def write_results(
         f"- {HELLO}: {floor['rps'] / nginx:.0%} of nginx's proxying throughput, "
         f"{throughput['nginx']['cpu_us'] / floor['cpu_us']:.0%} by CPU per request."
     )
-    direct = product_tp["product-service (direct)"]["rps"]
-    lines += [
-        "",
-        "## Product by id through the gateway",
-        "",
-        f"`GET {PATH}` on a real product-service (SQLite, seeded demo rows; one uvicorn worker pinned to core 1),",
-        "directly and through a gateway pinned to core 0 (wrk on core 0 too), same rounds and medians.",
-        "",
-        *_table(product_tp, product_lat),
-        "",
-    ]
-    for name in [n for n in product_tp if n.startswith("api-gateway")]:
-        p50, p99 = _added(product_lat, name, "product-service (direct)")
-        lines.append(
-            f"- {name}: **{product_tp[name]['rps'] / direct:.0%} of direct throughput** (goal: at least 95 %); "
-            f"added p50 {p50:.3f} ms, p99 {p99:.3f} ms (1 connection)."
-        )
     lines.append("")
     target = RESULTS / "gateway.md"
     kept = ""
