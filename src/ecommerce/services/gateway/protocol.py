@@ -84,6 +84,7 @@ class GatewayProtocol(HttpToolsProtocol):
         self.lane: FastLane | None = None
         self.exchange: Exchange | None = None
         self.idle_since: float | None = None  # when the last answer was complete; None while a request is in
+        self.read_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -91,9 +92,10 @@ class GatewayProtocol(HttpToolsProtocol):
         self.lane = lane if isinstance(lane, FastLane) else None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.timeout_keep_alive_task is not None:
-            self.timeout_keep_alive_task.cancel()
-            self.timeout_keep_alive_task = None
+        for timer in (self.timeout_keep_alive_task, self.read_timer):
+            if timer is not None:
+                timer.cancel()
+        self.timeout_keep_alive_task = self.read_timer = None
         super().connection_lost(exc)
         if self.exchange is not None:
             self.exchange.client_gone()
@@ -210,6 +212,24 @@ class GatewayProtocol(HttpToolsProtocol):
         exchange.attempt()
         return True
 
+    # The read timeout: one timer per connection while exchanges wait on upstreams, not one per request; it looks at
+    # the current exchange's deadline when it fires and is armed again for whatever time is left.
+
+    def watch(self, delay: float) -> None:
+        if self.read_timer is None:
+            self.read_timer = self.loop.call_later(delay, self._check_read)
+
+    def _check_read(self) -> None:
+        self.read_timer = None
+        exchange = self.exchange
+        if exchange is None or exchange.deadline is None:
+            return
+        left = exchange.deadline - self.loop.time()
+        if left > 0:
+            self.read_timer = self.loop.call_later(left, self._check_read)
+        else:
+            exchange.timed_out()
+
     def exchange_done(self, exchange: Exchange) -> None:
         """The answer is written (or the client left): back to reading the next request."""
         if self.exchange is exchange:
@@ -248,7 +268,7 @@ class Exchange:
     """One natively served request: sent to an upstream, retried when allowed, answered in as few writes as it can."""
 
     __slots__ = ("protocol", "lane", "route", "method", "path", "start", "headers", "telemetry", "conn", "upstream",
-                 "tried", "retries", "sent_at", "timer", "head_sent", "chunked", "status", "finished",
+                 "tried", "retries", "sent_at", "deadline", "head_sent", "chunked", "status", "finished",
                  "connecting")  # fmt: skip
 
     def __init__(
@@ -275,7 +295,7 @@ class Exchange:
         self.tried: set[str] = set()
         self.retries = 0
         self.sent_at = 0.0
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline: float | None = None  # when the upstream must have sent more (loop time), while waiting
         self.head_sent = False
         self.chunked = False
         self.status = 0
@@ -298,14 +318,12 @@ class Exchange:
         transport.write(b"%shost: %s\r\n%s\r\n" % (self.start, pool.host_header, self.headers))
 
     def _arm(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = self.protocol.loop.call_later(self.route.read_timeout, self._timed_out)
+        timeout = self.route.read_timeout
+        self.deadline = self.protocol.loop.time() + timeout
+        self.protocol.watch(timeout)
 
     def _disarm(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.deadline = None
 
     def _next_attempt(self, status: int, msg: str) -> None:
         """Try another attempt when the rules allow it, else answer the gateway's own error."""
@@ -445,8 +463,8 @@ class Exchange:
             conn.reading_paused = True  # resumed by `take` once the client has drained
             conn.transport.pause_reading()
 
-    def _timed_out(self) -> None:
-        self.timer = None
+    def timed_out(self) -> None:
+        self.deadline = None
         conn, self.conn = self.conn, None
         if conn is None or self.finished:
             return
