@@ -6,7 +6,7 @@ it, `DELETE` turns it off. It is off at start, refused in the prod profile (403)
 setting may touch it. The actuator itself is never slowed down or failed, so the switch can always be reset and
 the probes keep telling the truth about the process.
 
-When off the middleware costs one attribute read per request.
+When off it costs the per-request layer one attribute read.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from prometheus_client import Gauge
 from pydantic import Field
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from ecommerce.chassis.errors import Forbidden, Unauthorized, error_response
 from ecommerce.chassis.security import ROLE_ADMIN, bearer_token, current_user
@@ -73,33 +73,27 @@ class FaultSwitch:
             latency_ms=round(self.latency * 1000), error_rate=self.error_rate, error_status=self.error_status
         )
 
+    def applies_to(self, path: str) -> bool:
+        """True when the switch is on and `path` is outside the actuator."""
+        return self.active and not path.startswith(self.exempt_prefixes)
 
-class FaultMiddleware:
-    """Plain ASGI: when the switch is on, delay and/or fail requests outside the actuator."""
-
-    def __init__(self, app: ASGIApp, *, switch: FaultSwitch) -> None:
-        self.app = app
-        self.switch = switch
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        switch = self.switch
-        if not switch.active or scope["type"] != "http" or scope["path"].startswith(switch.exempt_prefixes):
-            await self.app(scope, receive, send)
-            return
-        if switch.latency > 0:
-            await asyncio.sleep(switch.latency)
-        if switch.error_rate > 0 and random.random() < switch.error_rate:
-            await error_response(scope, switch.error_status, "Injected fault")(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+    async def inject(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Delay the request and maybe answer it with the injected error; True when it was answered here."""
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        if self.error_rate > 0 and random.random() < self.error_rate:
+            await error_response(scope, self.error_status, "Injected fault")(scope, receive, send)
+            return True
+        return False
 
 
-def install_faults(app: FastAPI, application: str, actuator_base: str) -> None:
-    """Create the app's switch (`app.state.faults`), its middleware and its actuator endpoints."""
+def install_faults(app: FastAPI, application: str, actuator_base: str) -> FaultSwitch:
+    """Create the app's switch (`app.state.faults`) and its actuator endpoints; the chassis' per-request layer
+    (telemetry.TelemetryMiddleware) consults the switch."""
     exempt = tuple(dict.fromkeys((f"{actuator_base}/", "/actuator/")))
     switch = app.state.faults = FaultSwitch(application, exempt)
     app.include_router(faults_router(), prefix=actuator_base)
-    app.add_middleware(FaultMiddleware, switch=switch)
+    return switch
 
 
 async def _authorize(request: Request) -> None:

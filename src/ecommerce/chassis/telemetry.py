@@ -5,6 +5,8 @@ One plain-ASGI middleware does all three per request (one pass over the headers,
 - trace context: W3C `traceparent` in and out; a span is only created for sampled requests;
 - the Micrometer-named histogram `http_server_requests_seconds` labelled by route template;
 - one JSON access-log line.
+The same layer applies the body limit (body_limit.py) and the fault switch (faults.py), so the chassis adds one
+layer per request rather than three.
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 from prometheus_client import Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from ecommerce.chassis.body_limit import BodyLimit
+    from ecommerce.chassis.faults import FaultSwitch
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 
@@ -179,10 +185,15 @@ def _parse_traceparent(value: bytes) -> TraceState | None:
 # --- the middleware ------------------------------------------------------------------------------------
 
 _OUTCOMES = {1: "INFORMATIONAL", 2: "SUCCESS", 3: "REDIRECTION", 4: "CLIENT_ERROR", 5: "SERVER_ERROR"}
+_LOW_64 = (1 << 64) - 1
 
 
 class TelemetryMiddleware:
-    """Request id, trace context, request metrics and the access log, in one pass."""
+    """The chassis' one per-request layer: request id, trace context, request metrics and the access log, plus the
+    checks every request passes (the body limit, the fault switch), in one pass over the headers.
+
+    One layer instead of one per concern: each plain-ASGI layer costs a coroutine and a call per request.
+    """
 
     def __init__(
         self,
@@ -193,6 +204,8 @@ class TelemetryMiddleware:
         sampling_ratio: float = 0.1,
         access_log: bool = True,
         route_templates: dict[int, str] | None = None,
+        body_limit: BodyLimit | None = None,
+        faults: FaultSwitch | None = None,
     ) -> None:
         self.app = app
         self.route_templates = route_templates or {}
@@ -200,6 +213,8 @@ class TelemetryMiddleware:
         self.tracer = tracer
         self.sampling_ratio = sampling_ratio
         self.access_log = access_log
+        self.body_limit = body_limit
+        self.faults = faults
         self._observers: dict[tuple[str, str, int], Callable[[float], None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -207,15 +222,19 @@ class TelemetryMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = None
-        parent = None
+        request_id = parent = length = None
+        chunked = False
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 request_id = value.decode("latin-1") if _is_safe_id(value) else None
             elif name == b"traceparent":
                 parent = _parse_traceparent(value)
+            elif name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = True
         if request_id is None:
-            request_id = os.urandom(8).hex()
+            request_id = f"{random.getrandbits(64):016x}"
         status = 500
         request_id_header = (b"x-request-id", request_id.encode())
 
@@ -226,44 +245,53 @@ class TelemetryMiddleware:
                 message["headers"] = [*message.get("headers", ()), request_id_header]
             await send(message)
 
+        method: str = scope["method"]
         rid_token = request_id_var.set(request_id)
-        span = span_token = None
+        span, state = self._start_trace(method, parent)
+        trace_token = trace_var.set(state)
+        span_token = otel_context.attach(trace.set_span_in_context(span)) if span is not None else None
+        try:
+            if (length is not None or chunked) and self.body_limit is not None:
+                if length is not None and self.body_limit.exceeded_by(length):
+                    await self.body_limit.refusal(scope)(scope, receive, send_wrapper)
+                    return
+                if chunked or length != b"0":  # wrap `receive` only when a body may follow
+                    receive = self.body_limit.guard(receive)
+            faults = self.faults
+            if faults is not None and faults.active and faults.applies_to(scope["path"]):
+                if await faults.inject(scope, receive, send_wrapper):
+                    return
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            uri = self._uri(scope.get("route"), status)
+            self._observe(method, uri, status, elapsed)
+            if self.access_log and "/actuator/" not in scope["path"]:
+                log_access(self.application, method, scope["path"], status, elapsed, request_id, state)
+            if span is not None:
+                _end_span(span, method, uri, status)
+            if span_token is not None:
+                otel_context.detach(span_token)
+            trace_var.reset(trace_token)
+            request_id_var.reset(rid_token)
+
+    def _start_trace(self, method: str, parent: TraceState | None) -> tuple[Span | None, TraceState]:
+        """This request's trace: a server span when sampled, else the caller's trace or a fresh id, span-less."""
         sampled = parent.sampled if parent is not None else random.random() < self.sampling_ratio
         if sampled and self.tracer is not None:
             context = None
             if parent is not None:
                 remote = SpanContext(parent.trace_id, parent.span_id, True, TraceFlags(TraceFlags.SAMPLED))
                 context = trace.set_span_in_context(NonRecordingSpan(remote))
-            span = self.tracer.start_span(scope["method"], context=context, kind=SpanKind.SERVER)
+            attributes = {"http.request.method": method}
+            span = self.tracer.start_span(method, context=context, kind=SpanKind.SERVER, attributes=attributes)
             span_context = span.get_span_context()
-            state = TraceState(span_context.trace_id, span_context.span_id, True)
-            span_token = otel_context.attach(trace.set_span_in_context(span))
-        elif parent is not None:
-            state = TraceState(parent.trace_id, parent.span_id, False)
-        else:
-            # Not sampled: mint a trace id for logs, errors and peers, but create no span at all.
-            trace_id = random.getrandbits(128) or 1
-            state = TraceState(trace_id, (trace_id & 0xFFFFFFFFFFFFFFFF) or 1, False)
-        trace_token = trace_var.set(state)
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            elapsed = time.perf_counter() - started
-            uri = self._uri(scope.get("route"), status)
-            self._observe(scope["method"], uri, status, elapsed)
-            if self.access_log and "/actuator/" not in scope["path"]:
-                log_access(self.application, scope["method"], scope["path"], status, elapsed, request_id, state)
-            if span is not None:
-                span.set_attributes({"http.request.method": scope["method"], "http.route": uri})
-                span.set_attribute("http.response.status_code", status)
-                span.update_name(f"{scope['method']} {uri}")
-                if status >= 500:
-                    span.set_status(trace.Status(trace.StatusCode.ERROR))
-                span.end()
-                assert span_token is not None
-                otel_context.detach(span_token)
-            trace_var.reset(trace_token)
-            request_id_var.reset(rid_token)
+            return span, TraceState(span_context.trace_id, span_context.span_id, True)
+        if parent is not None:
+            return None, TraceState(parent.trace_id, parent.span_id, False)
+        # Not sampled: mint a trace id for logs, errors and peers, but create no span at all.
+        trace_id = random.getrandbits(128) or 1
+        return None, TraceState(trace_id, (trace_id & _LOW_64) or 1, False)
 
     def _uri(self, route: Any, status: int) -> str:
         if route is None:
@@ -278,6 +306,15 @@ class TelemetryMiddleware:
             child = HTTP_SERVER_REQUESTS.labels(self.application, method, uri, str(status), outcome)
             observe = self._observers[key] = child.observe
         observe(elapsed)
+
+
+def _end_span(span: Span, method: str, uri: str, status: int) -> None:
+    # One attribute call: each one takes the span's lock and cleans the values.
+    span.set_attributes({"http.route": uri, "http.response.status_code": status})
+    span.update_name(f"{method} {uri}")
+    if status >= 500:
+        span.set_status(trace.Status(trace.StatusCode.ERROR))
+    span.end()
 
 
 def log_access(
