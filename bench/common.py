@@ -144,6 +144,29 @@ def pg_database(name: str) -> Iterator[str]:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
 
+def pin_backends(url: str, cpu: int) -> int:
+    """Pin the PostgreSQL server processes serving the database of `url` to one core; returns how many.
+
+    Only this benchmark's own backends (they end with its database): the server itself is left alone.
+    """
+    import asyncio
+
+    import asyncpg
+
+    async def backends() -> list[int]:
+        conn = await asyncpg.connect(PG_ADMIN)
+        try:
+            rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", url.rsplit("/", 1)[1])
+        finally:
+            await conn.close()
+        return [row["pid"] for row in rows]
+
+    pinned = 0
+    for pid in asyncio.run(backends()):  # a backend may end in between (a closed connection): not counted
+        pinned += subprocess.run(["taskset", "-cp", str(cpu), str(pid)], capture_output=True).returncode == 0
+    return pinned
+
+
 def memory_kib(pid: int) -> dict[str, int]:
     """Resident (RSS) and proportional (PSS) memory of one process, from /proc/<pid>/smaps_rollup."""
     values = {"rss": 0, "pss": 0}

@@ -1,8 +1,10 @@
 """Product reads direct to product-service and through api-gateway: by id and a catalog page.
 
-product-service (as deployed, on a fresh PostgreSQL database holding 1,000 products) is pinned to core 0;
-api-gateway (as deployed: chassis, route policy, in-memory rate limit set too high to trigger) and the load
-are pinned to core 1; PostgreSQL is not pinned. Per round, for each of the four targets in turn: closed-loop
+product-service (as deployed, on a fresh PostgreSQL database holding 1,000 products) and the PostgreSQL backends
+serving its connections are pinned to core 0; api-gateway (as deployed: chassis, route policy, in-memory rate
+limit set too high to trigger) and the load are pinned to core 1. So, as in a cluster where the gateway has pods
+of its own, the service and its database are the bottleneck both ways and the ratio shows whether the gateway
+keeps up with them. Per round, for each of the four targets in turn: closed-loop
 throughput (wrk, 1 thread, 32 connections) and open-loop latency at a fixed rate (bench/loadgen.py; 30 % of the
 slower way's closed-loop rate per read from the warm-up, so every target is under capacity). Medians of the rounds.
 """
@@ -21,6 +23,7 @@ from bench.common import (
     median_of,
     open_loop,
     pg_database,
+    pin_backends,
     seed_catalog,
     write_result,
     wrk,
@@ -51,6 +54,7 @@ def main() -> None:
             seed_catalog(url, PRODUCTS)
             with component("api-gateway", gateway_port, env=gateway_env, cpu=1):
                 warm = {key: wrk(target, seconds=3, cpu=1) for key, target in targets.items()}
+                pinned = pin_backends(url, 0)  # the pools are full after the warm-up
                 rates = {  # per read: 30 % of the slower way's closed-loop rate, under capacity despite neighbours
                     read: max(20, round(min(r["rps"] for (k, _), r in warm.items() if k == read) * 0.3, -1))
                     for read in READS
@@ -58,6 +62,7 @@ def main() -> None:
                 closed: dict[tuple[str, str], list[dict[str, float]]] = {key: [] for key in targets}
                 opened: dict[tuple[str, str], list[dict[str, float]]] = {key: [] for key in targets}
                 for _ in range(ROUNDS):
+                    pinned = max(pinned, pin_backends(url, 0))  # and any connection opened since
                     for key, target in targets.items():
                         closed[key].append(wrk(target, seconds=SECONDS, cpu=1))
                         opened[key].append(open_loop(target, rate=rates[key[0]], seconds=SECONDS, cpu=1))
@@ -66,6 +71,7 @@ def main() -> None:
         {k: median_of(v) for k, v in opened.items()},
         rates,
         {k: [round(r["rps"]) for r in v] for k, v in closed.items()},
+        pinned,
     )
 
 
@@ -74,6 +80,7 @@ def write(
     opened: dict[tuple[str, str], dict[str, float]],
     rates: dict[str, float],
     rounds: dict[tuple[str, str], list[int]],
+    pinned: int,
 ) -> None:
     lines = [
         "# Product reads: direct and through the gateway",
@@ -82,9 +89,11 @@ def write(
         "",
         "`python -m bench product_reads`: product-service as deployed on a fresh PostgreSQL database with "
         f"{PRODUCTS:,} products,",
-        "pinned to core 0; api-gateway as deployed (chassis, route policy, in-memory rate limit) and the load pinned",
-        f"to core 1. Closed loop: wrk 1 thread, 32 connections, {SECONDS} s. Open loop: bench/loadgen.py for "
-        f"{SECONDS} s at a fixed rate per read",
+        f"pinned to core 0 with the PostgreSQL backends serving it ({pinned}); api-gateway as deployed (chassis, route",
+        "policy, in-memory rate limit) and the load pinned to core 1, so the service and its database are the",
+        "bottleneck both ways, as when the gateway has pods of its own.",
+        f"Closed loop: wrk 1 thread, 32 connections, {SECONDS} s. Open loop: bench/loadgen.py for {SECONDS} s at a",
+        "fixed rate per read",
         "(30 % of the slower way's closed-loop rate in the warm-up: "
         + ", ".join(f"{read} {rate:.0f}/s" for read, rate in rates.items())
         + "), latency measured from each request's",
