@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, cast
+from typing import Any
 
 import httptools
 import orjson
@@ -63,14 +63,15 @@ class _Event:
 
 
 class _Cycle:
-    """The parts of uvicorn's request cycle its protocol looks at while a request is served natively."""
+    """The parts of uvicorn's request cycle its protocol looks at while a request is served natively (one per
+    connection, reused by each natively served request)."""
 
     __slots__ = ("response_complete", "disconnected", "keep_alive", "more_body", "body", "message_event")
 
-    def __init__(self, keep_alive: bool) -> None:
-        self.response_complete = False
+    def __init__(self) -> None:
+        self.response_complete = True
         self.disconnected = False
-        self.keep_alive = keep_alive
+        self.keep_alive = True
         self.more_body = False
         self.body = b""
         self.message_event = _Event()
@@ -85,6 +86,7 @@ class GatewayProtocol(HttpToolsProtocol):
         self.exchange: Exchange | None = None
         self.idle_since: float | None = None  # when the last answer was complete; None while a request is in
         self.read_timer: asyncio.TimerHandle | None = None
+        self.native_cycle = _Cycle()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -130,7 +132,7 @@ class GatewayProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        if type(cast(Any, self.cycle)) is not _Cycle:  # a native request has no body for anyone to wait on
+        if self.exchange is None:  # a native request has no body for anyone to wait on
             super().on_message_complete()
 
     # The keep-alive timeout: uvicorn arms a timer after every answer and cancels it on the next request's first
@@ -143,7 +145,8 @@ class GatewayProtocol(HttpToolsProtocol):
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
-        self.flow.resume_reading()
+        if self.flow.read_paused:
+            self.flow.resume_reading()
         if self.pipeline:
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
@@ -196,7 +199,10 @@ class GatewayProtocol(HttpToolsProtocol):
         if telemetry is None:  # sampled for a span: the fast lane makes it
             return False
         incoming.forward += (b"x-request-id: ", telemetry.raw_id, b"\r\ntraceparent: ", telemetry.traceparent, b"\r\n")
-        self.cycle = _Cycle(keep_alive=parser.should_keep_alive())  # type: ignore[assignment]
+        cycle = self.native_cycle
+        cycle.response_complete = False
+        cycle.keep_alive = parser.should_keep_alive()
+        self.cycle = cycle  # type: ignore[assignment]
         exchange = self.exchange = Exchange(
             self, lane, route, method_name, path, start, b"".join(incoming.forward), telemetry
         )
