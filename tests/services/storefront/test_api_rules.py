@@ -179,11 +179,14 @@ def test_orders_payments_and_shipments_are_private(
     foreign = next(p for p in everyone if p["order"]["orderId"] not in mine)
     assert api.get(f"/payments/{foreign['paymentId']}", headers=user1).status_code == 403
     assert api.delete(f"/payments/{foreign['paymentId']}", headers=user1).status_code == 403
+    assert payments and api.get(f"/payments/{payments[0]['paymentId']}", headers=user1).status_code == 200
 
     shop.need("shipping-service")
     shipments = rows(api.get("/shippings", headers=user1))
     assert all(s["orderId"] in mine for s in shipments)
     assert api.get(f"/shippings/orders/{other['orderId']}", headers=user1).status_code == 403
+    assert shipments and api.get(f"/shippings/orders/{shipments[0]['orderId']}", headers=user1).status_code == 200
+    assert api.get("/shippings/orders/999999", headers=user1).status_code == 403  # no such order: not theirs
     assert api.post("/shippings", json={}, headers=user1).status_code == 403
 
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field, StringConstraints
 
-from ecommerce.chassis import ApiModel, BadRequest, Forbidden, NotFound, Unauthorized
+from ecommerce.chassis import ApiModel, BadRequest, Forbidden, NotFound, ServiceError, Unauthorized
 from ecommerce.services.storefront import clients
 from ecommerce.services.storefront.auth import ApiUser, MaybeApiUser, keyring, require_admin
 from ecommerce.services.storefront.signin import sign_in
@@ -298,6 +298,19 @@ async def _my_order_ids(call: Call) -> set[int]:
     return {o["orderId"] for o in await clients.list_orders(call.peers, call.user.user_id) if "orderId" in o}
 
 
+async def _owns_order(call: Call, order_id: int | None) -> bool:
+    """Whether the caller placed `order_id`: one order looked up, however many orders they have."""
+    if order_id is None:
+        return False
+    try:
+        order = await clients.get_order(call.peers, order_id)
+    except ServiceError as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return await clients.resolve_order_owner(call.peers, order) == call.user.user_id
+
+
 async def _payments(call: Call) -> Response:
     call.user  # noqa: B018  (401 for anonymous callers before anything else)
     path, method = call.segments, call.method
@@ -308,7 +321,7 @@ async def _payments(call: Call) -> Response:
         body = _dict_body(call) if method in ("PUT", "PATCH") else None
         payment_id = call.segment_id() if path else _int(body, "paymentId")
         payment = await call.fetch(str(payment_id))
-        _own(clients.payment_order_id(payment) in await _my_order_ids(call), "payment")
+        _own(await _owns_order(call, clients.payment_order_id(payment)), "payment")
         if body is not None and method == "PUT":
             body["paymentId"] = payment_id
             body["order"] = {"orderId": clients.payment_order_id(payment)}
@@ -323,7 +336,7 @@ async def _shippings(call: Call) -> Response:
         mine = await _my_order_ids(call)
         return await _filtered(call, lambda s: s.get("orderId") in mine)
     if method == "GET" and path and path[0] not in ("find", "delete"):
-        _own(call.segment_id(1 if path[0] == "orders" else 0) in await _my_order_ids(call), "shipment")
+        _own(await _owns_order(call, call.segment_id(1 if path[0] == "orders" else 0)), "shipment")
         return await call.passthrough()
     raise Forbidden("Only an administrator may change shipments")
 
