@@ -1,7 +1,8 @@
 """Proxied requests go straight to the gateway, ahead of the chassis middleware stack.
 
-The chassis stack (Starlette's error middleware, telemetry, body limit, fault switch, exception middleware,
-router) costs about 15 % of the gateway's time per proxied request, for work the gateway either does itself
+The chassis stack (Starlette's error middleware, the chassis' per-request layer with its body limit and fault
+switch, exception middleware, router) costs about 15 % of the gateway's time per proxied request, for work the
+gateway either does itself
 (errors, body limits) or can do more cheaply knowing the route already. This layer matches the route first and,
 for a gateway route, does the chassis' per-request telemetry itself with the chassis' own pieces: the request id
 (kept when sane, else minted, echoed on the response), W3C trace context (a server span only when sampled), the
