@@ -67,20 +67,11 @@ def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False, **kwargs)
 
 
-def helm_template(helm: str, env: str, *extra: str) -> str:
-    result = run(
-        [
-            helm,
-            "template",
-            "ecommerce",
-            str(CHART),
-            "--namespace",
-            env,
-            "--values",
-            str(CHART / f"values-{env}.yaml"),
-            *extra,
-        ]
-    )
+def helm_template(helm: str, env: str, *extra: str, environ: dict[str, str] | None = None) -> str:
+    """The chart rendered for `env` (its values file), `extra` flags added; `environ` replaces helm's environment."""
+    values = str(CHART / f"values-{env}.yaml")
+    command = [helm, "template", "ecommerce", str(CHART), "--namespace", env, "--values", values, *extra]
+    result = run(command, **({"env": environ} if environ is not None else {}))
     assert result.returncode == 0, result.stderr
     return result.stdout
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import CHART, Doc, load_docs, run
+from .conftest import Doc, helm_template, load_docs
 from .fake_apiserver import FakeCluster, helm_owned, secret, serve
 
 HELMS = ("helm3", "helm4")
@@ -35,23 +35,8 @@ def render(
             "HELM_CONFIG_HOME": str(helm_home / "config"),
             "HELM_DATA_HOME": str(helm_home / "data"),
         }
-        result = run(
-            [
-                helm,
-                "template",
-                "ecommerce",
-                str(CHART),
-                "--namespace",
-                env,
-                "--values",
-                str(CHART / f"values-{env}.yaml"),
-                "--dry-run=server",
-                "--disable-openapi-validation",
-            ],
-            env=env_vars,
-        )
-    assert result.returncode == 0, result.stderr
-    return load_docs(result.stdout), cluster
+        text = helm_template(helm, env, "--dry-run=server", "--disable-openapi-validation", environ=env_vars)
+    return load_docs(text), cluster
 
 
 def named(docs: list[Doc], kind: str, name: str) -> Doc:

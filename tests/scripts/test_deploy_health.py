@@ -34,6 +34,17 @@ PORTS = {
 }
 
 
+# What the deploy applies first, in order: namespaces, storage, then the database it all needs.
+FIRST_APPLIED = [
+    "namespaces/namespaces.yaml",
+    "storage/storage-class.yaml",
+    "storage/backup-pvc.yaml",
+    "databases/postgres-secret.yaml",
+    "databases/postgres-init-scripts.yaml",
+    "databases/postgres-statefulset.yaml",
+]
+
+
 def k8s_layout(root: Path) -> Path:
     files = [
         "namespaces/namespaces.yaml",
@@ -80,14 +91,7 @@ def test_deploy_all_follows_the_manual_order(cluster, tmp_path):
 
     assert result.returncode == 0, result.stderr
     applied = [call.argv[-1].removeprefix(str(layout) + "/") for call in result.calls if "apply" in call.argv]
-    assert applied[:6] == [
-        "namespaces/namespaces.yaml",
-        "storage/storage-class.yaml",
-        "storage/backup-pvc.yaml",
-        "databases/postgres-secret.yaml",
-        "databases/postgres-init-scripts.yaml",
-        "databases/postgres-statefulset.yaml",
-    ]
+    assert applied[:6] == FIRST_APPLIED
     deployments = [path for path in applied if path.startswith("services/")]
     assert deployments == [f"services/{name}/deployment.yaml" for name in COMPONENTS]
     assert applied[-5:] == [
@@ -214,14 +218,7 @@ def test_deploy_all_renders_qa_and_prod_on_the_fly(cluster, tmp_path, namespace)
     assert render_root != layout and not str(render_root).startswith(str(tmp_path))
     assert all(path.startswith(str(render_root) + "/") for path in paths)
     applied = [path.removeprefix(str(render_root) + "/") for path in paths]
-    assert applied[:6] == [
-        "namespaces/namespaces.yaml",
-        "storage/storage-class.yaml",
-        "storage/backup-pvc.yaml",
-        "databases/postgres-secret.yaml",
-        "databases/postgres-init-scripts.yaml",
-        "databases/postgres-statefulset.yaml",
-    ]
+    assert applied[:6] == FIRST_APPLIED
     assert [path for path in applied if path.startswith("services/")] == [
         f"services/{name}/deployment.yaml" for name in COMPONENTS
     ]
