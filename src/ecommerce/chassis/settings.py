@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 Profile = Literal["dev", "qa", "prod"]
@@ -76,6 +76,13 @@ class ServiceSettings(BaseSettings):
         0.1, ge=0, le=1, validation_alias=_env("OTEL_TRACES_SAMPLER_ARG", "trace_sampling_ratio")
     )
     max_body_bytes: int = Field(1024 * 1024, gt=0, validation_alias=_env("MAX_BODY_BYTES", "max_body_bytes"))
+
+    # The environment's identity secrets (chassis/identity.py): required outside dev, generated under data_dir in dev.
+    service_keys: SecretStr | None = Field(None, validation_alias=_env("SERVICE_KEYS", "service_keys"))
+    operator_password: SecretStr | None = Field(None, validation_alias=_env("OPERATOR_PASSWORD", "operator_password"))
+    prometheus_password: SecretStr | None = Field(
+        None, validation_alias=_env("PROMETHEUS_PASSWORD", "prometheus_password")
+    )
 
     @classmethod
     def settings_customise_sources(
