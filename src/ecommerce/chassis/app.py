@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ecommerce
@@ -22,6 +22,7 @@ from ecommerce.chassis.discovery import registry_extension
 from ecommerce.chassis.errors import install_error_handlers
 from ecommerce.chassis.faults import install_faults
 from ecommerce.chassis.http import PeerClient
+from ecommerce.chassis.params import reject_unstorable_url
 from ecommerce.chassis.settings import ServiceSettings, load_settings, sqlite_url
 from ecommerce.chassis.telemetry import (
     ACCESS_LOG,
@@ -86,6 +87,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
         openapi_url=f"{spec.context_path}/openapi.json",
         redoc_url=None,
         lifespan=_lifespan(spec),
+        dependencies=[Depends(reject_unstorable_url)],  # NUL in a query string or path: 400, on every route
         # FastAPI's built-in instrumentation would switch itself on once a tracer provider exists and double
         # the spans; TelemetryMiddleware below does the same job for a fraction of the cost.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},

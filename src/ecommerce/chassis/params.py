@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from fastapi import Request
+
 from ecommerce.chassis.errors import BadRequest
+from ecommerce.chassis.strict import UNSTORABLE_MSG
 
 MAX_ID = 2_147_483_647  # ids are 32-bit integers in every table
 MAX_IDS = 1000
@@ -19,3 +22,13 @@ def parse_ids(raw: str | None, *, limit: int = MAX_IDS) -> list[int] | None:
     if not ids or len(ids) > limit or any(i < 1 or i > MAX_ID for i in ids):
         raise BadRequest(f"Invalid value for 'ids': between 1 and {limit} positive ids")
     return ids
+
+
+async def reject_unstorable_url(request: Request) -> None:
+    """App-wide dependency: a query string or path holding NUL is a 400 before any handler reads it.
+
+    Only NUL matters in a URL: bytes that are not UTF-8 (encoded surrogates included) are decoded as U+FFFD.
+    """
+    raw = request.scope.get("query_string", b"")
+    if b"%00" in raw or b"\x00" in raw or "\x00" in request.scope.get("path", ""):
+        raise BadRequest(f"The request URL {UNSTORABLE_MSG}")

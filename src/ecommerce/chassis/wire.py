@@ -6,8 +6,18 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from ecommerce.chassis.strict import BOOLEAN_MSG, UNSTORABLE_MSG, admits_bool, first_unstorable
 
 DATE_FORMAT = "%d-%m-%Y"
 DATETIME_FORMAT = "%d-%m-%Y__%H:%M:%S:%f"
@@ -77,6 +87,28 @@ class ApiModel(BaseModel):
     """Base of every request and response body: camelCase on the wire, snake_case in Python."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every field of every body: text the database can store, and no boolean where a number is expected."""
+        if isinstance(value, bool):
+            if info.field_name is not None and not _admits_bool(cls, info.field_name):
+                raise ValueError(BOOLEAN_MSG)
+        elif first_unstorable(value):
+            raise ValueError(UNSTORABLE_MSG)
+        return value
+
+
+_BOOL_FIELDS: dict[tuple[type, str], bool] = {}
+
+
+def _admits_bool(model: type[BaseModel], field: str) -> bool:
+    key = (model, field)
+    found = _BOOL_FIELDS.get(key)
+    if found is None:
+        found = _BOOL_FIELDS[key] = admits_bool(model.model_fields[field].annotation)
+    return found
 
 
 T = TypeVar("T")
