@@ -268,7 +268,7 @@ async def test_put_by_id_applies_the_body(client: httpx.AsyncClient) -> None:
     assert (await client.get(f"{BASE}/users/{user['userId']}")).json() == updated
     # no password in the body: the old one still works
     assert (await verify(client, username, "analytical-engine")).status_code == 200
-    change["credential"]["password"] = "difference-engine"
+    change["credential"] |= {"password": "difference-engine", "currentPassword": "analytical-engine"}
     full_replace = await client.put(f"{BASE}/users", json=change | {"userId": user["userId"]})
     assert full_replace.status_code == 200
     assert (await verify(client, username, "difference-engine")).status_code == 200

@@ -1,10 +1,10 @@
-"""user-service tables: users, address (singular, as the original), credentials, verification_tokens."""
+"""user-service tables: users, address (singular), credentials, verification_tokens, token_revocations."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, func
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ecommerce.chassis import Base, TimestampMixin, new_metadata
@@ -68,3 +68,16 @@ class VerificationToken(TimestampMixin, UserBase):
     )
     verif_token: Mapped[str | None] = mapped_column(String(255))
     expire_date: Mapped[date | None] = mapped_column(Date)
+
+
+class TokenRevocation(UserBase):
+    """Per user, the instant before which the user's tokens are void (an `iat` floor).
+
+    No foreign key: the row must outlive a deleted user, whose tokens stay void until they would have expired.
+    """
+
+    __tablename__ = "token_revocations"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    not_before: Mapped[int] = mapped_column(BigInteger, nullable=False)  # epoch seconds
+    set_at: Mapped[datetime] = mapped_column(DateTime(), nullable=False, index=True)  # UTC

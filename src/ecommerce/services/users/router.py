@@ -8,12 +8,14 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from ecommerce.chassis import Collection, DbSession
 from ecommerce.chassis.params import parse_ids
+from ecommerce.chassis.security import OptionalUser, Principal
 from ecommerce.services.users import service
 from ecommerce.services.users.schemas import (
     AddressIn,
     AddressOut,
     CredentialIn,
     CredentialOut,
+    Revocations,
     UserIn,
     UserOut,
     VerificationTokenIn,
@@ -34,6 +36,10 @@ Username = Annotated[str, Path(min_length=1, max_length=255)]
 
 def _rounds(request: Request) -> int:
     return int(request.app.state.settings.bcrypt_rounds)
+
+
+def _is_admin(user: Principal | None) -> bool:
+    return user is not None and user.is_admin
 
 
 # --- users ----------------------------------------------------------------------------------------------
@@ -64,16 +70,24 @@ async def create_user(session: DbSession, request: Request, body: UserIn) -> Use
 
 
 @router.put("/users", tags=["users"])
-async def replace_user(session: DbSession, request: Request, body: UserIn, response: Response) -> UserOut:
+async def replace_user(
+    session: DbSession, request: Request, body: UserIn, response: Response, user: OptionalUser
+) -> UserOut:
     if body.user_id is None:
         response.status_code = 201
         return await service.create_user(session, data=body, rounds=_rounds(request))
-    return await service.update_user(session, user_id=body.user_id, data=body, rounds=_rounds(request))
+    return await service.update_user(
+        session, user_id=body.user_id, data=body, rounds=_rounds(request), by_admin=_is_admin(user)
+    )
 
 
 @router.put("/users/{userId}", tags=["users"])
-async def update_user(session: DbSession, request: Request, user_id: UserId, body: UserIn) -> UserOut:
-    return await service.update_user(session, user_id=user_id, data=body, rounds=_rounds(request))
+async def update_user(
+    session: DbSession, request: Request, user_id: UserId, body: UserIn, user: OptionalUser
+) -> UserOut:
+    return await service.update_user(
+        session, user_id=user_id, data=body, rounds=_rounds(request), by_admin=_is_admin(user)
+    )
 
 
 @router.delete("/users/{userId}", tags=["users"])
@@ -137,6 +151,13 @@ async def verify_credentials(session: DbSession, request: Request, body: VerifyI
     )
 
 
+@router.get("/credentials/revocations", tags=["credentials"])
+async def list_revocations(session: DbSession, request: Request) -> Revocations:
+    """Per user, the instant before which their tokens are void (token verifiers poll this)."""
+    lifetime = int(request.app.state.settings.token_max_lifetime_seconds)
+    return Revocations(revocations=await service.list_revocations(session, max_lifetime_seconds=lifetime))
+
+
 @router.get("/credentials/username/{username}", tags=["credentials"])
 async def get_credential_by_username(session: DbSession, username: Username) -> CredentialOut:
     return await service.get_credential_by_username(session, username=username)
@@ -154,21 +175,23 @@ async def create_credential(session: DbSession, request: Request, body: Credenti
 
 @router.put("/credentials", tags=["credentials"])
 async def replace_credential(
-    session: DbSession, request: Request, body: CredentialIn, response: Response
+    session: DbSession, request: Request, body: CredentialIn, response: Response, user: OptionalUser
 ) -> CredentialOut:
     if body.credential_id is None:
         response.status_code = 201
         return await service.create_credential(session, data=body, rounds=_rounds(request))
     return await service.update_credential(
-        session, credential_id=body.credential_id, data=body, rounds=_rounds(request)
+        session, credential_id=body.credential_id, data=body, rounds=_rounds(request), by_admin=_is_admin(user)
     )
 
 
 @router.put("/credentials/{credentialId}", tags=["credentials"])
 async def update_credential(
-    session: DbSession, request: Request, credential_id: CredentialId, body: CredentialIn
+    session: DbSession, request: Request, credential_id: CredentialId, body: CredentialIn, user: OptionalUser
 ) -> CredentialOut:
-    return await service.update_credential(session, credential_id=credential_id, data=body, rounds=_rounds(request))
+    return await service.update_credential(
+        session, credential_id=credential_id, data=body, rounds=_rounds(request), by_admin=_is_admin(user)
+    )
 
 
 @router.delete("/credentials/{credentialId}", tags=["credentials"])

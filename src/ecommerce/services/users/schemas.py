@@ -104,6 +104,19 @@ class VerifiedIdentity(ApiModel):
     role_based_authority: Role
 
 
+class Revocation(ApiModel):
+    """Tokens of `userId` issued (`iat`) before `notBefore` (epoch seconds) are void."""
+
+    user_id: int
+    not_before: int
+
+
+class Revocations(ApiModel):
+    """The revocation floors set within the longest token lifetime (older ones can only concern expired tokens)."""
+
+    revocations: list[Revocation]
+
+
 # --- requests -------------------------------------------------------------------------------------------
 
 
@@ -125,6 +138,8 @@ class CredentialFields(ApiModel):
     credential_id: Id | None = None
     username: Username
     password: Password | None = None
+    # The password being replaced: required when a caller who is not an administrator sets a new `password`.
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
     role_based_authority: Role = "ROLE_USER"
     is_enabled: bool = True
     is_account_non_expired: bool = True

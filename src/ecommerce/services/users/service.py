@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecommerce.chassis import BadRequest, Conflict, NotFound, Unauthorized
-from ecommerce.services.users.models import Address, Credential, User, VerificationToken
+from ecommerce.chassis import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from ecommerce.services.users.models import Address, Credential, TokenRevocation, User, VerificationToken
 from ecommerce.services.users.passwords import check_password, hash_cost, hash_password
 from ecommerce.services.users.schemas import (
     AddressIn,
@@ -18,6 +20,7 @@ from ecommerce.services.users.schemas import (
     CredentialIn,
     CredentialOut,
     CredentialRef,
+    Revocation,
     UserIn,
     UserOut,
     UserRef,
@@ -28,6 +31,8 @@ from ecommerce.services.users.schemas import (
 
 MAX_BATCH = 1000
 BAD_CREDENTIALS = "Bad credentials"
+# The revocation floor of a deleted user: no token of theirs is ever valid again (9999-12-31T23:59:59Z).
+NEVER = 253_402_300_799
 
 _USER_COLUMNS = (User.user_id, User.first_name, User.last_name, User.image_url, User.email, User.phone)
 _CREDENTIAL_COLUMNS = (
@@ -130,8 +135,13 @@ async def create_user(session: AsyncSession, *, data: UserIn, rounds: int) -> Us
     return await get_user(session, user_id=user.user_id)
 
 
-async def update_user(session: AsyncSession, *, user_id: int, data: UserIn, rounds: int) -> UserOut:
-    """Apply the body to the user (the original ignored it); a given credential is updated or added."""
+async def update_user(
+    session: AsyncSession, *, user_id: int, data: UserIn, rounds: int, by_admin: bool = False
+) -> UserOut:
+    """Apply the body to the user (the original ignored it); a given credential is updated or added.
+
+    Anyone but an administrator changes a password only with the current one (`credential.currentPassword`).
+    """
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound(f"User with id: {user_id} not found")
@@ -148,16 +158,17 @@ async def update_user(session: AsyncSession, *, user_id: int, data: UserIn, roun
             await _require_free_username(session, data.credential.username, credential_id=None)
             session.add(await _new_credential(user_id, data.credential, rounds))
         else:
-            await _apply_credential(session, credential, data.credential, rounds)
+            await _apply_credential(session, credential, data.credential, rounds, by_admin=by_admin)
     await session.flush()
     return await get_user(session, user_id=user_id)
 
 
 async def delete_user(session: AsyncSession, *, user_id: int) -> None:
-    """Remove a user with its credential, tokens and addresses; 404 when there is none."""
+    """Remove a user with its credential, tokens and addresses, and void their signed-in tokens; 404 when none."""
     result = await session.execute(delete(User).where(User.user_id == user_id))
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"User with id: {user_id} not found")
+    await revoke_tokens(session, user_id=user_id, not_before=NEVER)
 
 
 def _user_fields(data: UserIn) -> dict[str, Any]:
@@ -234,7 +245,7 @@ async def create_credential(session: AsyncSession, *, data: CredentialIn, rounds
 
 
 async def update_credential(
-    session: AsyncSession, *, credential_id: int, data: CredentialIn, rounds: int
+    session: AsyncSession, *, credential_id: int, data: CredentialIn, rounds: int, by_admin: bool = False
 ) -> CredentialOut:
     """Apply the body; the password changes only when one is given; a credential never changes owner."""
     credential = await session.get(Credential, credential_id)
@@ -242,16 +253,20 @@ async def update_credential(
         raise NotFound(f"Credential with id: {credential_id} not found")
     if data.user is not None and data.user.user_id != credential.user_id:
         raise BadRequest("Invalid value for 'user': a credential cannot move to another user")
-    await _apply_credential(session, credential, data, rounds)
+    await _apply_credential(session, credential, data, rounds, by_admin=by_admin)
     await session.flush()
     return await get_credential(session, credential_id=credential_id)
 
 
 async def delete_credential(session: AsyncSession, *, credential_id: int) -> None:
-    """Remove a credential and its tokens; 404 when there is none."""
-    result = await session.execute(delete(Credential).where(Credential.credential_id == credential_id))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    """Remove a credential and its tokens, and void the user's signed-in tokens; 404 when there is none."""
+    user_id = (
+        await session.execute(select(Credential.user_id).where(Credential.credential_id == credential_id))
+    ).scalar_one_or_none()
+    if user_id is None:
         raise NotFound(f"Credential with id: {credential_id} not found")
+    await session.execute(delete(Credential).where(Credential.credential_id == credential_id))
+    await revoke_tokens(session, user_id=user_id, not_before=_now())
 
 
 async def verify_credentials(session: AsyncSession, *, username: str, password: str, rounds: int) -> VerifiedIdentity:
@@ -295,8 +310,14 @@ async def _new_credential(user_id: int, data: CredentialFields, rounds: int) -> 
     )
 
 
-async def _apply_credential(session: AsyncSession, credential: Credential, data: CredentialFields, rounds: int) -> None:
+async def _apply_credential(
+    session: AsyncSession, credential: Credential, data: CredentialFields, rounds: int, *, by_admin: bool
+) -> None:
+    """Apply a credential's fields; a new password, role or account flag voids the tokens signed until now."""
     await _require_free_username(session, data.username, credential_id=credential.credential_id)
+    if data.password is not None and not by_admin:
+        await _require_current_password(credential, data.current_password, rounds)
+    before = _token_facts(credential)
     credential.username = data.username
     credential.role = data.role_based_authority
     credential.is_enabled = data.is_enabled
@@ -305,6 +326,47 @@ async def _apply_credential(session: AsyncSession, credential: Credential, data:
     credential.is_credentials_non_expired = data.is_credentials_non_expired
     if data.password is not None:
         credential.password = await hash_password(data.password, rounds=rounds)
+    if data.password is not None or _token_facts(credential) != before:
+        await revoke_tokens(session, user_id=credential.user_id, not_before=_now())
+
+
+def _token_facts(credential: Credential) -> tuple[object, ...]:
+    """What a signed token vouches for (role) or relies on (the account may sign in)."""
+    return (credential.role, _may_sign_in(credential))
+
+
+async def _require_current_password(credential: Credential, current: str | None, rounds: int) -> None:
+    if current is None:
+        raise BadRequest("Invalid value for 'credential.currentPassword': the current password is required")
+    if not await check_password(current, credential.password, rounds=rounds):
+        raise Forbidden("The current password is wrong")
+
+
+# --- token revocation -----------------------------------------------------------------------------------
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+async def revoke_tokens(session: AsyncSession, *, user_id: int, not_before: int) -> None:
+    """Void the user's tokens issued before `not_before` (epoch seconds); a floor only ever rises."""
+    row = await session.get(TokenRevocation, user_id)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    if row is None:
+        session.add(TokenRevocation(user_id=user_id, not_before=not_before, set_at=now))
+    else:
+        row.not_before = max(row.not_before, not_before)
+        row.set_at = now
+    await session.flush()
+
+
+async def list_revocations(session: AsyncSession, *, max_lifetime_seconds: int) -> list[Revocation]:
+    """The floors set within the longest token lifetime: any older one can only concern expired tokens."""
+    since = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=max_lifetime_seconds)
+    query = select(TokenRevocation.user_id, TokenRevocation.not_before).where(TokenRevocation.set_at >= since)
+    rows = (await session.execute(query.order_by(TokenRevocation.user_id))).all()
+    return [Revocation(user_id=row.user_id, not_before=row.not_before) for row in rows]
 
 
 async def _require_free_username(session: AsyncSession, username: str, *, credential_id: int | None) -> None:
