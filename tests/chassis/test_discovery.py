@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from ecommerce.chassis import ServiceSettings, ServiceSpec, create_app
 from ecommerce.chassis.discovery import RegistryClient
+from ecommerce.chassis.identity import MeshSecrets, component_password
 from ecommerce.services.discovery import SPEC as REGISTRY
 from ecommerce.services.discovery.settings import RegistrySettings
 
@@ -24,6 +25,13 @@ FAST = {
     "registry_lease_seconds": 2,
     "access_log": False,
 }
+# The environment's identity secrets, shared by the registry and the services of one test.
+IDENTITY = {
+    "service_keys": "test:" + "k" * 40,
+    "operator_password": "operator-test-password",
+    "prometheus_password": "prometheus-test-password",
+}
+MESH = MeshSecrets.parse(IDENTITY["service_keys"], IDENTITY["operator_password"], IDENTITY["prometheus_password"])
 
 
 def _free_port() -> int:
@@ -48,12 +56,13 @@ async def _serve(app: FastAPI, port: int) -> AsyncIterator[None]:
 
 
 def _registry(port: int) -> FastAPI:
-    return create_app(REGISTRY, RegistrySettings(port=port, access_log=False, eviction_interval_seconds=0.2))
+    settings = RegistrySettings(port=port, access_log=False, eviction_interval_seconds=0.2, **IDENTITY)
+    return create_app(REGISTRY, settings)
 
 
-def _service(port: int, registry_port: int, **extra: Any) -> FastAPI:
-    url = f"http://127.0.0.1:{registry_port}/eureka/"
-    return create_app(DEMO, ServiceSettings(discovery_url=url, port=port, **FAST, **extra))
+def _service(port: int, registry_port: int, *, userinfo: str = "", **extra: Any) -> FastAPI:
+    url = f"http://{userinfo}127.0.0.1:{registry_port}/eureka/"
+    return create_app(DEMO, ServiceSettings(discovery_url=url, port=port, **FAST, **{**IDENTITY, **extra}))
 
 
 async def _eventually(check: Callable[[], bool], timeout: float = 6.0) -> None:
@@ -86,7 +95,7 @@ async def test_instances_register_resolve_round_robin_and_deregister() -> None:
             assert client.choose("nobody") is None  # the caller falls back to its own defaults
 
             # An instance taken out of service (the pod's preStop hook) disappears from look-ups.
-            async with httpx.AsyncClient() as http:
+            async with httpx.AsyncClient(auth=("operator", IDENTITY["operator_password"])) as http:
                 instance = f"127.0.0.1:demo-service:{two_port}"
                 path = f"http://127.0.0.1:{registry_port}/eureka/apps/DEMO-SERVICE/{instance}/status"
                 assert (await http.put(path, params={"value": "OUT_OF_SERVICE"})).status_code == 200
@@ -134,3 +143,22 @@ async def test_peer_client_resolves_through_the_registry() -> None:
         await _eventually(lambda: service.state.registry.urls_of("demo-service") != [])
         status, body = await service.state.peers.request("GET", "demo-service", "/demo-service/actuator/health")
         assert status == 200 and body["status"] == "UP"
+
+
+async def test_the_client_proves_its_component_or_uses_the_credentials_in_the_zone_url() -> None:
+    registry_port, derived_port, given_port, wrong_port = _free_port(), _free_port(), _free_port(), _free_port()
+    registry_app = _registry(registry_port)
+    derived = _service(derived_port, registry_port)  # HTTP Basic from the mesh key: demo-service's password
+    given = _service(given_port, registry_port, userinfo=f"demo-service:{component_password(MESH, 'demo-service')}@")
+    wrong = _service(wrong_port, registry_port, userinfo=f"user-service:{component_password(MESH, 'user-service')}@")
+    async with _serve(registry_app, registry_port), _serve(derived, derived_port), _serve(given, given_port):
+        leases = registry_app.state.eureka_registry
+        async with _serve(wrong, wrong_port):
+            await _eventually(lambda: leases.size() == 2)
+            await asyncio.sleep(0.5)  # several heartbeats: user-service's credentials never register DEMO-SERVICE
+            assert sorted(leases.apps["DEMO-SERVICE"]) == sorted(
+                [f"127.0.0.1:demo-service:{derived_port}", f"127.0.0.1:demo-service:{given_port}"]
+            )
+            client: RegistryClient = given.state.registry
+            assert client.urls == [f"http://127.0.0.1:{registry_port}/eureka/"]  # no password in the URL it keeps
+            assert client.urls_of("demo-service") != []  # reads with the same credentials

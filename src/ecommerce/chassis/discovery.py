@@ -7,6 +7,10 @@ the copy, the full registry is fetched again. Look-ups (`choose`, `resolve`) wor
 working while the registry is down; with no copy at all they fall back to the configured peer URL and
 otherwise leave the choice to the caller (the peer's well-known address or DNS name).
 DISCOVERY_URL may list several registry URLs separated by commas; they are tried in turn.
+
+Every call proves this component to the registry with HTTP Basic (chassis/identity.py): the credentials in the
+URL when it has some (`http://user:pass@host:8761/eureka/`, as py-eureka-client and Spring clients are
+configured), else the component's name and the password derived from the mesh key.
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import aiohttp
 import orjson
 import structlog
 from fastapi import FastAPI
 
+from ecommerce.chassis.identity import MeshSecrets, component_password
 from ecommerce.chassis.settings import ServiceSettings
 
 log = structlog.get_logger("ecommerce.discovery.client")
@@ -54,8 +59,12 @@ class RegistryClient:
         renewal_seconds: float = 30.0,
         fetch_seconds: float = 30.0,
         fallback: dict[str, str] | None = None,
+        authorization: str | None = None,
     ) -> None:
-        self.urls = [url if url.endswith("/") else f"{url}/" for url in urls]
+        located = [_split_credentials(url if url.endswith("/") else f"{url}/") for url in urls]
+        self.urls = [url for url, _ in located]
+        # Per URL: its own credentials, else this component's (`authorization`, an `Authorization` header value).
+        self._authorizations = [given or authorization for _, given in located]
         self.instance = instance
         self.app = instance["app"]
         self.instance_id = instance["instanceId"]
@@ -229,14 +238,16 @@ class RegistryClient:
     ) -> tuple[int, Any]:
         """One request to the first registry that answers, starting with the last one that did."""
         assert self._session is not None
-        headers = {"Accept": "application/json"} if accept_json else {}
+        accept = {"Accept": "application/json"} if accept_json else {}
         data = None
         if json is not None:
-            headers["Content-Type"] = "application/json"
+            accept["Content-Type"] = "application/json"
             data = orjson.dumps(json)
         error: Exception | None = None
         for offset in range(len(self.urls)):
             index = (self._current + offset) % len(self.urls)
+            authorization = self._authorizations[index]
+            headers = {**accept, "Authorization": authorization} if authorization else accept
             try:
                 async with self._session.request(
                     method, self.urls[index] + path, data=data, params=params, headers=headers
@@ -291,12 +302,14 @@ async def registry_extension(app: FastAPI) -> AsyncIterator[None]:
     spec = app.state.spec
     assert settings.discovery_url
     port = settings.port or spec.port
+    secrets = MeshSecrets.from_settings(settings)
     client = RegistryClient(
         urls=[url.strip() for url in settings.discovery_url.split(",") if url.strip()],
         instance=instance_record(settings, name=spec.name, port=port, context_path=spec.context_path),
         renewal_seconds=settings.registry_renewal_seconds,
         fetch_seconds=settings.registry_fetch_seconds,
         fallback=settings.peers,
+        authorization=aiohttp.encode_basic_auth(spec.name, component_password(secrets, spec.name)),
     )
     app.state.registry = client
     await client.start(register=settings.register_with_registry)
@@ -304,6 +317,20 @@ async def registry_extension(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await client.stop()
+
+
+def _split_credentials(url: str) -> tuple[str, str | None]:
+    """(the URL without user info, an `Authorization` header value for the credentials it held, if any)."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    netloc = parts.hostname or ""
+    if ":" in netloc:  # an IPv6 address
+        netloc = f"[{netloc}]"
+    if parts.port is not None:
+        netloc = f"{netloc}:{parts.port}"
+    authorization = aiohttp.encode_basic_auth(unquote(parts.username), unquote(parts.password or ""))
+    return urlunsplit(parts._replace(netloc=netloc)), authorization
 
 
 def _instances(body: dict[str, Any]) -> list[dict[str, Any]]:

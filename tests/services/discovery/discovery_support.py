@@ -12,8 +12,23 @@ import uvicorn
 from fastapi import FastAPI
 
 from ecommerce.chassis import create_app
+from ecommerce.chassis.identity import MeshSecrets, component_password
 from ecommerce.services.discovery import SPEC
 from ecommerce.services.discovery.settings import RegistrySettings
+
+# The test environment's identity secrets (chassis/identity.py); every replica started here shares them.
+IDENTITY = {
+    "service_keys": "test:" + "k" * 40,
+    "operator_password": "operator-test-password",
+    "prometheus_password": "prometheus-test-password",
+}
+MESH = MeshSecrets.parse(IDENTITY["service_keys"], IDENTITY["operator_password"], IDENTITY["prometheus_password"])
+OPERATOR = ("operator", IDENTITY["operator_password"])
+
+
+def component(name: str) -> tuple[str, str]:
+    """The HTTP Basic credentials of component `name` (user-service, ...)."""
+    return name, component_password(MESH, name)
 
 
 def free_port() -> int:
@@ -50,6 +65,7 @@ def registry_app(port: int, **overrides: Any) -> FastAPI:
         "port": port,
         "eviction_interval_seconds": 0.2,
         "lease_duration_seconds": 2.0,
+        **IDENTITY,
         **overrides,
     }
     return create_app(SPEC, RegistrySettings(**values))

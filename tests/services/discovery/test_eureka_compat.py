@@ -1,4 +1,4 @@
-"""The registry against the third-party Eureka client from PyPI, used unchanged."""
+"""The registry against the third-party Eureka client from PyPI, used unchanged: credentials in the zone URL."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 import pytest
-from discovery_support import replica
+from discovery_support import component, replica
 
 eureka_client = pytest.importorskip("py_eureka_client.eureka_client")
 pytest.importorskip("py_eureka_client.logger").set_level("CRITICAL")
@@ -29,11 +29,17 @@ async def _wait_for(condition, timeout: float = 8.0) -> None:  # type: ignore[no
         await asyncio.sleep(0.05)
 
 
+def _zone(url: str, name: str) -> str:
+    """The zone URL with `name`'s credentials in it, as py-eureka-client and Spring clients are configured."""
+    user, password = component(name)
+    return url.replace("http://", f"http://{user}:{password}@")
+
+
 async def test_py_eureka_client_registers_renews_fetches_deltas_and_cancels() -> None:
     async with replica() as (url, app):
         registry = app.state.eureka_registry
         client = eureka_client.EurekaClient(
-            eureka_server=url,
+            eureka_server=_zone(url, "orders-service"),
             app_name="orders-service",
             instance_ip="127.0.0.1",
             instance_port=8081,
@@ -48,7 +54,7 @@ async def test_py_eureka_client_registers_renews_fetches_deltas_and_cancels() ->
             await _wait_for(lambda: lease.renewed_at > first_renewal)  # heartbeats arrive and are accepted
 
             # A second instance registered behind the client's back reaches it through a delta.
-            async with httpx.AsyncClient() as http:
+            async with httpx.AsyncClient(auth=component("users")) as http:
                 body = {"instance": {"hostName": "10.0.0.7", "app": "USERS", "port": {"$": 8700, "@enabled": "true"}}}
                 response = await http.post(f"{url}apps/USERS", json=body)
                 assert response.status_code == 204
@@ -70,7 +76,11 @@ async def test_py_eureka_client_registers_again_after_the_registry_forgot_it() -
     async with replica() as (url, app):
         registry = app.state.eureka_registry
         client = eureka_client.EurekaClient(
-            eureka_server=url, app_name="pay", instance_ip="127.0.0.1", instance_port=8400, renewal_interval_in_secs=1
+            eureka_server=_zone(url, "pay"),
+            app_name="pay",
+            instance_ip="127.0.0.1",
+            instance_port=8400,
+            renewal_interval_in_secs=1,
         )
         await client.start()
         try:

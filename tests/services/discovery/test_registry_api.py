@@ -6,7 +6,7 @@ import asyncio
 from xml.etree import ElementTree
 
 import httpx
-from discovery_support import replica
+from discovery_support import OPERATOR, replica
 
 from ecommerce.services.discovery.registry import Registry
 
@@ -17,7 +17,7 @@ def _instance(app: str, host: str, port: int, **extra: object) -> dict[str, obje
 
 
 async def test_xml_by_default_json_on_request_with_the_shapes_clients_parse() -> None:
-    async with replica() as (url, _), httpx.AsyncClient(base_url=url) as http:
+    async with replica() as (url, _), httpx.AsyncClient(base_url=url, auth=OPERATOR) as http:
         registered = await http.post("apps/product-service", json=_instance("PRODUCT-SERVICE", "10.1.0.5", 8500))
         assert registered.status_code == 204
         xml = await http.get("apps/")
@@ -49,7 +49,7 @@ async def test_xml_by_default_json_on_request_with_the_shapes_clients_parse() ->
 
 
 async def test_renew_cancel_and_status_overrides() -> None:
-    async with replica() as (url, app), httpx.AsyncClient(base_url=url) as http:
+    async with replica() as (url, app), httpx.AsyncClient(base_url=url, auth=OPERATOR) as http:
         registry: Registry = app.state.eureka_registry
         await http.post("apps/USER-SERVICE", json=_instance("USER-SERVICE", "10.0.0.1", 8700))
         instance_path = "apps/USER-SERVICE/10.0.0.1%3Auser-service%3A8700"
@@ -74,7 +74,7 @@ async def test_renew_cancel_and_status_overrides() -> None:
 
 
 async def test_status_page_metrics_and_bad_bodies() -> None:
-    async with replica() as (url, _), httpx.AsyncClient(base_url=url.removesuffix("eureka/")) as http:
+    async with replica() as (url, _), httpx.AsyncClient(base_url=url.removesuffix("eureka/"), auth=OPERATOR) as http:
         await http.post("eureka/apps/ORDER-SERVICE", json=_instance("ORDER-SERVICE", "10.0.0.2", 8300))
         for path in ("/", "/eureka/", "/eureka"):
             page = await http.get(path)
@@ -92,7 +92,10 @@ async def test_status_page_metrics_and_bad_bodies() -> None:
 
 
 async def test_expired_leases_are_evicted() -> None:
-    async with replica(eviction_interval_seconds=0.1) as (url, app), httpx.AsyncClient(base_url=url) as http:
+    async with (
+        replica(eviction_interval_seconds=0.1) as (url, app),
+        httpx.AsyncClient(base_url=url, auth=OPERATOR) as http,
+    ):
         registry: Registry = app.state.eureka_registry
         short = {"leaseInfo": {"renewalIntervalInSecs": 1, "durationInSecs": 1}}
         await http.post("apps/A", json=_instance("A", "10.0.0.3", 1000, **short))
@@ -106,7 +109,10 @@ async def test_expired_leases_are_evicted() -> None:
 
 
 async def test_self_preservation_keeps_leases_when_many_lapse_at_once() -> None:
-    async with replica(eviction_interval_seconds=0.1) as (url, app), httpx.AsyncClient(base_url=url) as http:
+    async with (
+        replica(eviction_interval_seconds=0.1) as (url, app),
+        httpx.AsyncClient(base_url=url, auth=OPERATOR) as http,
+    ):
         registry: Registry = app.state.eureka_registry
         short = {"leaseInfo": {"renewalIntervalInSecs": 1, "durationInSecs": 1}}
         long = {"leaseInfo": {"renewalIntervalInSecs": 30, "durationInSecs": 90}}
@@ -122,7 +128,10 @@ async def test_self_preservation_keeps_leases_when_many_lapse_at_once() -> None:
 
 
 async def test_a_single_lapsed_lease_among_many_is_evicted() -> None:
-    async with replica(eviction_interval_seconds=0.1) as (url, app), httpx.AsyncClient(base_url=url) as http:
+    async with (
+        replica(eviction_interval_seconds=0.1) as (url, app),
+        httpx.AsyncClient(base_url=url, auth=OPERATOR) as http,
+    ):
         registry: Registry = app.state.eureka_registry
         long = {"leaseInfo": {"renewalIntervalInSecs": 30, "durationInSecs": 90}}
         for index in range(9):

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 import httpx
-from discovery_support import free_port, replica
+from discovery_support import component, free_port, replica
 
 from ecommerce.services.discovery.registry import Registry
 
@@ -29,7 +29,7 @@ async def test_changes_replicate_both_ways_without_loops() -> None:
         a: Registry = app_a.state.eureka_registry
         b: Registry = app_b.state.eureka_registry
         assert app_a.state.eureka_replicator.peers == [url_b]  # a replica skips its own URL
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(auth=component("product-service")) as http:
             await http.post(f"{url_a}apps/PRODUCT-SERVICE", json=_body("10.0.0.1"))
             await http.post(f"{url_b}apps/PRODUCT-SERVICE", json=_body("10.0.0.2"))
             await _eventually(lambda: a.size() == 2 and b.size() == 2)
@@ -65,15 +65,15 @@ async def test_a_restarted_replica_copies_the_registry_from_its_peer() -> None:
     peers = f"http://127.0.0.1:{port_a}/eureka/,http://127.0.0.1:{port_b}/eureka/"
     async with replica(port_a, peer_urls=peers) as (url_a, app_a):
         async with replica(port_b, peer_urls=peers) as (url_b, _):
-            async with httpx.AsyncClient() as http:
+            async with httpx.AsyncClient(auth=component("product-service")) as http:
                 for host in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
                     await http.post(f"{url_a}apps/PRODUCT-SERVICE", json=_body(host))
         # B is down: A keeps serving, and its replication attempts to B fail quietly.
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(auth=component("product-service")) as http:
             await http.post(f"{url_a}apps/PRODUCT-SERVICE", json=_body("10.0.0.4"))
         async with replica(port_b, peer_urls=peers) as (url_b, app_b):
             b: Registry = app_b.state.eureka_registry
             assert b.size() == 4  # copied at start, before the first client asks
-            async with httpx.AsyncClient() as http:
+            async with httpx.AsyncClient(auth=component("product-service")) as http:
                 assert (await http.put(f"{url_b}apps/PRODUCT-SERVICE/10.0.0.4:product-service:8500")).status_code == 200
         assert app_a.state.eureka_registry.size() == 4

@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI
 
 from ecommerce.chassis import HealthCheck, ServiceSpec, add_health_check
+from ecommerce.chassis.identity import MeshSecrets
 from ecommerce.services.discovery.registry import Registry
 from ecommerce.services.discovery.replication import Replicator, is_self
 from ecommerce.services.discovery.router import pages, router
@@ -22,6 +23,8 @@ log = structlog.get_logger("ecommerce.discovery")
 async def registry_lifecycle(app: FastAPI) -> AsyncIterator[None]:
     """Create the registry, copy it from a peer, and run the eviction pass until shutdown."""
     settings: RegistrySettings = app.state.settings
+    secrets = MeshSecrets.from_settings(settings)  # who may call (access.py); outside dev, required
+    app.state.mesh_secrets = secrets
     registry = Registry(
         default_duration=settings.lease_duration_seconds,
         default_renewal_interval=settings.lease_renewal_seconds,
@@ -32,7 +35,7 @@ async def registry_lifecycle(app: FastAPI) -> AsyncIterator[None]:
     )
     port = settings.port or SPEC.port
     peers = [url for url in settings.peers_list if not is_self(url, port=port, hosts={settings.instance_host})]
-    replicator = Replicator(registry, peers, timeout=settings.replication_timeout_seconds)
+    replicator = Replicator(registry, peers, timeout=settings.replication_timeout_seconds, secrets=secrets)
     app.state.eureka_registry = registry
     app.state.eureka_replicator = replicator
     add_health_check(app, HealthCheck("registry", _probe(registry, replicator), readiness=False))

@@ -4,6 +4,8 @@ A change a client makes on one replica is forwarded to every other replica with 
 `x-netflix-discovery-replication: true`; a replica never forwards what it received that way, so there are no
 loops. A renewal the peer does not know (404) is followed by a full register. A replica that starts copies the
 registry of the first peer that answers, so a restarted replica gives the same answers as its peers at once.
+Replicas prove themselves to each other as the component service-discovery (HTTP Basic, chassis/identity.py):
+only a proven replica may write every application and have its changes taken without forwarding them again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import aiohttp
 import orjson
 import structlog
 
+from ecommerce.chassis.identity import MeshSecrets, component_password
 from ecommerce.services.discovery import codec
+from ecommerce.services.discovery.access import REGISTRY
 from ecommerce.services.discovery.registry import Registry
 
 log = structlog.get_logger("ecommerce.discovery.replication")
@@ -51,8 +55,9 @@ def is_self(url: str, *, port: int, hosts: set[str]) -> bool:
 class Replicator:
     """A queue and a worker per peer; `submit` never blocks a client's request."""
 
-    def __init__(self, registry: Registry, peers: list[str], *, timeout: float) -> None:
+    def __init__(self, registry: Registry, peers: list[str], *, timeout: float, secrets: MeshSecrets) -> None:
         self.registry = registry
+        self.secrets = secrets
         self.peers = [peer if peer.endswith("/") else f"{peer}/" for peer in peers]
         self.timeout = timeout
         self.queues: dict[str, asyncio.Queue[Task]] = {peer: asyncio.Queue(QUEUE_LIMIT) for peer in self.peers}
@@ -63,7 +68,11 @@ class Replicator:
         if not self.peers:
             return
         self.session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.timeout), headers={REPLICATION_HEADER: "true"}
+            timeout=aiohttp.ClientTimeout(total=self.timeout),
+            headers={
+                REPLICATION_HEADER: "true",
+                "Authorization": aiohttp.encode_basic_auth(REGISTRY, component_password(self.secrets, REGISTRY)),
+            },
         )
         self.workers = [asyncio.create_task(self._work(peer)) for peer in self.peers]
 

@@ -1,18 +1,23 @@
-"""Eureka's REST API under /eureka/: XML unless the client asks for JSON, as the Netflix server answers."""
+"""Eureka's REST API under /eureka/: XML unless the client asks for JSON, as the Netflix server answers.
+
+Every call proves its caller (access.py): reads need any component or operator, changes to an application's
+leases need that application's own component (or a replica, or an operator), the status page an operator.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from ecommerce.services.discovery import codec
+from ecommerce.services.discovery.access import is_replica, registry_caller, require_operator, require_writer
 from ecommerce.services.discovery.registry import Registry
 from ecommerce.services.discovery.replication import REPLICATION_HEADER, Replicator, Task
 from ecommerce.services.discovery.status_page import render_status_page
 
-router = APIRouter(prefix="/eureka", tags=["eureka"])
+router = APIRouter(prefix="/eureka", tags=["eureka"], dependencies=[Depends(registry_caller)])
 pages = APIRouter(tags=["eureka"])
 
 LastDirty = Annotated[int | None, Query(alias="lastDirtyTimestamp")]
@@ -24,8 +29,8 @@ def _registry(request: Request) -> Registry:
 
 
 def _replicate(request: Request, task: Task) -> None:
-    """Forward a client's change to the peers; never what a peer forwarded to us."""
-    if request.headers.get(REPLICATION_HEADER, "").lower() == "true":
+    """Forward a client's change to the peers; never what a peer (proven a replica) forwarded to us."""
+    if request.headers.get(REPLICATION_HEADER, "").lower() == "true" and is_replica(request.state.caller):
         return
     replicator: Replicator | None = request.app.state.eureka_replicator
     if replicator is not None:
@@ -50,13 +55,15 @@ def _not_found() -> Response:
 @router.get("", response_class=HTMLResponse, include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 async def status_page(request: Request) -> HTMLResponse:
-    """The registry at a glance: instances, their status, uptime and lease ages."""
+    """The registry at a glance (operators only): instances, their status, uptime and lease ages."""
+    require_operator(request)
     return HTMLResponse(render_status_page(request.app))
 
 
 @router.post("/apps/{app}", status_code=204)
 async def register(app: str, request: Request) -> Response:
     """Register (or re-register) an instance of `app` from a JSON or XML body."""
+    require_writer(request, app)
     try:
         record = codec.normalize(codec.parse_body(await request.body(), request.headers.get("content-type", "")), app)
     except codec.InvalidInstance as exc:
@@ -69,6 +76,7 @@ async def register(app: str, request: Request) -> Response:
 @router.put("/apps/{app}/{instance_id}")
 async def renew(app: str, instance_id: str, request: Request, last_dirty: LastDirty = None) -> Response:
     """A heartbeat; 404 tells the client to register again."""
+    require_writer(request, app)
     if not _registry(request).renew(app, instance_id, last_dirty=last_dirty):
         return _not_found()
     params = tuple((key, value) for key, value in request.query_params.items())
@@ -79,6 +87,7 @@ async def renew(app: str, instance_id: str, request: Request, last_dirty: LastDi
 @router.delete("/apps/{app}/{instance_id}")
 async def cancel(app: str, instance_id: str, request: Request) -> Response:
     """The instance is going away."""
+    require_writer(request, app)
     if not _registry(request).cancel(app, instance_id):
         return _not_found()
     _replicate(request, Task("cancel", app.upper(), instance_id))
@@ -90,6 +99,7 @@ async def override_status(
     app: str, instance_id: str, request: Request, value: str = Query(...), last_dirty: LastDirty = None
 ) -> Response:
     """Override the status (OUT_OF_SERVICE takes an instance out of rotation; heartbeats keep it so)."""
+    require_writer(request, app)
     status = value.upper()
     if status not in codec.STATUSES:
         return Response(f"unknown status {value}", status_code=400, media_type="text/plain")
@@ -102,6 +112,7 @@ async def override_status(
 @router.delete("/apps/{app}/{instance_id}/status")
 async def clear_status(app: str, instance_id: str, request: Request, last_dirty: LastDirty = None) -> Response:
     """Remove the override; the instance is UP again."""
+    require_writer(request, app)
     if not _registry(request).override_status(app, instance_id, None, last_dirty):
         return _not_found()
     _replicate(request, Task("delete-status", app.upper(), instance_id, tuple(request.query_params.items())))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from html import escape
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
@@ -26,7 +27,7 @@ def render_status_page(app: FastAPI) -> str:
                 f"<td>{_age(now - lease.service_up_at) if lease.service_up_at else '-'}</td>"
                 f"<td>{_age(now - lease.registered_at)}</td>"
                 f"<td>{_age(now - lease.renewed_at)}</td>"
-                f"<td><a href='{escape(record['homePageUrl'])}'>{escape(record['homePageUrl'])}</a></td>"
+                f"<td>{_link(record['homePageUrl'])}</td>"
                 "</tr>"
             )
     peers = ", ".join(escape(peer) for peer in replicator.peers) if replicator else "none"
@@ -46,6 +47,17 @@ td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}.UP{{color:green
 {body}
 </tbody></table></body></html>
 """
+
+
+def _link(url: str) -> str:
+    """A link for an http(s) home page; anything else (javascript:, data:) is a client's text, shown as text."""
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        scheme = ""
+    if scheme in ("http", "https"):
+        return f"<a href='{escape(url.strip())}'>{escape(url)}</a>"
+    return escape(url)
 
 
 def _age(seconds: float) -> str:
