@@ -8,6 +8,7 @@ import copy
 import os
 import socket
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -71,7 +72,8 @@ async def serve(
 
 
 class Upstream:
-    """An echo service: answers with what it received; `?status=`, `?delay=`, `?chunks=` change its answer."""
+    """An echo service: answers with what it received; `?status=`, `?delay=`, `?chunks=`, `?redirect=` change its
+    answer."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -91,6 +93,12 @@ class Upstream:
                 break
         if "delay" in query:
             await asyncio.sleep(float(query["delay"]))
+        if "redirect" in query:  # to a path of its own, absolute as an app building URLs from its Host does
+            target = urllib.parse.unquote(query["redirect"])
+            location = (target if "://" in target else f"{self.url}{target}").encode()
+            await send({"type": "http.response.start", "status": 307, "headers": [(b"location", location)]})
+            await send({"type": "http.response.body", "body": b""})
+            return
         status = int(query.get("status", 200))
         if self.fail_next > 0:
             self.fail_next -= 1
@@ -139,6 +147,7 @@ class Keys:
     def token(self, sub: str = "selimhorri", roles: tuple[str, ...] = ("ROLE_USER",), ttl: int = 600) -> str:
         now = int(time.time())
         claims = {"sub": sub, "userId": 1, "roles": list(roles), "iat": now, "exp": now + ttl}
+        claims |= {"iss": "proxy-client", "aud": "ecommerce"}  # who signs user tokens, and for whom
         return jwt.encode(claims, self.private, algorithm="RS256", headers={"kid": "test-1"})
 
     def auth(self, sub: str = "selimhorri", *, admin: bool = False) -> dict[str, str]:

@@ -132,7 +132,9 @@ class GatewayProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        if self.exchange is None:  # a native request has no body for anyone to wait on
+        # A native request has no body for anyone to wait on; a request queued behind it (pipelined) has its own
+        # ASGI cycle, which must learn that its body is complete.
+        if self.cycle is not self.native_cycle:
             super().on_message_complete()
 
     # The keep-alive timeout: uvicorn arms a timer after every answer and cancels it on the next request's first
@@ -237,10 +239,14 @@ class GatewayProtocol(HttpToolsProtocol):
             exchange.timed_out()
 
     def exchange_done(self, exchange: Exchange) -> None:
-        """The answer is written (or the client left): back to reading the next request."""
+        """The answer is written (or the client left): back to reading the next request.
+
+        `self.cycle` may already be the cycle of a request pipelined behind this one (queued for the ASGI path):
+        only the native cycle is finished here; `on_response_complete` then starts the queued request.
+        """
         if self.exchange is exchange:
             self.exchange = None
-        cycle = self.cycle
+        cycle = self.native_cycle
         cycle.response_complete = True
         if self.transport.is_closing():
             return
@@ -436,9 +442,11 @@ class Exchange:
                 continue
             if lowered == b"content-length":
                 length = value
+            elif lowered == b"location":
+                value = self.lane.gateway.upstreams.relative_location(value)
             parts += (name, b": ", value, b"\r\n")
         parts += (b"x-request-id: ", self.telemetry.raw_id, b"\r\n")
-        if not self.protocol.cycle.keep_alive:
+        if not self.protocol.native_cycle.keep_alive:
             parts.append(b"connection: close\r\n")
         no_body = self.method == "HEAD" or status in NO_BODY_STATUSES
         if conn.done or no_body:
@@ -514,14 +522,14 @@ class Exchange:
             b"content-type: application/json\r\ncontent-length: %d\r\nx-request-id: %s\r\n%s"
             % (len(body), self.telemetry.raw_id, extra),
         ]
-        if not self.protocol.cycle.keep_alive:
+        if not self.protocol.native_cycle.keep_alive:
             parts.append(b"connection: close\r\n")
         parts += (b"\r\n", b"" if self.method == "HEAD" else body)
         self._client_write(b"".join(parts))
         self._finish(status)
 
     def _abort(self) -> None:
-        self.protocol.cycle.keep_alive = False
+        self.protocol.native_cycle.keep_alive = False
         self.protocol.transport.close()
         self._finish(self.status or 502)
 

@@ -415,7 +415,12 @@ class Gateway:
         route: Route,
         request_id: bytes | None,
     ) -> int:
-        headers = [(name, value) for name, value in conn.headers if name.lower() not in RESPONSE_DROP]
+        headers: list[tuple[bytes, bytes]] = []
+        for name, value in conn.headers:
+            lowered = name.lower()
+            if lowered in RESPONSE_DROP:
+                continue
+            headers.append((name, self.upstreams.relative_location(value) if lowered == b"location" else value))
         if cors is not None:
             headers += cors
         if request_id is not None:

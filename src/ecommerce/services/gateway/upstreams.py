@@ -7,6 +7,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ecommerce.chassis.http import DEFAULT_PORTS, CircuitBreaker, CircuitState
 from ecommerce.chassis.settings import ServiceSettings
@@ -50,6 +51,7 @@ class Upstreams:
         self.registry_source = registry_source  # app.state: the registry client may appear after startup
         self._breaker_factory = breaker_factory or (lambda on_change: CircuitBreaker(on_change=on_change))
         self._breakers: dict[str, CircuitBreaker] = {}
+        self._origins: set[str] = set()  # every instance sent to (it has a breaker), lower case
         self._open_until: dict[str, float] = {}
         self.unsettled: set[str] = set()  # instances whose breaker is not closed (`choose` may change them)
         self._round_robin: dict[tuple[str, ...], Iterator[int]] = {}
@@ -73,7 +75,16 @@ class Upstreams:
                     self._open_until.pop(upstream, None)
 
             breaker_ref = breaker = self._breakers[upstream] = self._breaker_factory(on_change)
+            self._origins.add(upstream.lower())
         return breaker
+
+    def relative_location(self, location: bytes) -> bytes:
+        """An upstream's `Location` made relative when it points at an instance the gateway sends to: an app builds
+        absolute URLs from the Host header it was sent, and clients must never see an internal address."""
+        parts = urlsplit(location.decode("latin-1"))
+        if not parts.netloc or f"{parts.scheme or 'http'}://{parts.netloc}".lower() not in self._origins:
+            return location
+        return urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment)).encode("latin-1")
 
     def states(self) -> dict[str, str]:
         """Every known instance and its breaker state, for the routes endpoint."""
