@@ -14,10 +14,18 @@ import uvicorn
 from fastapi import FastAPI
 
 from ecommerce.chassis import ServiceSettings, ServiceSpec, config_client, create_app, load_settings
+from ecommerce.chassis.identity import MeshSecrets, component_password
 from ecommerce.services.config import SPEC as CONFIG_SERVER
 from ecommerce.services.config.settings import ConfigServerSettings
 
 DEMO = ServiceSpec(name="demo-service", port=8999, context_path="/demo-service")
+# The environment's identity secrets: the config server checks callers against them, the service derives its own.
+IDENTITY = {
+    "SERVICE_KEYS": "test:" + "k" * 40,
+    "OPERATOR_PASSWORD": "operator-test-password",
+    "PROMETHEUS_PASSWORD": "prometheus-test-password",
+}
+MESH = MeshSecrets.parse(*IDENTITY.values())
 
 
 def _free_port() -> int:
@@ -29,7 +37,15 @@ def _free_port() -> int:
 @contextlib.asynccontextmanager
 async def _config_server(repo: Path, **overrides: object) -> AsyncIterator[str]:
     port = _free_port()
-    app = create_app(CONFIG_SERVER, ConfigServerSettings(config_repo_dir=repo, access_log=False, **overrides))
+    app = create_app(
+        CONFIG_SERVER,
+        ConfigServerSettings(
+            config_repo_dir=repo,
+            access_log=False,
+            **{name.lower(): value for name, value in IDENTITY.items()},
+            **overrides,
+        ),
+    )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
@@ -65,7 +81,7 @@ def repo(tmp_path: Path) -> Path:
 
 def _build(monkeypatch: pytest.MonkeyPatch, url: str, **env: str) -> FastAPI:
     monkeypatch.setenv("CONFIG_SERVER_URL", url)
-    for key, value in env.items():
+    for key, value in {**IDENTITY, **env}.items():
         monkeypatch.setenv(key, value)
     return create_app(DEMO, load_settings(ServiceSettings, DEMO.name))
 
@@ -84,6 +100,20 @@ async def test_settings_come_from_the_server_with_profiles_and_the_environment_w
         assert labelled.db_pool_size == 42
 
 
+async def test_the_client_proves_its_component_or_uses_the_credentials_in_the_url(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with _config_server(repo) as url:
+        derived = (await asyncio.to_thread(_build, monkeypatch, url)).state.settings
+        assert derived.db_pool_size == 5  # read as demo-service, with the password derived from the mesh key
+        user_service = f"user-service:{component_password(MESH, 'user-service')}@"
+        given = url.replace("http://", f"http://{user_service}")
+        refused = (await asyncio.to_thread(_build, monkeypatch, given)).state.settings
+        assert refused.db_pool_size == ServiceSettings.model_fields["db_pool_size"].default  # 403: not its documents
+        wrong_key = await asyncio.to_thread(_build, monkeypatch, url, SERVICE_KEYS="other:" + "z" * 40)
+        assert wrong_key.state.settings.db_pool_size == ServiceSettings.model_fields["db_pool_size"].default
+
+
 async def test_a_config_server_down_at_start_means_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(config_client, "BACKOFF_SECONDS", 0.01)
     app = await asyncio.to_thread(_build, monkeypatch, f"http://127.0.0.1:{_free_port()}")
@@ -97,7 +127,8 @@ async def test_refresh_applies_run_time_settings_only(repo: Path, monkeypatch: p
         settings = app.state.settings
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            operator = ("operator", IDENTITY["OPERATOR_PASSWORD"])  # refresh is management: operators only
+            async with httpx.AsyncClient(transport=transport, base_url="http://test", auth=operator) as http:
                 assert (await http.post("/demo-service/actuator/refresh")).json() == []
                 (repo / "application.yml").write_text("log_level: WARNING\npeer_timeout_seconds: 1.5\n")
                 (repo / "demo-service-dev.yml").write_text("db_pool_size: 50\npeer-retries: 3\n")

@@ -7,6 +7,10 @@ a few Spring names through `SPRING_ALIASES`, and the rest of a key after a dict 
 (`peers.user-service` -> `peers["user-service"]`); `x[0]` keys build lists. Keys that match no field are kept
 in `app.state.remote_config` (feature flags a service reads itself) and otherwise ignored.
 
+Every request proves this component with HTTP Basic (chassis/identity.py): the credentials in CONFIG_SERVER_URL
+when it has some (`http://user:pass@host:9296`, as Spring clients are configured), else the component's name and
+the password derived from the mesh key. The server gives a component its own documents only.
+
 Precedence stays defaults < config server < environment: fields already set by the environment (or passed
 explicitly) are never overwritten, at start or on refresh.
 """
@@ -21,12 +25,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import orjson
 import structlog
 from pydantic import ValidationError
 
+from ecommerce.chassis.identity import MeshSecrets, component_password
 from ecommerce.chassis.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -57,9 +62,13 @@ def fetch_environment(
     attempts: int = ATTEMPTS,
     backoff: float = BACKOFF_SECONDS,
     timeout: float = TIMEOUT_SECONDS,
+    credentials: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The Environment JSON for `name`/`profile`, retried with exponential backoff; ConfigServerError at last."""
-    target, headers = _request_target(url, name, profile, label)
+    """The Environment JSON for `name`/`profile`, retried with exponential backoff; ConfigServerError at last.
+
+    `credentials` (user, password) prove the caller unless the URL holds credentials of its own.
+    """
+    target, headers = _request_target(url, name, profile, label, credentials)
     last: Exception | None = None
     for attempt in range(attempts):
         if attempt:
@@ -152,7 +161,11 @@ def with_remote_settings(
     _apply_log_level(service_name, settings.log_level)  # JSON logs already for what happens while fetching
     try:
         environment = fetch_environment(
-            settings.config_server_url, service_name, settings.profile, settings.config_label
+            settings.config_server_url,
+            service_name,
+            settings.profile,
+            settings.config_label,
+            credentials=component_credentials(settings, service_name),
         )
     except ConfigServerError as exc:
         log.warning("config server unavailable; starting with defaults and environment", error=str(exc))
@@ -195,7 +208,13 @@ def remote_refresher(app: FastAPI, pinned: set[str]) -> Callable[[], Awaitable[l
         name = app.state.spec.name
         try:
             environment = await asyncio.to_thread(
-                fetch_environment, settings.config_server_url, name, settings.profile, settings.config_label, attempts=1
+                fetch_environment,
+                settings.config_server_url,
+                name,
+                settings.profile,
+                settings.config_label,
+                attempts=1,
+                credentials=component_credentials(settings, name),
             )
         except ConfigServerError as exc:
             log.warning("refresh: config server unavailable", error=str(exc))
@@ -218,22 +237,31 @@ def remote_refresher(app: FastAPI, pinned: set[str]) -> Callable[[], Awaitable[l
     return refresh
 
 
+def component_credentials(settings: ServiceSettings, service_name: str) -> tuple[str, str]:
+    """`service_name`'s HTTP Basic credentials, derived from the environment's mesh key."""
+    return service_name, component_password(MeshSecrets.from_settings(settings), service_name)
+
+
 def _apply_log_level(service_name: str, level: str) -> None:
     from ecommerce.chassis.telemetry import configure_logging
 
     configure_logging(service_name, level)
 
 
-def _request_target(url: str, name: str, profile: str, label: str | None) -> tuple[str, dict[str, str]]:
+def _request_target(
+    url: str, name: str, profile: str, label: str | None, credentials: tuple[str, str] | None = None
+) -> tuple[str, dict[str, str]]:
     parts = urlsplit(url)
     headers = {"Accept": "application/json"}
     if parts.username is not None:
-        token = f"{parts.username}:{parts.password or ''}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
+        credentials = (unquote(parts.username), unquote(parts.password or ""))
         netloc = parts.hostname or ""
         if parts.port:
             netloc = f"{netloc}:{parts.port}"
         parts = parts._replace(netloc=netloc)
+    if credentials is not None:
+        token = f"{credentials[0]}:{credentials[1]}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
     path = f"{parts.path.rstrip('/')}/{quote(name, safe='')}/{quote(profile, safe='')}"
     if label:
         path += f"/{quote(label.replace('/', '(_)'), safe='()')}"

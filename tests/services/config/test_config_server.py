@@ -1,4 +1,5 @@
-"""cloud-config-server: Spring's Environment JSON and documents, labels, placeholders, ciphers, auth, git."""
+"""cloud-config-server: Spring's Environment JSON and documents, labels, placeholders, ciphers, git (as the
+operator, who reads everything; who may read what: test_config_access.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from config_support import config_server
+from config_support import OPERATOR, component, config_server
 
 from ecommerce.services.config import crypto
 
@@ -44,7 +45,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 async def test_environment_json_lists_sources_most_specific_first(repo: Path) -> None:
-    async with config_server(config_repo_dir=repo) as base, httpx.AsyncClient(base_url=base) as http:
+    async with config_server(config_repo_dir=repo) as base, httpx.AsyncClient(base_url=base, auth=OPERATOR) as http:
         env = (await http.get("/orders/dev")).json()
         assert env["name"] == "orders" and env["profiles"] == ["dev"] and env["state"] is None
         names = [Path(source["name"]).name for source in env["propertySources"]]
@@ -65,7 +66,7 @@ async def test_environment_json_lists_sources_most_specific_first(repo: Path) ->
 
 
 async def test_merged_documents_in_every_format(repo: Path) -> None:
-    async with config_server(config_repo_dir=repo) as base, httpx.AsyncClient(base_url=base) as http:
+    async with config_server(config_repo_dir=repo) as base, httpx.AsyncClient(base_url=base, auth=OPERATOR) as http:
         document = yaml.safe_load((await http.get("/orders-dev.yml")).text)
         assert document["db_pool_size"] == 5 and document["log_level"] == "DEBUG"
         assert document["features"] == ["a", "b"] and document["shop"] == {"name": "Shop"}
@@ -81,25 +82,16 @@ async def test_cipher_values_encrypt_and_decrypt(repo: Path) -> None:
     (repo / "orders.yml").write_text(f"password: '{{cipher}}{secret}'\n")
     async with (
         config_server(config_repo_dir=repo, encrypt_key="dev-key") as base,
-        httpx.AsyncClient(base_url=base) as http,
+        httpx.AsyncClient(base_url=base, auth=OPERATOR) as http,
     ):
         assert (await http.get("/orders/dev")).json()["propertySources"][2]["source"] == {"password": "s3cret"}
         encrypted = (await http.post("/encrypt", content="hello")).text
         assert (await http.post("/decrypt", content=encrypted)).text == "hello"
         assert (await http.post("/decrypt", content="00ff")).status_code == 400
-    async with config_server(config_repo_dir=repo) as base, httpx.AsyncClient(base_url=base) as http:
+    async with config_server(config_repo_dir=repo) as base, httpx.AsyncClient(base_url=base, auth=OPERATOR) as http:
         # Without the key the value is reported invalid, never served encrypted.
         assert (await http.get("/orders/dev")).json()["propertySources"][2]["source"] == {"invalid.password": "<n/a>"}
         assert (await http.post("/encrypt", content="x")).status_code == 404
-
-
-async def test_basic_auth_when_configured(repo: Path) -> None:
-    async with config_server(config_repo_dir=repo, username="config", password="pw") as base:
-        async with httpx.AsyncClient(base_url=base) as http:
-            assert (await http.get("/orders/dev")).status_code == 401
-            assert (await http.get("/orders/dev", auth=("config", "nope"))).status_code == 401
-            assert (await http.get("/orders/dev", auth=("config", "pw"))).status_code == 200
-            assert (await http.get("/actuator/health")).status_code == 200
 
 
 async def test_spring_config_client_from_pypi_reads_our_server() -> None:
@@ -108,7 +100,7 @@ async def test_spring_config_client_from_pypi_reads_our_server() -> None:
 
         def fetch() -> dict[str, object]:
             client = config.ConfigClient(address=base, app_name="user-service", profile="dev", label="master")
-            client.get_config()
+            client.get_config(auth=component("user-service"))  # HTTP Basic, as the client documents it
             return dict(client.config)
 
         values = await asyncio.to_thread(fetch)
@@ -145,7 +137,7 @@ async def test_git_backend_serves_branches_and_follows_new_commits(tmp_path: Pat
     _git(origin, "checkout", "-q", "main")
 
     settings = {"git_uri": str(origin), "git_refresh_seconds": 0, "git_cache_dir": tmp_path / "cache"}
-    async with config_server(**settings) as base, httpx.AsyncClient(base_url=base) as http:
+    async with config_server(**settings) as base, httpx.AsyncClient(base_url=base, auth=OPERATOR) as http:
         main = (await http.get("/orders/dev")).json()
         assert main["label"] == "main" and main["propertySources"][0]["source"] == {"db_pool_size": 1}
         assert len(main["version"]) == 40

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from ecommerce.chassis import ServiceSpec
+from ecommerce.chassis.identity import MeshSecrets
 from ecommerce.services.config.backends import FolderBackend, GitBackend
 from ecommerce.services.config.router import router
 from ecommerce.services.config.settings import ConfigServerSettings
@@ -17,6 +18,7 @@ from ecommerce.services.config.settings import ConfigServerSettings
 async def config_backend(app: FastAPI) -> AsyncIterator[None]:
     """Open the folder or git backend for the server's lifetime."""
     settings: ConfigServerSettings = app.state.settings
+    app.state.mesh_secrets = MeshSecrets.from_settings(settings)  # who may call (access.py); outside dev, required
     backend: FolderBackend | GitBackend
     if settings.git_uri:
         backend = GitBackend(

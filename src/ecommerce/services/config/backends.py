@@ -29,7 +29,7 @@ class Snapshot:
     root: Path
     label: str | None
     version: str | None
-    origin: str
+    origin: str  # what a property source's name starts with: relative to the repository, never a server path
 
 
 class FolderBackend:
@@ -40,8 +40,8 @@ class FolderBackend:
 
     async def snapshot(self, label: str | None) -> Snapshot:
         if label and _SAFE_LABEL.match(label) and ".." not in label and (self.root / label).is_dir():
-            return Snapshot(self.root / label, label, None, f"file:{self.root / label}/")
-        return Snapshot(self.root, label, None, f"file:{self.root}/")
+            return Snapshot(self.root / label, label, None, f"{label}/")
+        return Snapshot(self.root, label, None, "")
 
     async def close(self) -> None:
         return None
@@ -81,7 +81,7 @@ class GitBackend:
             # Spring clients ask for "master" by default; serve the default branch instead.
             wanted = self.default_label
             path, version = await self._checkout(wanted)
-        return Snapshot(path, wanted, version, f"{self.uri}/")
+        return Snapshot(path, wanted, version, "")
 
     async def close(self) -> None:
         if self._owned:

@@ -1,18 +1,23 @@
-"""Spring Cloud Config's HTTP API: Environment JSON, merged documents, /encrypt and /decrypt."""
+"""Spring Cloud Config's HTTP API: Environment JSON, merged documents, /encrypt and /decrypt.
+
+Every call proves its caller (access.py): a component reads its own application's documents and the shared
+ones, an operator everything; `/encrypt` and `/decrypt` are the operator's. Property sources are named relative
+to the configuration repository (`order-service.yml`, `v2/order-service.yml`), never by a path on this server.
+"""
 
 from __future__ import annotations
 
-import base64
-import secrets
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.convertors import Convertor, register_url_convertor
 
-from ecommerce.chassis import NotFound, Unauthorized
+from ecommerce.chassis import NotFound
+from ecommerce.chassis.identity import Caller
 from ecommerce.services.config import crypto, environment
+from ecommerce.services.config.access import config_caller, require_operator, require_reader
 from ecommerce.services.config.backends import LabelNotFound, Snapshot
 from ecommerce.services.config.settings import ConfigServerSettings
 
@@ -34,31 +39,13 @@ class ConfigNameConvertor(Convertor[str]):
 register_url_convertor("confname", ConfigNameConvertor())
 
 
-def require_auth(request: Request) -> None:
-    """Basic auth when a username is configured."""
-    settings: ConfigServerSettings = request.app.state.settings
-    if not settings.username:
-        return
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    try:
-        user, _, password = (
-            base64.b64decode(token).decode().partition(":") if scheme.lower() == "basic" else ("", "", "")
-        )
-    except (ValueError, UnicodeDecodeError):
-        user, password = "", ""
-    if not (
-        secrets.compare_digest(user.encode(), settings.username.encode())
-        and secrets.compare_digest(password.encode(), (settings.password or "").encode())
-    ):
-        raise Unauthorized("Bad credentials")
-
-
-router = APIRouter(tags=["config"], dependencies=[Depends(require_auth)])
+router = APIRouter(tags=["config"])
+Reader = Annotated[Caller, Depends(config_caller)]
+Operator = Annotated[Caller, Depends(require_operator)]
 
 
 @router.post("/encrypt", response_class=PlainTextResponse)
-async def encrypt(request: Request) -> Response:
+async def encrypt(request: Request, _: Operator) -> Response:
     """Encrypt the text/plain body for use as `{cipher}<value>`."""
     try:
         return PlainTextResponse(crypto.encrypt((await request.body()).decode(), _key(request)))
@@ -67,7 +54,7 @@ async def encrypt(request: Request) -> Response:
 
 
 @router.post("/decrypt", response_class=PlainTextResponse)
-async def decrypt(request: Request) -> Response:
+async def decrypt(request: Request, _: Operator) -> Response:
     """Decrypt a value produced by /encrypt."""
     try:
         return PlainTextResponse(crypto.decrypt((await request.body()).decode(), _key(request)))
@@ -77,34 +64,39 @@ async def decrypt(request: Request) -> Response:
 
 
 @router.get("/encrypt/status")
-async def encrypt_status(request: Request) -> dict[str, str]:
+async def encrypt_status(request: Request, _: Operator) -> dict[str, str]:
     """OK when a key is installed."""
     return {"status": "OK" if _key(request) else "NO_KEY"}
 
 
 @router.get("/{document:confname}")
-async def document(document: str, request: Request) -> Response:
+async def document(document: str, request: Request, caller: Reader) -> Response:
     """`/{application}-{profile}.yml|.yaml|.properties|.json`: the merged document."""
-    return await _document(request, None, document)
+    return await _document(request, caller, None, document)
 
 
 @router.get("/{first:confname}/{second}")
-async def environment_or_document(first: str, second: str, request: Request) -> Response:
+async def environment_or_document(first: str, second: str, request: Request, caller: Reader) -> Response:
     """`/{application}/{profile}` (Environment JSON) or `/{label}/{application}-{profile}.ext` (document)."""
     if second.endswith(environment.EXTENSIONS):
-        return await _document(request, first, second)
-    return JSONResponse(await _environment(request, first, second, None))
+        return await _document(request, caller, first, second)
+    return JSONResponse(await _environment(request, caller, first, second, None))
 
 
 @router.get("/{application:confname}/{profile}/{label}")
-async def environment_with_label(application: str, profile: str, label: str, request: Request) -> JSONResponse:
+async def environment_with_label(
+    application: str, profile: str, label: str, request: Request, caller: Reader
+) -> JSONResponse:
     """`/{application}/{profile}/{label}`: Environment JSON at that label (git branch); `(_)` stands for `/`."""
-    return JSONResponse(await _environment(request, application, profile, label.replace("(_)", "/")))
+    return JSONResponse(await _environment(request, caller, application, profile, label.replace("(_)", "/")))
 
 
-async def _environment(request: Request, application: str, profile: str, label: str | None) -> dict[str, Any]:
-    snapshot = await _snapshot(request, label)
+async def _environment(
+    request: Request, caller: Caller, application: str, profile: str, label: str | None
+) -> dict[str, Any]:
     applications = [name for name in application.split(",") if name]
+    require_reader(caller, applications)  # before any file is read
+    snapshot = await _snapshot(request, label)
     profiles = [name for name in profile.split(",") if name]
     sources = environment.property_sources(snapshot.root, applications, profiles, origin=snapshot.origin)
     sources = environment.resolve(sources, _key(request))
@@ -118,13 +110,13 @@ async def _environment(request: Request, application: str, profile: str, label: 
     }
 
 
-async def _document(request: Request, label: str | None, filename: str) -> Response:
+async def _document(request: Request, caller: Caller, label: str | None, filename: str) -> Response:
     stem, dot, extension = filename.rpartition(".")
     application, dash, profile = stem.rpartition("-")
     if not dot or not dash or f".{extension}" not in environment.EXTENSIONS:
         raise NotFound(f"No document {filename}; expected {{application}}-{{profile}}.yml|.yaml|.properties|.json")
     # Names contain dashes too (product-service-dev): the profile is the last dash-separated word.
-    env = await _environment(request, application, profile, label)
+    env = await _environment(request, caller, application, profile, label)
     flat = environment.merged([environment.PropertySource(s["name"], s["source"]) for s in env["propertySources"]])
     if extension == "properties":
         return PlainTextResponse(environment.to_properties(flat))

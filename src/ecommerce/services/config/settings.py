@@ -1,4 +1,4 @@
-"""cloud-config-server's knobs: where the configuration lives, the encryption key, optional basic auth."""
+"""cloud-config-server's knobs: where the configuration lives and the encryption key (callers: access.py)."""
 
 from __future__ import annotations
 
@@ -34,12 +34,6 @@ class ConfigServerSettings(ServiceSettings):
     )
     git_cache_dir: Path | None = Field(None, validation_alias=_env("CONFIG_GIT_CACHE_DIR", "git_cache_dir"))
     encrypt_key: str | None = Field(None, validation_alias=_env("ENCRYPT_KEY", "encrypt_key"))
-    username: str | None = Field(
-        None, validation_alias=_env("CONFIG_SERVER_USERNAME", "SPRING_SECURITY_USER_NAME", "username")
-    )
-    password: str | None = Field(
-        None, validation_alias=_env("CONFIG_SERVER_PASSWORD", "SPRING_SECURITY_USER_PASSWORD", "password")
-    )
 
     @property
     def repo_dir(self) -> Path:
