@@ -15,7 +15,6 @@ from ecommerce.chassis.identity import MeshSecrets, component_password
 from ecommerce.services.config import SPEC
 from ecommerce.services.config.settings import ConfigServerSettings
 
-
 # The test environment's identity secrets (chassis/identity.py), given to every server started here.
 IDENTITY = {
     "service_keys": "test:" + "k" * 40,
