@@ -10,7 +10,14 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from shop_testing import RunningService, postgres_database, start_service
+from shop_testing import (
+    TEST_SECRETS,
+    RunningService,
+    admin_headers,
+    postgres_database,
+    start_service,
+    trusting_verifier,
+)
 
 from ecommerce.chassis import ServiceSpec, create_app
 
@@ -30,16 +37,26 @@ async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.
 
 @pytest.fixture(scope="session")
 def make_client() -> Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]:
-    """`async with make_client(SPEC, database_url=...) as client`: the app in-process, its lifespan run."""
+    """`async with make_client(SPEC, database_url=...) as client`: the app in-process, its lifespan run.
+
+    The app holds the tests' identity secrets and trusts the tests' user-token key (shop_testing); the client
+    speaks as an administrator unless `headers=` says otherwise (`headers={}`: anonymous).
+    """
 
     @contextlib.asynccontextmanager
-    async def factory(spec: ServiceSpec, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async def factory(
+        spec: ServiceSpec, *, headers: dict[str, str] | None = None, **overrides: Any
+    ) -> AsyncIterator[httpx.AsyncClient]:
         overrides.setdefault("access_log", False)
+        for name, value in TEST_SECRETS.items():
+            overrides.setdefault(name.lower(), value)
         settings = spec.settings_cls(**overrides)
         app = create_app(spec, settings)
+        app.state.token_verifier = trusting_verifier()
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            sent = admin_headers() if headers is None else headers
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=sent) as client:
                 client.app = app  # type: ignore[attr-defined]
                 yield client
 

@@ -5,8 +5,11 @@ Importable from any test module as `shop_testing` (pytest puts tests/ on the pat
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import functools
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -14,14 +17,104 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from ecommerce.chassis.identity import SERVICE_TOKEN_HEADER, MeshSecrets, ServiceTokens
+from ecommerce.chassis.security import USER_TOKEN_AUDIENCE, USER_TOKEN_ISSUER, JwksCache, TokenVerifier
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+# --- credentials for tests ---------------------------------------------------------------------------------
+# One set of identity secrets per test session (never a real environment's), given to every component a test
+# starts, so the components prove themselves to each other and the tests can speak as any of them.
+TEST_SECRETS = {
+    "SERVICE_KEYS": f"test:{secrets.token_urlsafe(32)}",
+    "OPERATOR_PASSWORD": secrets.token_urlsafe(16),
+    "PROMETHEUS_PASSWORD": secrets.token_urlsafe(16),
+}
+_TEST_KID = "test-user-key"
+
+
+def mesh_secrets() -> MeshSecrets:
+    """The session's identity secrets, parsed."""
+    return MeshSecrets.parse(
+        TEST_SECRETS["SERVICE_KEYS"], TEST_SECRETS["OPERATOR_PASSWORD"], TEST_SECRETS["PROMETHEUS_PASSWORD"]
+    )
+
+
+def service_headers(caller: str, audience: str) -> dict[str, str]:
+    """Headers proving `caller` (a component name) to `audience` (the component called)."""
+    return {SERVICE_TOKEN_HEADER: ServiceTokens(mesh_secrets(), caller).token_for(audience)}
+
+
+def basic_headers(user: str, password: str) -> dict[str, str]:
+    """An HTTP Basic `Authorization` header."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def operator_headers() -> dict[str, str]:
+    """The operator's management credential."""
+    return basic_headers("operator", TEST_SECRETS["OPERATOR_PASSWORD"])
+
+
+def prometheus_headers() -> dict[str, str]:
+    """Prometheus' scrape credential."""
+    return basic_headers("prometheus", TEST_SECRETS["PROMETHEUS_PASSWORD"])
+
+
+@functools.cache
+def _user_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def jwks_document() -> dict[str, Any]:
+    """The public half of the tests' user-token key, as the storefront publishes its keys."""
+    jwk = jwt.algorithms.RSAAlgorithm.to_jwk(_user_key().public_key(), as_dict=True)
+    return {"keys": [{**jwk, "kid": _TEST_KID, "alg": "RS256", "use": "sig"}]}
+
+
+def trusting_verifier() -> TokenVerifier:
+    """A verifier trusting the tests' user-token key (install as `app.state.token_verifier`)."""
+    return TokenVerifier(JwksCache(document=jwks_document()))
+
+
+def user_token(
+    user_id: int, username: str | None = None, *, roles: tuple[str, ...] = ("ROLE_USER",), **claims: Any
+) -> str:
+    """A user token as the storefront signs them (override any claim, e.g. `exp=` or `iss=`; None drops it)."""
+    now = int(time.time())
+    body = {
+        "sub": username or f"user{user_id}",
+        "userId": user_id,
+        "roles": list(roles),
+        "iat": now,
+        "exp": now + 3600,
+        "jti": uuid.uuid4().hex,
+        "iss": USER_TOKEN_ISSUER,
+        "aud": USER_TOKEN_AUDIENCE,
+        **claims,
+    }
+    body = {name: value for name, value in body.items() if value is not None}
+    return jwt.encode(body, _user_key(), algorithm="RS256", headers={"kid": _TEST_KID})
+
+
+def user_headers(user_id: int, username: str | None = None, **claims: Any) -> dict[str, str]:
+    """A shopper's bearer token."""
+    return {"Authorization": f"Bearer {user_token(user_id, username, **claims)}"}
+
+
+def admin_headers() -> dict[str, str]:
+    """An administrator's bearer token (the seeded admin is user 3)."""
+    return {"Authorization": f"Bearer {user_token(3, 'admin', roles=('ROLE_ADMIN',))}"}
 
 
 def require(condition: bool, reason: str) -> None:
@@ -109,7 +202,13 @@ def start_service(
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"{name}-{port}.log"
-    full_env = {**os.environ, "ECOMMERCE_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env = {
+        **os.environ,
+        **TEST_SECRETS,
+        "ECOMMERCE_DATA_DIR": str(data_dir),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "ecommerce", "run", name, "--port", str(port)],

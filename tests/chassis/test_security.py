@@ -50,7 +50,16 @@ class SigningKey:
 
     def sign(self, sub: str = "selimhorri", *, roles: list[str] | None = None, ttl: int = 3600, **extra: Any) -> str:
         now = int(time.time())
-        claims = {"sub": sub, "userId": 1, "roles": roles or ["ROLE_USER"], "iat": now, "exp": now + ttl, **extra}
+        claims = {
+            "sub": sub,
+            "userId": 1,
+            "roles": roles or ["ROLE_USER"],
+            "iat": now,
+            "exp": now + ttl,
+            "iss": "proxy-client",
+            "aud": "ecommerce",
+            **extra,
+        }
         return jwt.encode(claims, self.private, algorithm=self.algorithm, headers={"kid": self.kid})
 
 

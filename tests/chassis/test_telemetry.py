@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from shop_testing import operator_headers, prometheus_headers
 
 from ecommerce.chassis.telemetry import _parse_traceparent
 from ecommerce.services.products import SPEC
@@ -17,7 +18,7 @@ async def test_prometheus_exposes_route_templates_and_pools(make_client: Callabl
     async with make_client(SPEC, database_url=url) as client:
         await client.get("/product-service/api/products/1")
         await client.get("/product-service/api/products/777777")
-        text = (await client.get("/product-service/actuator/prometheus")).text
+        text = (await client.get("/product-service/actuator/prometheus", headers=prometheus_headers())).text
     assert (
         'http_server_requests_seconds_count{application="product-service",method="GET",'
         'outcome="SUCCESS",status="200",uri="/product-service/api/products/{productId}"}'
@@ -37,7 +38,7 @@ async def test_health_info_and_root_health(make_client: Callable[..., Any], tmp_
         assert (await client.get("/actuator/health")).json()["status"] == "UP"
         assert (await client.get("/actuator/health/liveness")).json() == {"status": "UP"}
         assert (await client.get("/product-service/actuator/health/readiness")).status_code == 200
-        info = (await client.get("/product-service/actuator/info")).json()
+        info = (await client.get("/product-service/actuator/info", headers=operator_headers())).json()
         assert info == {
             "app": {"name": "product-service", "version": "1.0.0"},
             "git": {"commit": "abc123"},

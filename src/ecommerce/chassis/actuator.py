@@ -1,4 +1,10 @@
-"""Spring-Boot-style actuator: health (with liveness and readiness groups), info, prometheus, refresh."""
+"""Spring-Boot-style actuator: health (with liveness and readiness groups), info, prometheus, refresh.
+
+Health is public (probes and load balancers ask it). Everything else is management and answers only HTTP Basic
+credentials (identity.py): the operator may use every endpoint, Prometheus may only GET `/prometheus`; anyone else
+gets 401, a component 403. `management_guard` is the one guard; every component's own management routes (the
+gateway's route dump, the fault switch) declare it too.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,33 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 import ecommerce
+from ecommerce.chassis.errors import Forbidden, Unauthorized
+from ecommerce.chassis.identity import Caller, MeshSecrets, caller_from_basic
+
+_BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="management"'}
+_SCRAPE_METHODS = frozenset({"GET", "HEAD"})
+
+
+async def management_guard(request: Request) -> Caller:
+    """The operator, or Prometheus on `GET .../prometheus`; 401 without valid credentials, 403 for anyone else."""
+    secrets: MeshSecrets = request.app.state.mesh_secrets
+    caller = caller_from_basic(secrets, request.headers.get("authorization"))
+    if caller is None:
+        msg = "Management endpoints need the operator's or Prometheus' credentials"
+        raise Unauthorized(msg, headers=_BASIC_CHALLENGE)
+    if caller.is_operator:
+        return caller
+    if caller.kind == "prometheus" and request.method in _SCRAPE_METHODS and request.url.path.endswith("/prometheus"):
+        return caller
+    raise Forbidden(f"{caller.name} may not use this management endpoint")
+
+
+ManagementCaller = Depends(management_guard)
 
 
 @dataclass(frozen=True)
@@ -80,8 +108,14 @@ def health_router() -> APIRouter:
 
 
 def actuator_router() -> APIRouter:
-    """The full actuator: health, info, prometheus and refresh."""
+    """The full actuator: health (public), and info, prometheus and refresh behind the management guard."""
     router = health_router()
+    router.include_router(_management_router())
+    return router
+
+
+def _management_router() -> APIRouter:
+    router = APIRouter(tags=["actuator"], dependencies=[ManagementCaller])
 
     @router.get("/info")
     async def info(request: Request) -> dict[str, Any]:

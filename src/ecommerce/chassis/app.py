@@ -22,7 +22,10 @@ from ecommerce.chassis.discovery import registry_extension
 from ecommerce.chassis.errors import install_error_handlers
 from ecommerce.chassis.faults import install_faults
 from ecommerce.chassis.http import PeerClient
+from ecommerce.chassis.identity import MeshSecrets, ServiceTokens, ServiceTokenVerifier
+from ecommerce.chassis.json_depth import reject_deep_json
 from ecommerce.chassis.params import reject_unstorable_url
+from ecommerce.chassis.security import revocation_poller
 from ecommerce.chassis.settings import ServiceSettings, load_settings, sqlite_url
 from ecommerce.chassis.telemetry import (
     ACCESS_LOG,
@@ -76,6 +79,8 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
         settings, remote = config_client.with_remote_settings(spec.name, settings, pinned=pinned)
     if settings.discovery_url:  # register, renew, deregister; app.state.registry resolves peers
         spec = replace(spec, extensions=(*spec.extensions, registry_extension))
+    if settings.jwt_jwks_url and revocation_poller not in spec.extensions:  # it verifies user tokens
+        spec = replace(spec, extensions=(*spec.extensions, revocation_poller))
     configure_logging(spec.name, settings.log_level)
     tracer = configure_tracing(spec.name, settings.otel_endpoint)
 
@@ -87,13 +92,18 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
         openapi_url=f"{spec.context_path}/openapi.json",
         redoc_url=None,
         lifespan=_lifespan(spec),
-        dependencies=[Depends(reject_unstorable_url)],  # NUL in a query string or path: 400, on every route
+        # On every route: NUL in a query string or path, and JSON nested deeper than any body of the shop, are a 400.
+        dependencies=[Depends(reject_unstorable_url), Depends(reject_deep_json)],
         # FastAPI's built-in instrumentation would switch itself on once a tracer provider exists and double
         # the spans; TelemetryMiddleware below does the same job for a fraction of the cost.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.spec = spec
     app.state.settings = settings
+    # Who this component is to its peers, and how it knows who calls it (chassis/identity.py, chassis/access.py).
+    app.state.mesh_secrets = secrets = MeshSecrets.from_settings(settings)
+    app.state.service_tokens = ServiceTokens(secrets, spec.name)
+    app.state.service_token_verifier = ServiceTokenVerifier(secrets, spec.name)
     app.state.health_checks = []
     app.state.refreshers = []
     app.state.remote_config = remote
@@ -161,7 +171,12 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], AbstractAsyncContextMana
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database: Database | None = app.state.database
         async with AsyncExitStack() as stack:
-            peers = PeerClient(application=spec.name, settings=app.state.settings, registry=app.state)
+            peers = PeerClient(
+                application=spec.name,
+                settings=app.state.settings,
+                registry=app.state,
+                tokens=app.state.service_tokens,
+            )
             await peers.start()
             stack.push_async_callback(peers.close)
             app.state.peers = peers

@@ -1,10 +1,10 @@
 """A fault-injection switch per service: added latency and a share of failed requests, for demos and chaos tests.
 
 `POST <actuator base>/faults {"latencyMs": 200, "errorRate": 0.5, "errorStatus": 503}` turns it on, `GET` shows
-it, `DELETE` turns it off. It is off at start, refused in the prod profile (403), and only an admin token
-(`ROLE_ADMIN`, verified like any other bearer token) or the `X-Faults-Token` header equal to the `FAULTS_TOKEN`
-setting may touch it. The actuator itself is never slowed down or failed, so the switch can always be reset and
-the probes keep telling the truth about the process.
+it, `DELETE` turns it off. It is off at start, refused in the prod profile (403), and only the operator's HTTP
+Basic credential (actuator.management_guard, like every management endpoint) may touch it. The actuator itself
+is never slowed down or failed, so the switch can always be reset and the probes keep telling the truth about
+the process.
 
 When off it costs the per-request layer one attribute read.
 """
@@ -12,8 +12,6 @@ When off it costs the per-request layer one attribute read.
 from __future__ import annotations
 
 import asyncio
-import hmac
-import os
 import random
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -24,14 +22,13 @@ from prometheus_client import Gauge
 from pydantic import Field
 from starlette.types import Receive, Scope, Send
 
-from ecommerce.chassis.errors import Forbidden, Unauthorized, error_response
-from ecommerce.chassis.security import ROLE_ADMIN, bearer_token, current_user
+from ecommerce.chassis.actuator import management_guard
+from ecommerce.chassis.errors import Forbidden, error_response
 from ecommerce.chassis.wire import ApiModel
 
 log = structlog.get_logger("ecommerce.faults")
 
 ALLOWED_PROFILES = frozenset({"dev", "qa"})
-TOKEN_HEADER = "X-Faults-Token"
 
 FAULTS_ACTIVE = Gauge(
     "fault_injection_active", "1 while the fault-injection switch is on, else 0", ["application", "kind"]
@@ -99,19 +96,9 @@ def install_faults(app: FastAPI, application: str, actuator_base: str) -> FaultS
 async def _authorize(request: Request) -> None:
     settings = request.app.state.settings
     profile = getattr(settings, "profile", "prod")
+    await management_guard(request)  # 401 or 403 before anything is said about the profile
     if profile not in ALLOWED_PROFILES:
         raise Forbidden(f"Fault injection is disabled in the {profile} profile")
-    expected = getattr(settings, "faults_token", None) or os.environ.get("FAULTS_TOKEN") or ""
-    presented = request.headers.get(TOKEN_HEADER)
-    if presented is not None:
-        if expected and hmac.compare_digest(presented.encode(), expected.encode()):
-            return
-        raise Unauthorized("Wrong faults token")
-    if bearer_token(request.headers.get("authorization")) is None:
-        raise Unauthorized("An admin token or the faults token is required")
-    user = await current_user(request)
-    if ROLE_ADMIN not in user.roles:
-        raise Forbidden("Not allowed for this user")
 
 
 def _switch_of(request: Request) -> FaultSwitch:

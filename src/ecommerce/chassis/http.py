@@ -5,7 +5,10 @@ Every peer call in every service goes through `PeerClient`, so the rules are wri
   from settings (`ECOMMERCE_PEERS`), else to its well-known port on 127.0.0.1 (or its DNS name in a cluster);
 - retries with exponential backoff only for idempotent calls, on another instance when there is one;
 - a circuit breaker per peer with the original's Resilience4j settings;
-- X-Request-Id and W3C trace context passed on; each call counted by peer and outcome.
+- X-Request-Id and W3C trace context passed on; each call counted by peer and outcome;
+- every call proves which component makes it: `X-Service-Token`, minted for the peer's name (identity.py) and
+  reused for minutes, so it costs a dictionary look-up. A user's own token is never added here: a component
+  passes it on only where it acts for that user (the storefront does).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from prometheus_client import Gauge, Histogram
 
+from ecommerce.chassis.identity import SERVICE_TOKEN_HEADER, ServiceTokens
 from ecommerce.chassis.settings import ServiceSettings
 from ecommerce.chassis.telemetry import BUCKETS, outgoing_headers
 
@@ -151,9 +155,17 @@ class CircuitBreaker:
 class PeerClient:
     """A pooled HTTP client for calling the shop's other services."""
 
-    def __init__(self, *, application: str, settings: ServiceSettings, registry: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        application: str,
+        settings: ServiceSettings,
+        registry: Any = None,
+        tokens: ServiceTokens | None = None,
+    ) -> None:
         self.application = application
         self.settings = settings
+        self.tokens = tokens  # this component's service tokens (None: calls carry no proof, and peers refuse them)
         self.registry_source = registry  # object with a `.registry` attribute, or a Registry, resolved per call
         self._session: aiohttp.ClientSession | None = None
         self._breakers: dict[str, CircuitBreaker] = {}
@@ -272,6 +284,8 @@ class PeerClient:
         context_token = otel_context.attach(trace.set_span_in_context(span)) if span is not None else None
         try:
             sent_headers = {**outgoing_headers(), **(headers or {})}
+            if self.tokens is not None:
+                sent_headers[SERVICE_TOKEN_HEADER] = self.tokens.token_for(peer)
             options: dict[str, Any] = {"params": params, "headers": sent_headers}
             if timeout is not None:  # aiohttp reads an explicit None as "no timeout at all"
                 options["timeout"] = aiohttp.ClientTimeout(total=timeout)

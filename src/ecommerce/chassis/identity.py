@@ -198,6 +198,10 @@ class ServiceTokens:
 
 def verify_service_token(secrets_: MeshSecrets, token: str, audience: str) -> Caller:
     """The component a service token for `audience` proves; IdentityError otherwise."""
+    return _service_claims(secrets_, token, audience)[0]
+
+
+def _service_claims(secrets_: MeshSecrets, token: str, audience: str) -> tuple[Caller, int]:
     try:
         kid = jwt.get_unverified_header(token).get("kid")
     except jwt.PyJWTError as exc:
@@ -220,4 +224,26 @@ def verify_service_token(secrets_: MeshSecrets, token: str, audience: str) -> Ca
     subject = claims["sub"]
     if not isinstance(subject, str) or not subject:
         raise IdentityError("Service token has no subject")
-    return Caller(subject, "component")
+    return Caller(subject, "component"), int(claims["exp"])
+
+
+class ServiceTokenVerifier:
+    """Verifies the service tokens sent to `audience`, remembering each good one until it expires (a peer sends
+    the same token for minutes, so a call costs a dictionary look-up, not a signature check)."""
+
+    def __init__(self, secrets_: MeshSecrets, audience: str, cache_size: int = 1024) -> None:
+        self.secrets = secrets_
+        self.audience = audience
+        self.cache_size = cache_size
+        self._verified: dict[str, tuple[Caller, int]] = {}
+
+    def verify(self, token: str) -> Caller:
+        """The component `token` proves; IdentityError otherwise."""
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] + LEEWAY_SECONDS > time.time():
+            return cached[0]
+        caller, expires = _service_claims(self.secrets, token, self.audience)
+        if len(self._verified) >= self.cache_size:
+            self._verified.clear()  # one live token per calling component: the cache only fills under attack
+        self._verified[token] = (caller, expires)
+        return caller

@@ -6,17 +6,24 @@ without calling anyone per request:
 - keys are fetched once and cached by `kid`; an unknown `kid` triggers a refetch (rate limited), so a rotated
   key is picked up at once while the old one stays valid until its tokens expire;
 - a verified token is remembered until it expires, so a busy client costs one signature check, not one per call;
-- claims: `sub` (username), `userId`, `roles` (e.g. `["ROLE_USER"]`), `iat`, `exp`.
+- claims: `sub` (username), `userId`, `roles` (e.g. `["ROLE_USER"]`), `iat`, `exp`, `jti`, `iss` (must be
+  "proxy-client") and `aud` (must be "ecommerce"), with one leeway of 5 s on every time claim, everywhere;
+- revocation: user-service publishes, per user, the moment before which that user's tokens no longer count (a
+  password change, a deletion); `revocation_poller` fetches that list every `REVOCATION_POLL_SECONDS` (5 s) and
+  the verifier refuses a token issued before its user's moment, cached or not. A revoked token therefore stops
+  working within one poll interval (plus the time user-service takes to answer); when user-service cannot be
+  asked, the last list fetched stays in force.
 
 FastAPI dependencies: `CurrentUser` (401 without a valid token), `OptionalUser`, `require_roles("ROLE_ADMIN")`
-(403 without one of the roles) and `AdminUser`.
+(403 without one of the roles) and `AdminUser`; `chassis/access.py` combines them with service tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -31,6 +38,11 @@ from ecommerce.chassis.errors import Forbidden, ServiceUnavailable, Unauthorized
 log = structlog.get_logger("ecommerce.security")
 
 ALGORITHMS = frozenset({"RS256", "EdDSA"})
+USER_TOKEN_ISSUER = "proxy-client"
+USER_TOKEN_AUDIENCE = "ecommerce"
+LEEWAY_SECONDS = 5.0
+REVOCATIONS_PEER = "user-service"
+REVOCATIONS_PATH = "/user-service/api/credentials/revocations"
 ROLE_USER = "ROLE_USER"
 ROLE_ADMIN = "ROLE_ADMIN"
 _BEARER = "bearer "
@@ -46,6 +58,7 @@ class Principal:
     roles: frozenset[str]
     expires_at: int
     claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    issued_at: int = 0
 
     def has_any_role(self, *roles: str) -> bool:
         """True when the user holds at least one of `roles` (`ADMIN` and `ROLE_ADMIN` are the same)."""
@@ -62,6 +75,40 @@ class TokenError(Exception):
 
 class KeysUnavailable(TokenError):
     """The signing keys could not be fetched, so no token can be checked right now."""
+
+
+class Revocations:
+    """Per user, the moment (epoch s) before which their tokens no longer count; replaced whole by each poll."""
+
+    def __init__(self, not_before: dict[int, int] | None = None) -> None:
+        self.not_before: dict[int, int] = dict(not_before or {})
+
+    def replace(self, not_before: dict[int, int]) -> None:
+        """Swap in a freshly fetched list."""
+        self.not_before = not_before
+
+    def refuses(self, principal: Principal) -> bool:
+        """True when the token behind `principal` was issued before its user's revocation moment."""
+        if principal.user_id is None:
+            return False
+        moment = self.not_before.get(principal.user_id)
+        return moment is not None and principal.issued_at < moment
+
+
+def parse_revocations(document: Any) -> dict[int, int]:
+    """`{"revocations": [{"userId": 1, "notBefore": 1765000000}]}` -> {1: 1765000000}; ValueError when malformed."""
+    entries = document.get("revocations") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError("no 'revocations' list")
+    parsed: dict[int, int] = {}
+    for entry in entries:
+        user_id = entry.get("userId") if isinstance(entry, dict) else None
+        moment = entry.get("notBefore") if isinstance(entry, dict) else None
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (user_id, moment)):
+            raise ValueError(f"malformed revocation {entry!r}")
+        assert isinstance(user_id, int) and isinstance(moment, int)
+        parsed[user_id] = max(moment, parsed.get(user_id, moment))
+    return parsed
 
 
 def normalize_role(role: str) -> str:
@@ -158,29 +205,35 @@ class TokenVerifier:
         self,
         keys: JwksCache,
         *,
-        leeway: float = 30.0,
-        issuer: str | None = None,
-        audience: str | None = None,
+        leeway: float = LEEWAY_SECONDS,
+        issuer: str | None = USER_TOKEN_ISSUER,
+        audience: str | None = USER_TOKEN_AUDIENCE,
         cache_size: int = 10_000,
+        revocations: Revocations | None = None,
     ) -> None:
         self.keys = keys
         self.leeway = leeway
         self.issuer = issuer
         self.audience = audience
         self.cache_size = cache_size
+        self.revocations = revocations if revocations is not None else Revocations()
         self._verified: dict[str, Principal] = {}
+        self._required = ["sub", "exp", "iat", *(["iss"] if issuer else []), *(["aud"] if audience else [])]
 
     async def verify(self, token: str) -> Principal:
-        """The principal of a valid token; TokenError (KeysUnavailable when keys cannot be fetched) otherwise."""
+        """The principal of a valid, unrevoked token; TokenError (KeysUnavailable when keys cannot be fetched)
+        otherwise."""
         cached = self._verified.get(token)
-        if cached is not None:
-            if cached.expires_at + self.leeway > time.time():
-                return cached
+        if cached is not None and cached.expires_at + self.leeway <= time.time():
             del self._verified[token]
-        principal = await self._verify(token)
-        if len(self._verified) >= self.cache_size:
-            del self._verified[next(iter(self._verified))]  # oldest first: dicts keep insertion order
-        self._verified[token] = principal
+            cached = None
+        principal = cached or await self._verify(token)
+        if self.revocations.refuses(principal):
+            raise TokenError("Token revoked")
+        if cached is None:
+            if len(self._verified) >= self.cache_size:
+                del self._verified[next(iter(self._verified))]  # oldest first: dicts keep insertion order
+            self._verified[token] = principal
         return principal
 
     async def _verify(self, token: str) -> Principal:
@@ -202,7 +255,7 @@ class TokenVerifier:
                 leeway=self.leeway,
                 issuer=self.issuer,
                 audience=self.audience,
-                options={"require": ["sub", "exp", "iat"], "verify_aud": self.audience is not None},
+                options={"require": self._required, "verify_aud": self.audience is not None},
             )
         except jwt.ExpiredSignatureError as exc:
             raise TokenError("Token expired") from exc
@@ -230,6 +283,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         roles=frozenset(normalize_role(role) for role in roles),
         expires_at=int(claims["exp"]),
         claims=claims,
+        issued_at=int(claims.get("iat", 0)),
     )
 
 
@@ -247,13 +301,45 @@ def verifier_from_url(url: str | None) -> TokenVerifier:
 
 
 def get_verifier(app: FastAPI) -> TokenVerifier:
-    """The app's verifier (`app.state.token_verifier`), built on first use from settings or JWT_JWKS_URL."""
+    """The app's verifier (`app.state.token_verifier`), built on first use from the settings' JWT_JWKS_URL."""
     verifier: TokenVerifier | None = getattr(app.state, "token_verifier", None)
     if verifier is None:
         settings = getattr(app.state, "settings", None)
-        url = getattr(settings, "jwt_jwks_url", None) or os.environ.get("JWT_JWKS_URL") or None
+        url = getattr(settings, "jwt_jwks_url", None) or None
         verifier = app.state.token_verifier = verifier_from_url(url)
     return verifier
+
+
+@contextlib.asynccontextmanager
+async def revocation_poller(app: FastAPI) -> AsyncIterator[None]:
+    """App extension: keep the verifier's revocation list fresh from user-service, through the app's PeerClient
+    (which proves this component with its service token). Every component that verifies user tokens runs it."""
+    interval = float(getattr(app.state.settings, "revocation_poll_seconds", 5.0))
+    task = asyncio.create_task(_poll_revocations(app, interval), name="revocation-poller")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _poll_revocations(app: FastAPI, interval: float) -> None:
+    healthy: bool | None = None
+    while True:
+        try:
+            document = await app.state.peers.get_json(REVOCATIONS_PEER, REVOCATIONS_PATH)
+            get_verifier(app).revocations.replace(parse_revocations(document))
+            if healthy is not True:
+                log.info("revocations_fetched")
+            healthy = True
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # keep the last good list: user-service being down must not stop the shop
+            if healthy is not False:
+                log.warning("revocations_fetch_failed", error=f"{type(exc).__name__}: {exc}"[:200])
+            healthy = False
+        await asyncio.sleep(interval)
 
 
 async def _authenticate(request: Request, token: str) -> Principal:

@@ -77,6 +77,13 @@ class ServiceSettings(BaseSettings):
     )
     max_body_bytes: int = Field(1024 * 1024, gt=0, validation_alias=_env("MAX_BODY_BYTES", "max_body_bytes"))
 
+    # Where the storefront publishes the keys user tokens are signed with (unset: no user token is accepted), and
+    # how often the list of revoked tokens is fetched from user-service (security.revocation_poller).
+    jwt_jwks_url: str | None = Field(None, validation_alias=_env("JWT_JWKS_URL", "jwt_jwks_url"))
+    revocation_poll_seconds: float = Field(
+        5.0, gt=0, le=60, validation_alias=_env("REVOCATION_POLL_SECONDS", "revocation_poll_seconds")
+    )
+
     # The environment's identity secrets (chassis/identity.py): required outside dev, generated under data_dir in dev.
     service_keys: SecretStr | None = Field(None, validation_alias=_env("SERVICE_KEYS", "service_keys"))
     operator_password: SecretStr | None = Field(None, validation_alias=_env("OPERATOR_PASSWORD", "operator_password"))
