@@ -86,3 +86,7 @@ def test_up_serves_then_stops_cleanly_on_ctrl_c(tmp_path: Path, fork: str) -> No
     assert process.returncode == 0, text
     assert "product-service" in text
     assert (tmp_path / "data" / "product-service.db").exists()
+    # The identity secrets were generated once, before the components, and the table says where they are.
+    secrets = tmp_path / "data" / "secrets" / "identity.json"
+    assert secrets.stat().st_mode & 0o077 == 0
+    assert f"Operator credentials: user operator, OPERATOR_PASSWORD in {secrets}" in text

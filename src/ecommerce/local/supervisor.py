@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ecommerce import components
+from ecommerce.chassis import identity
 from ecommerce.chassis.app import ServiceSpec
 from ecommerce.chassis.http import DEFAULT_PORTS
 from ecommerce.local.forking import ForkedProcess, Zygote, ZygoteError
@@ -164,6 +165,10 @@ class Supervisor:
         env = dict(os.environ)
         env["ECOMMERCE_DATA_DIR"] = str(self.data_dir)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        # The environment's identity secrets, generated once under the data folder before any component starts
+        # (they would race to create them), and given to each explicitly so that any profile finds them.
+        for name, value in identity.dev_secrets(self.data_dir).items():
+            env.setdefault(name, value)
         started = {instance.spec.name for instance in self.instances}
         # Wire the components to each other the way Kubernetes does, unless the caller already chose.
         if "service-discovery" in started:
@@ -271,6 +276,9 @@ class Supervisor:
         for row in self.monitoring.table_rows() if self.monitoring is not None else ():
             table.add_row(*row)
         err.print(table)
+        secrets = self.data_dir / identity._DEV_FILE  # where dev_secrets keeps them (one fact, in identity.py)
+        # Below the table, whole: a table cell would cut the path to the terminal's width.
+        err.print(f"Operator credentials: user operator, OPERATOR_PASSWORD in {secrets}", markup=False, soft_wrap=True)
         err.print("Press Ctrl-C to stop everything.")
 
 
