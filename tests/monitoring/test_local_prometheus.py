@@ -53,6 +53,28 @@ def test_promtool_accepts_the_full_configuration(promtool: str, tmp_path: Path) 
     assert gateway["static_configs"][0]["targets"] == ["127.0.0.1:18080"]
 
 
+def test_every_job_proves_itself_as_prometheus_when_given_the_password_file(promtool: str, tmp_path: Path) -> None:
+    password = tmp_path / "prometheus-password"
+    password.write_text("prometheus-test-password")
+    text = _render("prometheus.yml.j2", password_file=str(password))
+    (tmp_path / "prometheus.yml").write_text(text)
+    result = run(promtool, "check", "config", str(tmp_path / "prometheus.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    for job in yaml.safe_load(text)["scrape_configs"]:
+        assert job["basic_auth"] == {"username": "prometheus", "password_file": str(password)}
+
+
+def test_ecommerce_up_gives_prometheus_the_data_folders_password(tmp_path: Path) -> None:
+    from ecommerce.chassis.identity import dev_secrets
+    from ecommerce.local.monitoring import LocalMonitoring
+
+    monitoring = LocalMonitoring(data_dir=tmp_path, components=["product-service"], root=MONITORING.parent)
+    config = yaml.safe_load(monitoring.render()[0].read_text())
+    password_file = Path(config["scrape_configs"][0]["basic_auth"]["password_file"])
+    assert password_file.read_text() == dev_secrets(tmp_path)["PROMETHEUS_PASSWORD"]
+    assert password_file.stat().st_mode & 0o077 == 0
+
+
 def test_local_alertmanager_config_checks_and_inhibits_like_the_clusters(amtool: str, tmp_path: Path) -> None:
     path = tmp_path / "alertmanager.yml"
     path.write_text(_render("alertmanager.yml.j2", webhook_url="http://127.0.0.1:19095/hook"))

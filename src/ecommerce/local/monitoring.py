@@ -21,6 +21,9 @@ from pathlib import Path
 import aiohttp
 import jinja2
 
+from ecommerce.chassis.identity import MeshSecrets
+from ecommerce.chassis.settings import ServiceSettings
+
 PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
 DEFAULT_WEBHOOK_URL = "http://127.0.0.1:9095/alerts"
@@ -92,6 +95,7 @@ class LocalMonitoring:
     ) -> None:
         self.root = (root or project_root()).resolve()
         self.tools_bin = self.root / ".tools" / "bin"
+        self.data_dir = data_dir
         self.directory = data_dir.resolve() / "monitoring"
         self.components = list(components) if components is not None else None
         self.ports = dict(ports or {})
@@ -133,6 +137,7 @@ class LocalMonitoring:
             "rule_files": [str(p) for p in self.rule_files],
             "alertmanager": f"127.0.0.1:{self.alertmanager.port}",
             "scrape_interval": self.scrape_interval,
+            "password_file": str(self._password_file()),
         }
         if self.components is not None:
             variables["components"] = self.components
@@ -141,6 +146,15 @@ class LocalMonitoring:
         alertmanager = self.directory / "alertmanager.yml"
         alertmanager.write_text(templates.get_template("alertmanager.yml.j2").render(webhook_url=self.webhook_url))
         return prometheus, alertmanager
+
+    def _password_file(self) -> Path:
+        """The prometheus user's password, in a file only this user reads (the actuators ask for it)."""
+        settings = ServiceSettings(data_dir=self.data_dir)  # PROMETHEUS_PASSWORD, else the data folder's
+        path = self.directory / "prometheus-password"
+        path.touch(mode=0o600, exist_ok=True)
+        path.chmod(0o600)
+        path.write_text(MeshSecrets.from_settings(settings).prometheus_password)
+        return path
 
     async def start(self) -> None:
         """Start Alertmanager, then Prometheus, and wait until both say they are ready."""
