@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
 from ecommerce.chassis import HealthCheck, add_health_check, add_refresher
+from ecommerce.chassis.forwarded import TrustedProxies
 from ecommerce.chassis.security import get_verifier
 from ecommerce.services.gateway.config import load_config
 from ecommerce.services.gateway.fastlane import FastLane
@@ -52,6 +53,7 @@ def build_gateway(app: FastAPI) -> Gateway:
         verifier=get_verifier(app),
         limiter=limiter,
         trust_forwarded_for=settings.trust_forwarded_for,
+        trusted_proxies=TrustedProxies(settings.trusted_proxies),
         max_body_bytes=settings.max_body_bytes,
     )
 

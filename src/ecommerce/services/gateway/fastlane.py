@@ -71,7 +71,7 @@ class FastLane:
         await self.chassis(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, route: Route) -> None:
-        incoming = Incoming.of(scope, self.gateway.trust_forwarded_for)
+        incoming = Incoming.of(scope, self.gateway.forwarding_trusted(scope.get("client")))
         method: str = scope["method"]
         telemetry = self.start(incoming, method, spans=True)
         assert telemetry is not None

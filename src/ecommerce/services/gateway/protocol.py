@@ -188,7 +188,7 @@ class GatewayProtocol(HttpToolsProtocol):
             target = reads[key] = _public_read(gateway, method, self.url)
         if target is None or parser.get_http_version() != "1.1" or parser.should_upgrade():
             return False
-        incoming = Incoming(self.headers, self.client, self.scheme, gateway.trust_forwarded_for)
+        incoming = Incoming(self.headers, self.client, self.scheme, gateway.forwarding_trusted(self.client))
         if incoming.authorization or incoming.origin or incoming.content_length or incoming.chunked:
             return False
         route, path, start = target

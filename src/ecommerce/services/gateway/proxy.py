@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from starlette.types import Receive, Scope, Send
 
+from ecommerce.chassis.forwarded import LOOPBACK, TrustedProxies
 from ecommerce.chassis.http import IDEMPOTENT_METHODS
 from ecommerce.chassis.security import KeysUnavailable, Principal, TokenError, TokenVerifier, bearer_token
 from ecommerce.chassis.telemetry import outgoing_headers
@@ -155,6 +156,7 @@ class Gateway:
         verifier: TokenVerifier,
         limiter: RateLimiter | None,
         trust_forwarded_for: bool = False,
+        trusted_proxies: TrustedProxies | None = None,
         max_body_bytes: int | None = None,
     ) -> None:
         self.application = application
@@ -162,6 +164,7 @@ class Gateway:
         self.verifier = verifier
         self.limiter = limiter
         self.trust_forwarded_for = trust_forwarded_for
+        self.trusted_proxies = trusted_proxies or TrustedProxies(LOOPBACK)
         self.max_body_bytes = max_body_bytes  # the service-wide cap, on top of each route's
         self.client: UpstreamClient | None = None
         self.configure(config)
@@ -225,7 +228,7 @@ class Gateway:
         method: str = scope["method"]
         path: str = scope["path"]
         if incoming is None:
-            incoming = Incoming.of(scope, self.trust_forwarded_for)
+            incoming = Incoming.of(scope, self.forwarding_trusted(scope.get("client")))
         own = None if request_id is None else {"X-Request-Id": request_id.decode("latin-1")}
         cors = self._cors(incoming.origin) if incoming.origin is not None else None
 
@@ -304,13 +307,16 @@ class Gateway:
         return self.client_address(scope["headers"], str(client[0]) if client else "unknown")
 
     def client_address(self, headers: list[tuple[bytes, bytes]], peer: str) -> str:
-        """Who a rate limit counts: the peer, or the first X-Forwarded-For address when that is trusted."""
+        """Who a rate limit counts: the peer, or, when forwarded addresses are trusted, the right-most X-Forwarded-For
+        address not added by a trusted proxy (chassis/forwarded.py)."""
         if self.trust_forwarded_for:
-            for name, value in headers:
-                if name == b"x-forwarded-for":
-                    first: bytes = value.split(b",", 1)[0]
-                    return first.strip().decode("latin-1")
+            return self.trusted_proxies.client_address(headers, peer)
         return peer
+
+    def forwarding_trusted(self, client: tuple[str, int] | None) -> bool:
+        """True when the X-Forwarded-* headers of a request from `client` are passed on as a proxy of ours wrote
+        them (else the gateway writes its own)."""
+        return self.trust_forwarded_for and client is not None and self.trusted_proxies.trusts(client[0])
 
     async def _forward(
         self,
