@@ -12,7 +12,7 @@ from alembic import command, context
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, Table, text
 from sqlalchemy.engine import Connection
 
 from ecommerce.chassis.database import Database
@@ -67,3 +67,23 @@ async def _lock(conn: Any, database: Database) -> None:
         await conn.exec_driver_sql("DELETE FROM migration_lock")  # a write takes SQLite's write lock
     else:
         await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": database.application})
+
+
+def never_reuse_ids(op: Any, *tables: str) -> None:
+    """In a migration: make SQLite number these tables' rows with AUTOINCREMENT, so a deleted row's id never
+    comes back (plain INTEGER PRIMARY KEY hands out max+1 again). PostgreSQL's sequences never go back already.
+
+    SQLite only knows AUTOINCREMENT from CREATE TABLE, so the table is rebuilt (rows, ids and constraints kept);
+    only tables no foreign key cascades from may be rebuilt this way (dropping one would cascade the delete).
+    """
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    for table in tables:
+        with op.batch_alter_table(table, recreate="always", table_kwargs={"sqlite_autoincrement": True}):
+            pass
+
+
+def create_event_tables(op: Any, *tables: Table) -> None:
+    """In a migration: create the outbox and inbox tables (chassis.outbox gives their shape)."""
+    for table in tables:
+        table.create(op.get_bind())

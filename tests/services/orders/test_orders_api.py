@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+from stub_peer import StubPeer, stub_peer
 
 from ecommerce.services.orders import SPEC
 
@@ -23,10 +24,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture(scope="module")
+def users() -> Iterator[StubPeer]:
+    """user-service as a stub that knows users 1..4 and 42..44."""
+    with stub_peer() as stub:
+        for user_id in (*range(1, 5), 42, 43, 44):
+            stub.answers[("GET", f"/user-service/api/users/{user_id}")] = (200, {"userId": user_id})
+        yield stub
+
+
 @pytest_asyncio.fixture(scope="module")
-async def client(database_url: str, make_client: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    database_url: str, make_client: Callable[..., Any], users: StubPeer
+) -> AsyncIterator[httpx.AsyncClient]:
     nobody = f"http://127.0.0.1:{free_port()}"
-    peers = dict.fromkeys(("user-service", "product-service", "payment-service", "shipping-service"), nobody)
+    peers = dict.fromkeys(("product-service", "payment-service", "shipping-service"), nobody)
+    peers["user-service"] = users.url
     async with make_client(SPEC, database_url=database_url, seed_demo_data=True, peers=peers, peer_retries=0) as client:
         yield client
 
@@ -94,6 +107,22 @@ async def test_cart_crud(client: httpx.AsyncClient) -> None:
     assert_error(await client.get(f"{BASE}/carts/{cart['cartId']}"), 404)
     assert_error(await client.delete(f"{BASE}/carts/{cart['cartId']}"), 404)
     assert_error(await client.delete(f"{BASE}/carts/1"), 409)
+
+
+async def test_a_cart_needs_a_user_that_exists(client: httpx.AsyncClient, users: StubPeer) -> None:
+    before = await snapshot(client)
+    assert (
+        "User with id: 999999 not found"
+        in assert_error(await client.post(f"{BASE}/carts", json={"userId": 999999}), 400)["msg"]
+    )
+    assert "999999" in assert_error(await client.put(f"{BASE}/carts/3", json={"userId": 999999}), 400)["msg"]
+    assert_error(await client.put(f"{BASE}/carts", json={"cartId": 3, "userId": 999999}), 400)
+    users.answers[("GET", "/user-service/api/users/43")] = (503, {"msg": "down"})
+    try:
+        assert "user-service" in assert_error(await client.put(f"{BASE}/carts/3", json={"userId": 43}), 503)["msg"]
+    finally:
+        users.answers[("GET", "/user-service/api/users/43")] = (200, {"userId": 43})
+    assert await snapshot(client) == before
 
 
 async def test_order_without_lines_has_fee_zero_whatever_the_client_says(client: httpx.AsyncClient) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+from stub_peer import StubPeer, stub_peer
 
 from ecommerce.services.payments import SPEC
 
@@ -23,11 +24,30 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def order(order_id: int, status: str = "CREATED") -> tuple[int, dict[str, Any]]:
+    return 200, {"orderId": order_id, "orderStatus": status, "orderLines": []}
+
+
+@pytest.fixture(scope="module")
+def orders() -> Iterator[StubPeer]:
+    """order-service as a stub: orders 1 and 501.. are CREATED, 902 is PAID; order 1..4 cannot be read (503), and the
+    batch read that embeds orders is not answered (so `order` is null); events are taken."""
+    with stub_peer() as stub:
+        for order_id in (501, 777, 888, 900, 903, 904):
+            stub.answers[("GET", f"/order-service/api/orders/{order_id}")] = order(order_id)
+        for order_id in range(1, 5):
+            stub.answers[("GET", f"/order-service/api/orders/{order_id}")] = (503, {"msg": "down"})
+        stub.answers[("GET", "/order-service/api/orders/902")] = order(902, "PAID")
+        stub.answers[("POST", "/order-service/api/events")] = (200, {"applied": True})
+        yield stub
+
+
 @pytest_asyncio.fixture(scope="module")
-async def client(database_url: str, make_client: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClient]:
-    nobody = f"http://127.0.0.1:{free_port()}"
+async def client(
+    database_url: str, make_client: Callable[..., Any], orders: StubPeer
+) -> AsyncIterator[httpx.AsyncClient]:
     async with make_client(
-        SPEC, database_url=database_url, seed_demo_data=True, peers={"order-service": nobody}, peer_retries=0
+        SPEC, database_url=database_url, seed_demo_data=True, peers={"order-service": orders.url}, peer_retries=0
     ) as client:
         yield client
 
@@ -89,6 +109,31 @@ async def test_completing_needs_order_service_and_changes_nothing_without_it(cli
     )
     assert_error(put, 503)
     assert (await client.get(f"{BASE}/payments/1")).json()["paymentStatus"] == "IN_PROGRESS"
+
+
+async def test_a_payment_needs_an_order_that_exists_and_is_not_paid(client: httpx.AsyncClient) -> None:
+    before = (await client.get(f"{BASE}/payments")).json()
+    missing = assert_error(await client.post(f"{BASE}/payments", json={"order": {"orderId": 888888}}), 400)
+    assert "Order with id: 888888 not found" in missing["msg"]
+    assert "PAID" in assert_error(await client.post(f"{BASE}/payments", json={"order": {"orderId": 902}}), 409)["msg"]
+    assert (
+        "order-service"
+        in assert_error(await client.post(f"{BASE}/payments", json={"order": {"orderId": 1}}), 503)["msg"]
+    )
+    assert (await client.get(f"{BASE}/payments")).json() == before
+
+
+async def test_a_completed_payment_is_published_after_it_is_stored(client: httpx.AsyncClient, orders: StubPeer) -> None:
+    orders.calls.clear()
+    payment = (await client.post(f"{BASE}/payments", json={"order": {"orderId": 903}})).json()
+    url = f"{BASE}/payments/{payment['paymentId']}"
+    assert (await client.patch(url, json={"paymentStatus": "IN_PROGRESS"})).status_code == 200
+    done = await client.patch(url, json={"paymentStatus": "COMPLETED"})
+    assert done.status_code == 200, done.text
+    events = [body for method, path, body in orders.calls if path == "/order-service/api/events"]
+    mine = [e for e in events if e["aggregateId"] == 903]
+    assert [e["eventType"] for e in mine] == ["PaymentCompleted"]
+    assert mine[0]["payload"] == {"paymentId": payment["paymentId"], "orderId": 903, "paymentStatus": "COMPLETED"}
 
 
 async def test_one_payment_per_order(client: httpx.AsyncClient) -> None:

@@ -95,7 +95,9 @@ async def test_create_update_delete_product(client: httpx.AsyncClient) -> None:
     deleted = await client.delete(f"{BASE}/products/{pid}")
     assert deleted.status_code == 200
     assert deleted.json() is True
-    assert_error(await client.get(f"{BASE}/products/{pid}"), 404)
+    # Retired, not removed: still readable by id for the history, gone from the catalog, deleted only once.
+    assert (await client.get(f"{BASE}/products/{pid}")).status_code == 200
+    assert pid not in [p["productId"] for p in (await client.get(f"{BASE}/products")).json()["collection"]]
     assert_error(await client.delete(f"{BASE}/products/{pid}"), 404)
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+from stub_peer import StubPeer, stub_peer
 
 from ecommerce.services.shipping import SPEC
 
@@ -23,10 +24,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+ORDER_LINES = {1: [1, 2], 2: [1, 2], 10: [3], 11: [4], 20: [1, 2], 30: [1]}
+
+
+@pytest.fixture(scope="module")
+def peers_stub() -> Iterator[StubPeer]:
+    """order- and product-service as one stub: the orders above with their products; order-service cannot be told
+    anything (503) and the batch reads that embed are not answered (so the embeds are null)."""
+    with stub_peer() as stub:
+        for order_id, products in ORDER_LINES.items():
+            lines = [{"productId": p, "quantity": 1} for p in products]
+            stub.answers[("GET", f"/order-service/api/orders/{order_id}")] = (
+                200,
+                {"orderId": order_id, "orderLines": lines},
+            )
+            stub.answers[("POST", f"/order-service/api/orders/{order_id}/shipped")] = (503, {"msg": "down"})
+        for product_id in range(1, 6):
+            stub.answers[("GET", f"/product-service/api/products/{product_id}")] = (200, {"productId": product_id})
+        yield stub
+
+
 @pytest_asyncio.fixture(scope="module")
-async def client(database_url: str, make_client: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClient]:
-    nobody = f"http://127.0.0.1:{free_port()}"
-    peers = dict.fromkeys(("product-service", "order-service"), nobody)
+async def client(
+    database_url: str, make_client: Callable[..., Any], peers_stub: StubPeer
+) -> AsyncIterator[httpx.AsyncClient]:
+    peers = dict.fromkeys(("product-service", "order-service"), peers_stub.url)
     async with make_client(SPEC, database_url=database_url, seed_demo_data=True, peers=peers, peer_retries=0) as client:
         yield client
 
@@ -95,6 +117,38 @@ async def test_shipment_put_is_idempotent(client: httpx.AsyncClient) -> None:
     assert (await client.delete(f"{BASE}/shippings/orders/20")).json() is True
     assert_error(await client.get(f"{BASE}/shippings/orders/20"), 404)
     assert_error(await client.delete(f"{BASE}/shippings/orders/20"), 404)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "named"),
+    [
+        ({"productId": 1, "orderId": 888888, "orderedQuantity": 1}, 400, "Order with id: 888888 not found"),
+        ({"productId": 999, "orderId": 10, "orderedQuantity": 1}, 400, "Product with id: 999 not found"),
+        ({"productId": 5, "orderId": 10, "orderedQuantity": 1}, 400, "Product with id: 5 is not in Order with id: 10"),
+    ],
+)
+async def test_an_item_names_an_order_and_a_product_of_that_order(
+    client: httpx.AsyncClient, body: dict[str, Any], status: int, named: str
+) -> None:
+    before = await everything(client)
+    for method in ("POST", "PUT"):
+        assert named in assert_error(await client.request(method, f"{BASE}/shippings", json=body), status)["msg"]
+    shipment = {"items": [{"productId": body["productId"], "orderedQuantity": 1}]}
+    put = await client.put(f"{BASE}/shippings/orders/{body['orderId']}", json=shipment)
+    assert named in assert_error(put, status)["msg"]
+    assert await everything(client) == before
+
+
+async def test_a_peer_that_cannot_be_asked_is_503(client: httpx.AsyncClient, peers_stub: StubPeer) -> None:
+    peers_stub.answers[("GET", "/order-service/api/orders/30")] = (503, {"msg": "down"})
+    try:
+        response = await client.post(f"{BASE}/shippings", json={"productId": 1, "orderId": 30, "orderedQuantity": 1})
+        assert "order-service" in assert_error(response, 503)["msg"]
+    finally:
+        peers_stub.answers[("GET", "/order-service/api/orders/30")] = (
+            200,
+            {"orderId": 30, "orderLines": [{"productId": 1}]},
+        )
 
 
 async def test_advancing_needs_order_service_and_moves_one_step(client: httpx.AsyncClient) -> None:

@@ -3,7 +3,10 @@
 from pathlib import Path
 
 from ecommerce.chassis import ServiceSpec
+from ecommerce.chassis.outbox import outbox_extension
+from ecommerce.services.orders import events
 from ecommerce.services.orders.checkout import stock_release_worker
+from ecommerce.services.orders.models import outbox
 from ecommerce.services.orders.router import root_router, router
 from ecommerce.services.orders.seed import seed
 
@@ -12,8 +15,8 @@ SPEC = ServiceSpec(
     port=8300,
     context_path="/order-service",
     description="Carts, orders and the checkout.",
-    routers=(root_router, router),
+    routers=(root_router, router, events.router),
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
-    extensions=(stock_release_worker,),
+    extensions=(stock_release_worker, outbox_extension(outbox)),
 )

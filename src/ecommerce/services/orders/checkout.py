@@ -32,7 +32,7 @@ from ecommerce.chassis.errors import database_unavailable
 from ecommerce.chassis.http import PeerClient
 from ecommerce.services.orders import clients
 from ecommerce.services.orders import service as order_service
-from ecommerce.services.orders.models import CheckoutKey, Order
+from ecommerce.services.orders.models import Cart, CheckoutKey, Order
 from ecommerce.services.orders.schemas import CheckoutIn, OrderOut, order_fee
 
 log = structlog.get_logger("ecommerce.orders.checkout")
@@ -57,6 +57,7 @@ async def checkout(database: Database, peers: PeerClient, *, key: str, data: Che
     if found is not None:
         return found
     priced = await order_service.price_lines(peers, lines)
+    await _require_shopper(database, peers, data.user_id)
     try:
         order_id = await _place(database, key, request_hash, data.user_id, priced)
     except IntegrityError:
@@ -66,6 +67,14 @@ async def checkout(database: Database, peers: PeerClient, *, key: str, data: Che
             raise Conflict("A checkout with this Idempotency-Key just failed; try again") from None
         return found
     return await _complete(database, peers, key=key, order_id=order_id, lines=lines), False
+
+
+async def _require_shopper(database: Database, peers: PeerClient, user_id: int) -> None:
+    """A user with a cart here was checked when it was opened; any other must be known to user-service."""
+    async with database.sessionmaker() as session:
+        has_cart = (await session.execute(select(Cart.cart_id).where(Cart.user_id == user_id).limit(1))).first()
+    if has_cart is None:
+        await clients.require_user(peers, user_id)
 
 
 async def _known(database: Database, key: str, request_hash: str) -> tuple[OrderOut, bool] | None:
@@ -182,6 +191,7 @@ async def _undo(database: Database, peers: PeerClient, *, key: str, order_id: in
                 .where(Order.order_id == order_id)
                 .values(order_status="CANCELLED", stock_release_pending=pending)
             )
+            await order_service.publish_cancelled(session, order_id)  # the undo, delivered at least once
             await session.execute(delete(CheckoutKey).where(CheckoutKey.idempotency_key == key))
     except Exception as exc:
         if not database_unavailable(exc):

@@ -39,15 +39,29 @@ async def users_by_id(peers: PeerClient, user_ids: set[int]) -> dict[int, dict[s
     return {user["userId"]: user for user in users if isinstance(user, dict) and "userId" in user}
 
 
-async def prices(peers: PeerClient, product_ids: set[int]) -> dict[int, Decimal]:
-    """Each product's current unit price, in one call; 400 for an unknown product, 503 when product-service is out."""
+async def require_user(peers: PeerClient, user_id: int) -> None:
+    """400 when user-service does not know the user, 503 when it cannot be asked (never a silent accept)."""
+    try:
+        await peers.get_json(USERS, f"/user-service/api/users/{user_id}")
+    except PeerUnavailable as exc:
+        raise ServiceUnavailable(f"{USERS} is unavailable; cannot check User with id: {user_id}") from exc
+    except PeerError as exc:
+        if exc.status == 404:
+            raise BadRequest(f"User with id: {user_id} not found") from exc
+        log.warning("existence_check_failed", peer=USERS, status=exc.status)
+        raise ServiceUnavailable(f"{USERS} could not check User with id: {user_id} (status {exc.status})") from exc
+
+
+async def prices(peers: PeerClient, product_ids: set[int]) -> dict[int, tuple[Decimal, str | None]]:
+    """Each product's current unit price and title, in one call; 400 for an unknown product, 503 when
+    product-service is out."""
     try:
         body = await peers.get_json(PRODUCTS, "/product-service/api/products", params={"ids": _ids(product_ids)})
     except PeerUnavailable as exc:
         raise ServiceUnavailable(f"Products cannot be priced now: {exc}") from exc
     except PeerError as exc:
         raise BadRequest(f"Products cannot be priced: {_msg(exc)}") from exc
-    found = {p["productId"]: Decimal(str(p["priceUnit"])) for p in body.get("collection", [])}
+    found = {p["productId"]: (Decimal(str(p["priceUnit"])), p.get("productTitle")) for p in body.get("collection", [])}
     missing = sorted(product_ids - set(found))
     if missing:
         raise BadRequest(f"Product with id: {missing[0]} not found")

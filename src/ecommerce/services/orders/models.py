@@ -9,8 +9,11 @@ from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ecommerce.chassis import Base, TimestampMixin, new_metadata
+from ecommerce.chassis.outbox import inbox_table, outbox_table
 
 metadata = new_metadata()
+outbox = outbox_table(metadata)  # OrderCancelled -> product-, shipping- and payment-service
+inbox = inbox_table(metadata)  # PaymentCompleted, PaymentFailed from payment-service
 
 ORDER_STATUSES = ("CREATED", "PAID", "SHIPPED", "DELIVERED", "CANCELLED")
 
@@ -59,6 +62,8 @@ class OrderLine(OrderBase):
     product_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
     unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
+    # What was bought, as the catalog named it at purchase time (null for lines placed before it was kept).
+    product_title: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class CheckoutKey(OrderBase):

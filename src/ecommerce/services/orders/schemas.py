@@ -50,9 +50,10 @@ class LineIn(ApiModel):
 
 
 class LineOut(ApiModel):
-    """An order line, priced when the order was placed."""
+    """An order line as bought: the product's title and unit price when the order was placed."""
 
     product_id: int
+    product_title: str | None = None
     quantity: int
     unit_price: Money
 

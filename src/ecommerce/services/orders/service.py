@@ -1,8 +1,9 @@
 """order-service rules: carts, orders priced from their lines, and the order's status.
 
-Order status moves only forward: CREATED -> PAID -> SHIPPED -> DELIVERED, or CREATED -> CANCELLED (which gives the
-reserved stock back). Asking for the status an order already has is a no-op, anything else is 409. Each move is
-one conditional UPDATE, so two concurrent moves cannot both win.
+Order status moves only forward: CREATED -> PAID -> SHIPPED -> DELIVERED, or CREATED -> CANCELLED (published as
+OrderCancelled in the same transaction: product-service gives the reserved stock back, shipping-service drops the
+pending shipment, payment-service fails a payment that took no money). Asking for the status an order already has
+is a no-op, anything else is 409. Each move is one conditional UPDATE, so two concurrent moves cannot both win.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from prometheus_client import Counter
 from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecommerce.chassis import BadRequest, Conflict, NotFound
+from ecommerce.chassis import BadRequest, Conflict, NotFound, outbox
 from ecommerce.chassis.http import PeerClient
 from ecommerce.services.orders import clients
 from ecommerce.services.orders.models import Cart, Order, OrderLine
+from ecommerce.services.orders.models import outbox as outbox_table
 from ecommerce.services.orders.schemas import CartIn, CartOut, CartRef, LineIn, LineOut, OrderIn, OrderOut, order_fee
 
 APPLICATION = "order-service"
@@ -29,6 +31,7 @@ EVENTS: dict[str, tuple[frozenset[str], str]] = {
     "delivered": (frozenset({"SHIPPED"}), "DELIVERED"),
     "cancel": (frozenset({"CREATED"}), "CANCELLED"),
 }
+CANCELLED_FOLLOWERS = ("product-service", "shipping-service", "payment-service")
 REVENUE = Counter("shop_revenue", "Fees of paid orders (currency units)", ["application"])
 
 _ORDER_ROWS = select(
@@ -63,7 +66,8 @@ async def get_cart(session: AsyncSession, peers: PeerClient, *, cart_id: int) ->
 
 
 async def create_cart(session: AsyncSession, peers: PeerClient, *, data: CartIn) -> CartOut:
-    """Open a cart for a user."""
+    """Open a cart for a user that user-service knows."""
+    await clients.require_user(peers, data.user_id)
     cart = Cart(user_id=data.user_id)
     session.add(cart)
     await session.flush()
@@ -71,7 +75,8 @@ async def create_cart(session: AsyncSession, peers: PeerClient, *, data: CartIn)
 
 
 async def update_cart(session: AsyncSession, peers: PeerClient, *, cart_id: int, data: CartIn) -> CartOut:
-    """Replace a cart's user (the original ignored the body)."""
+    """Replace a cart's user with one user-service knows (the original ignored the body)."""
+    await clients.require_user(peers, data.user_id)
     moved = await session.execute(update(Cart).where(Cart.cart_id == cart_id).values(user_id=data.user_id))
     if _rowcount(moved) == 0:
         raise NotFound(f"Cart with id: {cart_id} not found")
@@ -189,12 +194,25 @@ async def advance_order(session: AsyncSession, peers: PeerClient, *, order_id: i
         if status != target:
             raise Conflict(f"Order with id: {order_id} is {status}; it cannot become {target}")
         return await get_order(session, order_id=order_id)
+    if event == "cancel":
+        await publish_cancelled(session, order_id)
+        await outbox.commit_and_deliver(session)
     order = await get_order(session, order_id=order_id)
-    if event == "cancel" and order.order_lines:
-        await clients.release_stock(peers, order_id)
     if event == "paid":
         REVENUE.labels(APPLICATION).inc(float(order.order_fee))
     return order
+
+
+async def publish_cancelled(session: AsyncSession, order_id: int) -> None:
+    """OrderCancelled, in the caller's transaction: its stock comes back, its shipment and open payment end."""
+    await outbox.publish(
+        session,
+        outbox_table,
+        event_type="OrderCancelled",
+        aggregate_id=order_id,
+        payload={"orderId": order_id},
+        destinations=CANCELLED_FOLLOWERS,
+    )
 
 
 # --- shared with checkout -------------------------------------------------------------------------------
@@ -209,10 +227,10 @@ def merge_lines(lines: Sequence[LineIn]) -> dict[int, int]:
 
 
 async def price_lines(peers: PeerClient, lines: dict[int, int]) -> list[LineOut]:
-    """The lines with product-service's current unit prices."""
-    unit_prices = await clients.prices(peers, set(lines))
+    """The lines with product-service's current unit prices and titles (kept with the order as bought)."""
+    found = await clients.prices(peers, set(lines))
     return [
-        LineOut.model_construct(product_id=pid, quantity=qty, unit_price=unit_prices[pid])
+        LineOut.model_construct(product_id=pid, product_title=found[pid][1], quantity=qty, unit_price=found[pid][0])
         for pid, qty in sorted(lines.items())
     ]
 
@@ -227,7 +245,7 @@ async def insert_order(session: AsyncSession, values: dict[str, Any], lines: lis
             insert(OrderLine),
             [
                 {"order_id": order.order_id, "product_id": ln.product_id, "quantity": ln.quantity}
-                | {"unit_price": ln.unit_price}
+                | {"unit_price": ln.unit_price, "product_title": ln.product_title}
                 for ln in lines
             ],
         )
@@ -239,7 +257,13 @@ async def _lines(session: AsyncSession, order_ids: list[int]) -> dict[int, list[
         return {}
     rows = (
         await session.execute(
-            select(OrderLine.order_id, OrderLine.product_id, OrderLine.quantity, OrderLine.unit_price)
+            select(
+                OrderLine.order_id,
+                OrderLine.product_id,
+                OrderLine.product_title,
+                OrderLine.quantity,
+                OrderLine.unit_price,
+            )
             .where(OrderLine.order_id.in_(order_ids))
             .order_by(OrderLine.order_id, OrderLine.product_id)
         )
@@ -247,7 +271,12 @@ async def _lines(session: AsyncSession, order_ids: list[int]) -> dict[int, list[
     grouped: dict[int, list[LineOut]] = defaultdict(list)
     for row in rows:
         grouped[row.order_id].append(
-            LineOut.model_construct(product_id=row.product_id, quantity=row.quantity, unit_price=row.unit_price)
+            LineOut.model_construct(
+                product_id=row.product_id,
+                product_title=row.product_title,
+                quantity=row.quantity,
+                unit_price=row.unit_price,
+            )
         )
     return grouped
 

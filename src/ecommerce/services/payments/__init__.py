@@ -3,6 +3,9 @@
 from pathlib import Path
 
 from ecommerce.chassis import ServiceSpec
+from ecommerce.chassis.outbox import outbox_extension
+from ecommerce.services.payments import events
+from ecommerce.services.payments.models import outbox
 from ecommerce.services.payments.router import root_router, router
 from ecommerce.services.payments.seed import seed
 
@@ -11,7 +14,8 @@ SPEC = ServiceSpec(
     port=8400,
     context_path="/payment-service",
     description="Payments: NOT_STARTED -> IN_PROGRESS -> COMPLETED or FAILED.",
-    routers=(root_router, router),
+    routers=(root_router, router, events.router),
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
+    extensions=(outbox_extension(outbox),),
 )

@@ -6,7 +6,7 @@ from typing import Any
 
 import structlog
 
-from ecommerce.chassis import Conflict, ServiceUnavailable
+from ecommerce.chassis import BadRequest, Conflict, ServiceUnavailable
 from ecommerce.chassis.http import PeerClient, PeerError, PeerUnavailable
 
 log = structlog.get_logger("ecommerce.payments.clients")
@@ -31,6 +31,22 @@ async def orders_by_id(peers: PeerClient, order_ids: set[int]) -> dict[int, dict
         for order in body.get("collection", [])
         if isinstance(order, dict) and "orderId" in order
     }
+
+
+async def require_order(peers: PeerClient, order_id: int) -> dict[str, Any]:
+    """The order as order-service has it: 400 when it does not exist, 503 when order-service cannot be asked."""
+    try:
+        order = await peers.get_json(ORDERS, f"/order-service/api/orders/{order_id}")
+    except PeerUnavailable as exc:
+        raise ServiceUnavailable(f"{ORDERS} is unavailable; cannot check Order with id: {order_id}") from exc
+    except PeerError as exc:
+        if exc.status == 404:
+            raise BadRequest(f"Order with id: {order_id} not found") from exc
+        log.warning("existence_check_failed", peer=ORDERS, status=exc.status)
+        raise ServiceUnavailable(f"{ORDERS} could not check Order with id: {order_id} (status {exc.status})") from exc
+    if not isinstance(order, dict) or "orderStatus" not in order:
+        raise ServiceUnavailable(f"{ORDERS} sent an unexpected answer for Order with id: {order_id}")
+    return order
 
 
 async def tell_order(peers: PeerClient, order_id: int, event: str) -> None:

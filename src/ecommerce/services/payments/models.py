@@ -6,8 +6,11 @@ from sqlalchemy import Boolean, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ecommerce.chassis import Base, TimestampMixin, new_metadata
+from ecommerce.chassis.outbox import inbox_table, outbox_table
 
 metadata = new_metadata()
+outbox = outbox_table(metadata)  # PaymentCompleted, PaymentFailed -> order-service
+inbox = inbox_table(metadata)  # OrderCancelled from order-service
 
 STATUSES = ("NOT_STARTED", "IN_PROGRESS", "COMPLETED", "FAILED")
 
@@ -21,6 +24,7 @@ class Payment(TimestampMixin, PaymentBase):
     __tablename__ = "payments"
     __table_args__ = (
         CheckConstraint("payment_status IN ('NOT_STARTED', 'IN_PROGRESS', 'COMPLETED', 'FAILED')", name="status_known"),
+        {"sqlite_autoincrement": True},
     )
 
     payment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -1,8 +1,12 @@
 """payment-service rules: one payment per order and a state machine whose ends drive the order.
 
-NOT_STARTED -> IN_PROGRESS -> COMPLETED (order-service marks the order PAID first)
-                           -> FAILED    (order-service cancels the order and releases its stock first)
+NOT_STARTED -> IN_PROGRESS -> COMPLETED (then order-service marks the order PAID)
+                           -> FAILED    (then order-service cancels the order and releases its stock)
 Moving to the status a payment already has is a no-op; every other move is 409. `isPayed` is COMPLETED.
+
+An end state is checked against the order first (it exists and can still follow), then committed together with
+its event (PaymentCompleted or PaymentFailed) in the outbox, then delivered: the order follows the payment once
+the payment is stored, never before, and a crash in between leaves the event for the relay.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecommerce.chassis import BadRequest, Conflict, NotFound
+from ecommerce.chassis import BadRequest, Conflict, NotFound, outbox
 from ecommerce.chassis.http import PeerClient
 from ecommerce.services.payments import clients
 from ecommerce.services.payments.models import Payment
+from ecommerce.services.payments.models import outbox as outbox_table
 from ecommerce.services.payments.schemas import PaymentIn, PaymentOut
 
 TRANSITIONS = {
@@ -28,8 +33,11 @@ TRANSITIONS = {
     "FAILED": set(),
 }
 INITIAL = {"NOT_STARTED", "IN_PROGRESS"}
-ORDER_EVENTS = {"COMPLETED": "paid", "FAILED": "cancel"}
+EVENTS = {"COMPLETED": "PaymentCompleted", "FAILED": "PaymentFailed"}
+# The order statuses an end state may meet: the order follows (CREATED), or already has (PAID, CANCELLED).
+ORDER_CAN_FOLLOW = {"COMPLETED": {"CREATED", "PAID", "SHIPPED", "DELIVERED"}, "FAILED": {"CREATED", "CANCELLED"}}
 
+ORDERS = "order-service"
 PAYMENTS = Counter("shop_payments", "Payments that reached an end state", ["application", "outcome"])
 
 _ROWS = select(Payment.payment_id, Payment.order_id, Payment.is_payed, Payment.payment_status)
@@ -56,9 +64,12 @@ async def get_payment(session: AsyncSession, peers: PeerClient, *, payment_id: i
 
 
 async def create_payment(session: AsyncSession, peers: PeerClient, *, data: PaymentIn) -> PaymentOut:
-    """Open the order's payment (NOT_STARTED or IN_PROGRESS); 409 when the order already has one."""
+    """Open the payment of an order that exists and waits for it; 409 when the order has one or is past paying."""
     if data.payment_status not in INITIAL:
         raise Conflict(f"A payment starts NOT_STARTED or IN_PROGRESS, not {data.payment_status}")
+    order = await clients.require_order(peers, data.order.order_id)
+    if order["orderStatus"] != "CREATED":
+        raise Conflict(f"Order with id: {data.order.order_id} is {order['orderStatus']}; it cannot be paid")
     # One statement that writes first: SQLite takes its writer lock before anything is read.
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     created = await session.execute(
@@ -75,10 +86,10 @@ async def create_payment(session: AsyncSession, peers: PeerClient, *, data: Paym
 
 
 async def change_status(session: AsyncSession, peers: PeerClient, *, payment_id: int, status: str) -> PaymentOut:
-    """Move a payment to `status` if the state machine allows it, telling order-service at the ends.
+    """Move a payment to `status` if the state machine allows it; an end state is published to order-service.
 
     The conditional UPDATE comes first (one writer wins, and SQLite's writer lock is taken before any read);
-    when order-service refuses or cannot be reached the exception rolls the move back.
+    when the order cannot follow (409) or cannot be checked (503) the exception rolls the move back.
     """
     sources = [source for source, targets in TRANSITIONS.items() if status in targets]
     moved = await session.execute(
@@ -92,9 +103,16 @@ async def change_status(session: AsyncSession, peers: PeerClient, *, payment_id:
             raise Conflict(f"Payment with id: {payment_id} cannot go from {row.payment_status} to {status}")
         return await get_payment(session, peers, payment_id=payment_id)
     row = await _row(session, payment_id)
-    event = ORDER_EVENTS.get(status)
+    event = EVENTS.get(status)
     if event is not None:
-        await clients.tell_order(peers, row.order_id, event)
+        order = await clients.require_order(peers, row.order_id)
+        if order["orderStatus"] not in ORDER_CAN_FOLLOW[status]:
+            raise Conflict(f"Order {row.order_id} is {order['orderStatus']}; its payment cannot become {status}")
+        payload = {"paymentId": payment_id, "orderId": row.order_id, "paymentStatus": status}
+        await outbox.publish(
+            session, outbox_table, event_type=event, aggregate_id=row.order_id, payload=payload, destinations=[ORDERS]
+        )
+        await outbox.commit_and_deliver(session)
         PAYMENTS.labels("payment-service", status).inc()
     return await get_payment(session, peers, payment_id=payment_id)
 

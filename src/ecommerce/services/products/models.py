@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ecommerce.chassis import Base, TimestampMixin, new_metadata
+from ecommerce.chassis.outbox import inbox_table
 
 metadata = new_metadata()
+inbox = inbox_table(metadata)  # OrderCancelled from order-service
 
 
 class ProductBase(Base):
@@ -34,6 +37,7 @@ class Product(TimestampMixin, ProductBase):
         CheckConstraint("price_unit >= 0", name="price_not_negative"),
         CheckConstraint("quantity >= 0", name="quantity_not_negative"),
         Index("ix_products_category_id_product_id", "category_id", "product_id"),
+        {"sqlite_autoincrement": True},
     )
 
     product_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -43,6 +47,8 @@ class Product(TimestampMixin, ProductBase):
     sku: Mapped[str | None] = mapped_column(String(255), unique=True)
     price_unit: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False, default=Decimal("0"))
     quantity: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Set when the product was deleted: kept for the orders, shipments and favourites that name it, never sold again.
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
 
 
 class StockReservation(TimestampMixin, ProductBase):

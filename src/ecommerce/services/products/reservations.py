@@ -65,7 +65,7 @@ async def reserve_stock(session: AsyncSession, *, data: ReservationIn) -> tuple[
     for product_id, quantity in sorted(lines.items()):
         taken = await session.execute(
             update(Product)
-            .where(Product.product_id == product_id, Product.quantity >= quantity)
+            .where(Product.product_id == product_id, Product.quantity >= quantity, Product.retired_at.is_(None))
             .values(quantity=Product.quantity - quantity)
         )
         if _rowcount(taken) != 1:
@@ -136,11 +136,14 @@ async def _insert_reservation(session: AsyncSession, order_id: int, status: str)
 
 
 async def _refuse(session: AsyncSession, product_id: int, quantity: int) -> None:
-    available = (
-        await session.execute(select(Product.quantity).where(Product.product_id == product_id))
-    ).scalar_one_or_none()
-    if available is None:
+    row = (
+        await session.execute(select(Product.quantity, Product.retired_at).where(Product.product_id == product_id))
+    ).first()
+    if row is None:
         raise NotFound(f"Product with id: {product_id} not found")
+    if row.retired_at is not None:
+        raise Conflict(f"Product with id: {product_id} is no longer sold")
+    available = row.quantity
     RESERVATIONS_REFUSED.labels("product-service").inc()
     raise Conflict(f"Product with id: {product_id} is out of stock ({available} left, {quantity} wanted)")
 

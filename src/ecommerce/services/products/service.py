@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, or_, select
+from sqlalchemy import Select, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -111,7 +111,9 @@ async def list_products(
     if q:
         query = query.where(Product.product_title.ilike(f"%{_escape_like(q)}%", escape="\\"))
     if ids is not None:
-        query = query.where(Product.product_id.in_(ids))
+        query = query.where(Product.product_id.in_(ids))  # by id: retired products too, for the history
+    else:
+        query = query.where(Product.retired_at.is_(None))
     if after is not None:
         query = query.where(Product.product_id > after)
     query = _sorted_and_paged(query, sort, PRODUCT_SORTS, Product.product_id, page, size)
@@ -151,8 +153,17 @@ async def update_product(session: AsyncSession, *, product_id: int, data: Produc
 
 
 async def delete_product(session: AsyncSession, *, product_id: int) -> None:
-    """Remove a product, 404 when there is none."""
-    result = await session.execute(delete(Product).where(Product.product_id == product_id))
+    """Retire a product, 404 when there is none (or it is retired already).
+
+    Orders, shipments and favourites in other services name products by id, so a product is never removed: it
+    leaves the catalog and can no longer be reserved, stays readable by id for that history, and its id is
+    never handed out again. The answer is the original's (`true`).
+    """
+    result = await session.execute(
+        update(Product)
+        .where(Product.product_id == product_id, Product.retired_at.is_(None))
+        .values(retired_at=func.now())
+    )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"Product with id: {product_id} not found")
 
@@ -249,7 +260,7 @@ async def delete_category(session: AsyncSession, *, category_id: int) -> None:
         raise NotFound(f"Category with id: {category_id} not found")
     in_use = select(
         or_(
-            exists().where(Product.category_id == category_id),
+            exists().where(Product.category_id == category_id),  # retired products keep their category
             exists().where(Category.parent_category_id == category_id),
         )
     )

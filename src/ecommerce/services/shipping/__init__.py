@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from ecommerce.chassis import ServiceSpec
+from ecommerce.services.shipping import events
 from ecommerce.services.shipping.router import root_router, router
 from ecommerce.services.shipping.seed import seed
 
@@ -11,7 +12,7 @@ SPEC = ServiceSpec(
     port=8600,
     context_path="/shipping-service",
     description="Order items and shipments: PENDING -> SHIPPED -> DELIVERED.",
-    routers=(root_router, router),
+    routers=(root_router, router, events.router),
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
 )

@@ -43,7 +43,8 @@ async def get_item(session: AsyncSession, peers: PeerClient, *, order_id: int, p
 
 
 async def create_item(session: AsyncSession, peers: PeerClient, *, data: OrderItemIn) -> OrderItemOut:
-    """Add an item to a PENDING shipment (opened when the order has none); 409 when it exists."""
+    """Add an item of the order to its PENDING shipment (opened when the order has none); 409 when it exists."""
+    await clients.require_order_lines(peers, data.order_id, {data.product_id})
     await _open_pending(session, data.order_id)
     exists = await session.get(OrderItem, (data.product_id, data.order_id))
     if exists is not None:
@@ -55,6 +56,7 @@ async def create_item(session: AsyncSession, peers: PeerClient, *, data: OrderIt
 
 async def save_item(session: AsyncSession, peers: PeerClient, *, data: OrderItemIn) -> tuple[OrderItemOut, bool]:
     """The original's PUT: replace the item's quantity, or add it; returns (item, created)."""
+    await clients.require_order_lines(peers, data.order_id, {data.product_id})
     await _open_pending(session, data.order_id)
     item = await session.get(OrderItem, (data.product_id, data.order_id))
     created = item is None
@@ -91,6 +93,7 @@ async def get_shipment(session: AsyncSession, peers: PeerClient, *, order_id: in
 
 async def put_shipment(session: AsyncSession, peers: PeerClient, *, order_id: int, data: ShipmentIn) -> ShipmentOut:
     """Set every item of the order's PENDING shipment (idempotent: the checkout may send it twice)."""
+    await clients.require_order_lines(peers, order_id, {line.product_id for line in data.items})
     await _open_pending(session, order_id)
     merged: dict[int, int] = {}
     for line in data.items:

@@ -1,0 +1,347 @@
+"""Reliable events between services: a transactional outbox, a relay over the peer calls, and an inbox.
+
+- `publish` adds an event to the service's `outbox_events` table in the caller's transaction: the event exists
+  exactly when the change it announces was committed.
+- The relay (`OutboxRelay`, run in the background by `outbox_extension`) POSTs each event to its consumer over
+  `PeerClient`, at least once, in commit order per aggregate and destination: an event waits while an earlier one
+  of its aggregate is undelivered. A peer that cannot answer is retried with exponential backoff and jitter; a
+  consumer that refuses an event (4xx) gets it no more and the refusal is counted (a dead letter, for the reconciler
+  and the alerts). `deliver_now` delivers right after a commit, so a healthy shop follows at once.
+- A consumer calls `consume` in the transaction of its own change: it records the event id in its
+  `processed_events` table and says whether the event is new, so a delivery seen twice changes nothing twice.
+
+Both tables are created by each service's own migration (`outbox_table`, `inbox_table` give their shape).
+The transport is HTTP so `make up` needs no broker; the outbox stays the source whatever carries the events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import Depends, FastAPI
+from fastapi.params import Depends as DependsParam
+from prometheus_client import Counter, Gauge
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from ecommerce.chassis.http import PeerClient, PeerError, PeerUnavailable
+from ecommerce.chassis.wire import ApiModel
+
+log = structlog.get_logger("ecommerce.outbox")
+
+OUTBOX = "outbox_events"
+INBOX = "processed_events"
+BATCH = 100
+POLL_SECONDS = 1.0
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 30.0
+
+DELIVERED = Counter("outbox_events_delivered", "Events delivered to their consumer", ["application", "event_type"])
+RETRIED = Counter("outbox_delivery_retries", "Deliveries that failed and will be retried", ["application"])
+REFUSED = Counter("outbox_events_refused", "Events a consumer refused (not retried)", ["application", "event_type"])
+PENDING = Gauge("outbox_events_pending", "Events not yet delivered", ["application"])
+DUPLICATES = Counter("inbox_duplicates", "Events received again and ignored", ["application", "event_type"])
+
+
+class Event(ApiModel):
+    """What a consumer receives: `POST <context>/api/events`."""
+
+    event_id: str
+    event_type: str
+    aggregate_id: int
+    payload: dict[str, Any]
+
+
+def event_senders(*components: str) -> DependsParam:
+    """The dependency guarding a service's `POST /api/events`: only these components may deliver events.
+
+    The one place where the consumers' access rule is wired: point it at the chassis' service-caller check
+    (`access.require_service(*components)`) once service identity is in place; until then it admits every caller,
+    as the order status endpoints did.
+    """
+
+    async def sender() -> None:
+        return None
+
+    sender.__name__ = "event_sender_" + "_".join(name.replace("-", "_") for name in components)
+    guard: DependsParam = Depends(sender)
+    return guard
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """The outbox's shape, on a service's own metadata (and in its migration)."""
+    return Table(
+        OUTBOX,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False),
+        Column("event_type", String(64), nullable=False),
+        Column("aggregate_id", Integer, nullable=False),
+        Column("destination", String(64), nullable=False),
+        Column("path", String(255), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("created_at", DateTime(), server_default=text("CURRENT_TIMESTAMP"), nullable=False),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column("next_attempt_at", DateTime(), nullable=True),
+        Column("delivered_at", DateTime(), nullable=True),
+        Column("last_error", String(255), nullable=True),
+        UniqueConstraint("event_id", "destination", name="uq_outbox_events_event_id_destination"),
+        Index("ix_outbox_events_pending", "delivered_at", "id"),
+        sqlite_autoincrement=True,
+    )
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    """The inbox's shape: one row per event already applied."""
+    return Table(
+        INBOX,
+        metadata,
+        Column("event_id", String(36), primary_key=True),
+        Column("event_type", String(64), nullable=False),
+        Column("processed_at", DateTime(), server_default=text("CURRENT_TIMESTAMP"), nullable=False),
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+async def publish(
+    session: AsyncSession,
+    table: Table,
+    *,
+    event_type: str,
+    aggregate_id: int,
+    payload: dict[str, Any],
+    destinations: Sequence[str],
+) -> str:
+    """Write one event for each destination peer (delivered to `/<peer>/api/events`) in the caller's transaction."""
+    event_id = str(uuid.uuid4())
+    body = orjson.dumps(payload).decode()
+    await session.execute(
+        table.insert(),
+        [
+            {
+                "event_id": event_id,
+                "event_type": event_type,
+                "aggregate_id": aggregate_id,
+                "destination": peer,
+                "path": f"/{peer}/api/events",
+                "payload": body,
+                "attempts": 0,
+            }
+            for peer in destinations
+        ],
+    )
+    return event_id
+
+
+async def consume(session: AsyncSession, table: Table, event: Event, application: str) -> bool:
+    """Record the event as processed in the caller's transaction; False when it was processed before."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    done = await session.execute(
+        insert(table)
+        .values(event_id=event.event_id, event_type=event.event_type)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+    )
+    if int(done.rowcount) == 1:  # type: ignore[attr-defined]
+        return True
+    DUPLICATES.labels(application, event.event_type).inc()
+    return False
+
+
+class OutboxRelay:
+    """Delivers a service's outbox over its PeerClient."""
+
+    def __init__(self, *, application: str, engine: AsyncEngine, table: Table, peers: PeerClient) -> None:
+        self.application = application
+        self.engine = engine
+        self.table = table
+        self.peers = peers
+        self.wakeup = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    async def run_once(self) -> int:
+        """Deliver what is due, oldest first, keeping each aggregate's order; returns how many were delivered."""
+        async with self._lock:
+            rows = await self._due()
+            blocked: set[tuple[str, int]] = set()
+            delivered = 0
+            for row in rows:
+                key = (row.destination, row.aggregate_id)
+                if key in blocked:
+                    continue
+                if await self._deliver(row):
+                    delivered += 1
+                else:
+                    blocked.add(key)
+            await self._count_pending()
+            return delivered
+
+    async def _due(self) -> list[Any]:
+        t = self.table
+        now = _now()
+        async with self.engine.connect() as conn:
+            undelivered = (
+                await conn.execute(
+                    select(t.c.id, t.c.destination, t.c.aggregate_id, t.c.next_attempt_at)
+                    .where(t.c.delivered_at.is_(None))
+                    .order_by(t.c.id)
+                    .limit(BATCH)
+                )
+            ).all()
+            due_ids = []
+            waiting: set[tuple[str, int]] = set()
+            for row in undelivered:  # an event not yet due holds back the later events of its aggregate
+                key = (row.destination, row.aggregate_id)
+                if key in waiting:
+                    continue
+                if row.next_attempt_at is not None and row.next_attempt_at > now:
+                    waiting.add(key)
+                    continue
+                due_ids.append(row.id)
+            if not due_ids:
+                return []
+            return list(
+                (
+                    await conn.execute(
+                        select(
+                            t.c.id,
+                            t.c.event_id,
+                            t.c.event_type,
+                            t.c.aggregate_id,
+                            t.c.destination,
+                            t.c.path,
+                            t.c.payload,
+                            t.c.attempts,
+                        )
+                        .where(t.c.id.in_(due_ids))
+                        .order_by(t.c.id)
+                    )
+                ).all()
+            )
+
+    async def _deliver(self, row: Any) -> bool:
+        body = {
+            "eventId": row.event_id,
+            "eventType": row.event_type,
+            "aggregateId": row.aggregate_id,
+            "payload": orjson.loads(row.payload),
+        }
+        try:
+            await self.peers.post_json(row.destination, row.path, json=body, idempotent=True)
+        except PeerUnavailable as exc:
+            await self._retry_later(row, str(exc))
+            return False
+        except PeerError as exc:
+            # The consumer refused it: retrying cannot help. Marked done with the reason; the reconciler and the
+            # refused-events counter make it visible.
+            REFUSED.labels(self.application, row.event_type).inc()
+            log.warning("event_refused", event_id=row.event_id, destination=row.destination, status=exc.status)
+            await self._mark(row.id, delivered_at=_now(), last_error=f"refused {exc.status}: {_msg(exc)}"[:255])
+            return True
+        await self._mark(row.id, delivered_at=_now(), last_error=None)
+        DELIVERED.labels(self.application, row.event_type).inc()
+        return True
+
+    async def _retry_later(self, row: Any, error: str) -> None:
+        RETRIED.labels(self.application).inc()
+        delay = min(BACKOFF_BASE_SECONDS * 2 ** min(row.attempts, 16), BACKOFF_MAX_SECONDS)
+        delay *= 0.5 + random.random()
+        await self._mark(
+            row.id,
+            attempts=row.attempts + 1,
+            next_attempt_at=_now() + timedelta(seconds=delay),
+            last_error=error[:255],
+        )
+
+    async def _mark(self, row_id: int, **values: Any) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(self.table).where(self.table.c.id == row_id).values(**values))
+
+    async def _count_pending(self) -> None:
+        async with self.engine.connect() as conn:
+            pending = (
+                await conn.execute(
+                    select(func.count()).select_from(self.table).where(self.table.c.delivered_at.is_(None))
+                )
+            ).scalar_one()
+        PENDING.labels(self.application).set(pending)
+
+
+async def commit_and_deliver(session: AsyncSession) -> None:
+    """Commit the caller's transaction, then deliver what it published at once (the relay retries what fails)."""
+    await session.commit()
+    relay = _RELAYS.get(session.bind) if session.bind is not None else None
+    if relay is None:
+        return
+    try:
+        await relay.run_once()
+    except Exception as exc:  # the change is committed; delivery is the relay's job from here
+        log.warning("outbox_immediate_delivery_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+        relay.wakeup.set()
+
+
+def outbox_extension(table: Table) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """A ServiceSpec extension: `app.state.outbox` is the relay, run every POLL_SECONDS and when woken."""
+
+    @contextlib.asynccontextmanager
+    async def extension(app: FastAPI) -> AsyncIterator[None]:
+        relay = OutboxRelay(
+            application=app.state.spec.name, engine=app.state.database.engine, table=table, peers=app.state.peers
+        )
+        app.state.outbox = relay
+        _RELAYS[relay.engine] = relay
+
+        async def loop() -> None:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(relay.wakeup.wait(), POLL_SECONDS)
+                relay.wakeup.clear()
+                try:
+                    await relay.run_once()
+                except Exception as exc:  # the loop must outlive a database or peer hiccup
+                    log.warning("outbox_relay_round_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+
+        task = asyncio.create_task(loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return extension
+
+
+# The running relay of each database engine, so a service function holding only its session can deliver.
+_RELAYS: weakref.WeakKeyDictionary[Any, OutboxRelay] = weakref.WeakKeyDictionary()
+
+
+def _msg(exc: PeerError) -> str:
+    return str(exc.body.get("msg")) if isinstance(exc.body, dict) and exc.body.get("msg") else str(exc)

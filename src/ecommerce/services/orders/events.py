@@ -1,0 +1,72 @@
+"""order-service's events: what it publishes (models.outbox) and what it consumes (`POST /api/events`).
+
+Published: OrderCancelled, to product-service (release the reservation), shipping-service (drop the pending
+shipment) and payment-service (fail a payment that took no money), in the transaction that cancels the order.
+Consumed, from payment-service: PaymentCompleted (CREATED -> PAID) and PaymentFailed (CREATED -> CANCELLED, which
+publishes OrderCancelled). Each event is applied once (the inbox), in the transaction of its change; an event
+for an order that has moved on already changes nothing, and one that contradicts it is counted for the reconciler.
+"""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import APIRouter
+from prometheus_client import Counter
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ecommerce.chassis import DbSession, NotFound, outbox
+from ecommerce.chassis.outbox import Event, consume, event_senders
+from ecommerce.services.orders import service as order_service
+from ecommerce.services.orders.models import Order, inbox
+
+log = structlog.get_logger("ecommerce.orders.events")
+
+APPLICATION = "order-service"
+CONTRADICTIONS = Counter(
+    "shop_event_contradictions", "Events that contradict the order's status (left to the reconciler)", ["application"]
+)
+router = APIRouter(prefix="/api", tags=["events"])
+
+
+@router.post("/events", dependencies=[event_senders("payment-service")])
+async def receive(session: DbSession, event: Event) -> dict[str, bool]:
+    """Apply an event once; a duplicate is acknowledged and ignored, an unknown order is 404 (not retried)."""
+    status = (
+        await session.execute(select(Order.order_status).where(Order.order_id == event.aggregate_id))
+    ).scalar_one_or_none()
+    if status is None:
+        raise NotFound(f"Order with id: {event.aggregate_id} not found")
+    applied = await consume(session, inbox, event, APPLICATION)
+    if applied:
+        await _apply(session, event, status)
+        await outbox.commit_and_deliver(session)
+    return {"applied": applied}
+
+
+async def _apply(session: AsyncSession, event: Event, status: str) -> None:
+    order_id = event.aggregate_id
+    if event.event_type == "PaymentCompleted":
+        payment_id = event.payload.get("paymentId")
+        moved = await session.execute(
+            update(Order)
+            .where(Order.order_id == order_id, Order.order_status == "CREATED")
+            .values(order_status="PAID", payment_id=payment_id)
+        )
+        if int(moved.rowcount) == 1:  # type: ignore[attr-defined]
+            fee = (await session.execute(select(Order.order_fee).where(Order.order_id == order_id))).scalar_one()
+            order_service.REVENUE.labels(APPLICATION).inc(float(fee))
+        elif status == "CANCELLED":
+            CONTRADICTIONS.labels(APPLICATION).inc()
+            log.warning("payment_completed_for_cancelled_order", order_id=order_id, payment_id=payment_id)
+    elif event.event_type == "PaymentFailed":
+        moved = await session.execute(
+            update(Order)
+            .where(Order.order_id == order_id, Order.order_status == "CREATED")
+            .values(order_status="CANCELLED")
+        )
+        if int(moved.rowcount) == 1:  # type: ignore[attr-defined]
+            await order_service.publish_cancelled(session, order_id)
+        elif status != "CANCELLED":
+            CONTRADICTIONS.labels(APPLICATION).inc()
+            log.warning("payment_failed_for_order", order_id=order_id, status=status)
