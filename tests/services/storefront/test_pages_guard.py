@@ -17,6 +17,7 @@ from ecommerce.services.storefront.tokens import issue
 @pytest_asyncio.fixture
 async def client(make_client: Callable[..., Any], tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     async with make_client(SPEC, data_dir=tmp_path, peers={"product-service": "http://127.0.0.1:9"}) as client:
+        client.headers.pop("Authorization", None)  # a visitor: only the tokens each test signs
         yield client
 
 

@@ -8,17 +8,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ecommerce.chassis import ServiceSpec
+from ecommerce.chassis.security import revocation_poller
 from ecommerce.services.storefront import api, assets, pages_account, pages_admin, pages_shop
 from ecommerce.services.storefront.keys import load_keyring
 from ecommerce.services.storefront.settings import StorefrontSettings
 from ecommerce.services.storefront.throttle import FailureThrottle
+from ecommerce.services.storefront.tokens import verifier_for
 
 
 @asynccontextmanager
 async def _keys(app: FastAPI) -> AsyncIterator[None]:
-    """Load the signing keys and the sign-in brake before the first request."""
+    """Load the signing keys, the verifier over them and the sign-in brake before the first request."""
     settings: StorefrontSettings = app.state.settings
     app.state.keys = load_keyring(settings)
+    app.state.token_verifier = verifier_for(app.state.keys, issuer=settings.jwt_issuer)
     app.state.signin_throttle = FailureThrottle(
         free_failures=settings.signin_free_failures, max_delay=settings.signin_max_delay_seconds
     )
@@ -36,5 +39,6 @@ SPEC = ServiceSpec(
     description="The storefront: web pages, the /app/api surface, sign-in and the token keys.",
     settings_cls=StorefrontSettings,
     routers=(api.router, assets.router, pages_account.router, pages_admin.router, pages_shop.router, api.well_known),
-    extensions=(_keys,),
+    # The revocation poller keeps the verifier's per-user floors fresh from user-service.
+    extensions=(_keys, revocation_poller),
 )

@@ -1,18 +1,21 @@
 """Calls to the shop's services through the chassis PeerClient, with the caller's token passed on.
 
-Every path the storefront uses lives here, so a change in a peer's API is one edit.
+Every path the storefront uses lives here, so a change in a peer's API is one edit. Paths are built in one place,
+`peer_path`: a fixed template whose holes take only validated ids or plain keys, never a client's path, a dot
+segment, a separator or a percent sign; `Peers.call` refuses any other string.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from fastapi import Request
 
 from ecommerce.chassis import ServiceError, ServiceUnavailable
 from ecommerce.chassis.http import PeerClient, PeerUnavailable
-from ecommerce.services.storefront.tokens import Principal
+from ecommerce.chassis.security import Principal
 
 USERS = "user-service"
 PRODUCTS = "product-service"
@@ -22,16 +25,52 @@ PAYMENTS = "payment-service"
 SHIPPING = "shipping-service"
 
 
+MAX_ID = 2_147_483_647
+# A key that may fill a hole besides an id: a username or a like date. It starts with a letter or digit, so it is
+# never `.` or `..`, and holds no `/`, `\\`, `%`, `?` or `#`.
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_TEMPLATE = re.compile(r"^/[a-z-]+-service/api(/([A-Za-z]+|\{\}))*$")
+
+
+class PeerPath(str):
+    """A path to a peer that `peer_path` built (the only kind `Peers.call` accepts)."""
+
+    __slots__ = ()
+
+
+class UnsafeSegment(ValueError):
+    """A value that is neither an id nor a plain key was about to become part of a peer's URL."""
+
+
+def peer_path(template: str, *values: int | str) -> PeerPath:
+    """`template` (a literal such as "/order-service/api/orders/{}") with each `{}` filled by an id in 1..2^31-1
+    or a plain key; UnsafeSegment for anything else, so no client input can change which URL is called."""
+    if not _TEMPLATE.match(template) or template.count("{}") != len(values):
+        raise UnsafeSegment(f"not a peer path template: {template!r}")
+    segments = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise UnsafeSegment(f"not an id or key: {value!r}")
+        if isinstance(value, int):
+            if not 1 <= value <= MAX_ID:
+                raise UnsafeSegment(f"id out of range: {value}")
+        elif not _KEY.match(value) or value in (".", ".."):
+            raise UnsafeSegment(f"not a plain key: {value!r}")
+        segments.append(str(value))
+    return PeerPath(template.format(*segments))
+
+
 class Peers:
     """The storefront's view of its peers for one request (carries the caller's token)."""
 
-    def __init__(self, client: PeerClient, principal: Principal | None = None) -> None:
+    def __init__(self, client: PeerClient, principal: Principal | None = None, token: str | None = None) -> None:
         self.client = client
         self.principal = principal
+        self.token = token if principal is not None else None
 
     @classmethod
     def of(cls, request: Request, principal: Principal | None = None) -> Peers:
-        return cls(request.app.state.peers, principal)
+        return cls(request.app.state.peers, principal, getattr(request.state, "user_token", None))
 
     async def call(
         self,
@@ -45,9 +84,11 @@ class Peers:
         idempotent: bool | None = None,
     ) -> tuple[int, Any]:
         """(status, body) of a call; ServiceUnavailable when the peer cannot answer."""
+        if not isinstance(path, PeerPath):
+            raise UnsafeSegment(f"peer paths are built by peer_path, not {path!r}")
         sent = dict(headers or {})
-        if self.principal is not None:
-            sent["Authorization"] = f"Bearer {self.principal.token}"
+        if self.token is not None:
+            sent["Authorization"] = f"Bearer {self.token}"
         try:
             return await self.client.request(
                 method, peer, path, params=params, json=json, headers=sent, idempotent=idempotent
@@ -84,7 +125,7 @@ async def verify_credentials(peers: Peers, username: str, password: str) -> dict
     status, body = await peers.call(
         "POST",
         USERS,
-        "/user-service/api/credentials/verify",
+        peer_path("/user-service/api/credentials/verify"),
         json={"username": username, "password": password},
         idempotent=True,
     )
@@ -97,13 +138,13 @@ async def verify_credentials(peers: Peers, username: str, password: str) -> dict
 
 async def register_user(peers: Peers, user: dict[str, Any]) -> dict[str, Any]:
     """Create a user with its credential."""
-    result: dict[str, Any] = await peers.fetch("POST", USERS, "/user-service/api/users", json=user)
+    result: dict[str, Any] = await peers.fetch("POST", USERS, peer_path("/user-service/api/users"), json=user)
     return result
 
 
 async def get_user(peers: Peers, user_id: int) -> dict[str, Any]:
     """One user."""
-    result: dict[str, Any] = await peers.fetch("GET", USERS, f"/user-service/api/users/{user_id}")
+    result: dict[str, Any] = await peers.fetch("GET", USERS, peer_path("/user-service/api/users/{}", user_id))
     return result
 
 
@@ -116,21 +157,21 @@ def address_owner(address: dict[str, Any]) -> int | None:
 
 async def list_addresses(peers: Peers, user_id: int) -> list[dict[str, Any]]:
     """The user's addresses."""
-    body = await peers.fetch("GET", USERS, "/user-service/api/address", params={"userId": user_id})
+    body = await peers.fetch("GET", USERS, peer_path("/user-service/api/address"), params={"userId": user_id})
     return [a for a in collection(body) if address_owner(a) == user_id]
 
 
 async def create_address(peers: Peers, user_id: int, fields: dict[str, str]) -> dict[str, Any]:
     """Add an address to the user."""
     result: dict[str, Any] = await peers.fetch(
-        "POST", USERS, "/user-service/api/address", json={**fields, "user": {"userId": user_id}}
+        "POST", USERS, peer_path("/user-service/api/address"), json={**fields, "user": {"userId": user_id}}
     )
     return result
 
 
 async def delete_address(peers: Peers, address_id: int) -> None:
     """Remove an address."""
-    await peers.fetch("DELETE", USERS, f"/user-service/api/address/{address_id}")
+    await peers.fetch("DELETE", USERS, peer_path("/user-service/api/address/{}", address_id))
 
 
 # --- catalog ----------------------------------------------------------------------------------------------
@@ -139,7 +180,7 @@ async def delete_address(peers: Peers, address_id: int) -> None:
 async def list_products(peers: Peers, **params: Any) -> list[dict[str, Any]]:
     """Products filtered, sorted and paged by product-service."""
     query = {k: v for k, v in params.items() if v not in (None, "")}
-    return collection(await peers.fetch("GET", PRODUCTS, "/product-service/api/products", params=query))
+    return collection(await peers.fetch("GET", PRODUCTS, peer_path("/product-service/api/products"), params=query))
 
 
 async def products_by_ids(peers: Peers, ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -152,41 +193,51 @@ async def products_by_ids(peers: Peers, ids: list[int]) -> dict[int, dict[str, A
 
 async def get_product(peers: Peers, product_id: int) -> dict[str, Any]:
     """One product."""
-    result: dict[str, Any] = await peers.fetch("GET", PRODUCTS, f"/product-service/api/products/{product_id}")
+    result: dict[str, Any] = await peers.fetch(
+        "GET", PRODUCTS, peer_path("/product-service/api/products/{}", product_id)
+    )
     return result
 
 
 async def list_categories(peers: Peers) -> list[dict[str, Any]]:
     """Every category."""
-    return collection(await peers.fetch("GET", PRODUCTS, "/product-service/api/categories"))
+    return collection(await peers.fetch("GET", PRODUCTS, peer_path("/product-service/api/categories")))
 
 
 async def save_product(peers: Peers, product: dict[str, Any], product_id: int | None = None) -> dict[str, Any]:
     """Create (no id) or replace a product."""
     if product_id is None:
-        result: dict[str, Any] = await peers.fetch("POST", PRODUCTS, "/product-service/api/products", json=product)
+        result: dict[str, Any] = await peers.fetch(
+            "POST", PRODUCTS, peer_path("/product-service/api/products"), json=product
+        )
     else:
-        result = await peers.fetch("PUT", PRODUCTS, f"/product-service/api/products/{product_id}", json=product)
+        result = await peers.fetch(
+            "PUT", PRODUCTS, peer_path("/product-service/api/products/{}", product_id), json=product
+        )
     return result
 
 
 async def delete_product(peers: Peers, product_id: int) -> None:
     """Remove a product."""
-    await peers.fetch("DELETE", PRODUCTS, f"/product-service/api/products/{product_id}")
+    await peers.fetch("DELETE", PRODUCTS, peer_path("/product-service/api/products/{}", product_id))
 
 
 async def save_category(peers: Peers, category: dict[str, Any], category_id: int | None = None) -> dict[str, Any]:
     """Create (no id) or replace a category."""
     if category_id is None:
-        result: dict[str, Any] = await peers.fetch("POST", PRODUCTS, "/product-service/api/categories", json=category)
+        result: dict[str, Any] = await peers.fetch(
+            "POST", PRODUCTS, peer_path("/product-service/api/categories"), json=category
+        )
     else:
-        result = await peers.fetch("PUT", PRODUCTS, f"/product-service/api/categories/{category_id}", json=category)
+        result = await peers.fetch(
+            "PUT", PRODUCTS, peer_path("/product-service/api/categories/{}", category_id), json=category
+        )
     return result
 
 
 async def delete_category(peers: Peers, category_id: int) -> None:
     """Remove an empty category."""
-    await peers.fetch("DELETE", PRODUCTS, f"/product-service/api/categories/{category_id}")
+    await peers.fetch("DELETE", PRODUCTS, peer_path("/product-service/api/categories/{}", category_id))
 
 
 # --- favourites -------------------------------------------------------------------------------------------
@@ -194,20 +245,27 @@ async def delete_category(peers: Peers, category_id: int) -> None:
 
 async def list_favourites(peers: Peers, user_id: int) -> list[dict[str, Any]]:
     """The user's liked products."""
-    body = await peers.fetch("GET", FAVOURITES, "/favourite-service/api/favourites", params={"userId": user_id})
+    body = await peers.fetch(
+        "GET", FAVOURITES, peer_path("/favourite-service/api/favourites"), params={"userId": user_id}
+    )
     return [f for f in collection(body) if f.get("userId") == user_id]
 
 
 async def like(peers: Peers, user_id: int, product_id: int) -> None:
     """Like a product (liking twice is harmless)."""
     await peers.fetch(
-        "POST", FAVOURITES, "/favourite-service/api/favourites", json={"userId": user_id, "productId": product_id}
+        "POST",
+        FAVOURITES,
+        peer_path("/favourite-service/api/favourites"),
+        json={"userId": user_id, "productId": product_id},
     )
 
 
 async def unlike(peers: Peers, favourite: dict[str, Any]) -> None:
     """Remove a like."""
-    path = f"/favourite-service/api/favourites/{favourite['userId']}/{favourite['productId']}/{favourite['likeDate']}"
+    path = peer_path(
+        "/favourite-service/api/favourites/{}/{}/{}", favourite["userId"], favourite["productId"], favourite["likeDate"]
+    )
     await peers.fetch("DELETE", FAVOURITES, path)
 
 
@@ -219,7 +277,7 @@ async def checkout(peers: Peers, user_id: int, items: list[dict[str, int]], idem
     result: dict[str, Any] = await peers.fetch(
         "POST",
         ORDERS,
-        "/order-service/api/orders/checkout",
+        peer_path("/order-service/api/orders/checkout"),
         json={"userId": user_id, "items": items},
         headers={"Idempotency-Key": idempotency_key},
         idempotent=True,
@@ -239,7 +297,7 @@ async def resolve_order_owner(peers: Peers, order: dict[str, Any]) -> int | None
     owner = order_owner(order)
     cart = order.get("cart")
     if owner is None and isinstance(cart, dict) and isinstance(cart.get("cartId"), int):
-        found = await peers.fetch("GET", ORDERS, f"/order-service/api/carts/{cart['cartId']}")
+        found = await peers.fetch("GET", ORDERS, peer_path("/order-service/api/carts/{}", cart["cartId"]))
         owner = found.get("userId") if isinstance(found, dict) else None
     return owner if isinstance(owner, int) else None
 
@@ -247,13 +305,13 @@ async def resolve_order_owner(peers: Peers, order: dict[str, Any]) -> int | None
 async def list_orders(peers: Peers, user_id: int | None = None) -> list[dict[str, Any]]:
     """Orders, newest first: one user's (order-service filters by their carts), or every order."""
     params = {"userId": str(user_id)} if user_id is not None else None
-    rows = collection(await peers.fetch("GET", ORDERS, "/order-service/api/orders", params=params))
+    rows = collection(await peers.fetch("GET", ORDERS, peer_path("/order-service/api/orders"), params=params))
     return sorted(rows, key=lambda o: o.get("orderId") or 0, reverse=True)
 
 
 async def get_order(peers: Peers, order_id: int) -> dict[str, Any]:
     """One order."""
-    result: dict[str, Any] = await peers.fetch("GET", ORDERS, f"/order-service/api/orders/{order_id}")
+    result: dict[str, Any] = await peers.fetch("GET", ORDERS, peer_path("/order-service/api/orders/{}", order_id))
     return result
 
 
@@ -267,7 +325,7 @@ def payment_order_id(payment: dict[str, Any]) -> int | None:
 async def payments_for(peers: Peers, order_ids: set[int] | None) -> dict[int, dict[str, Any]]:
     """Payments by order id (all of them when order_ids is None)."""
     params = {"orderId": next(iter(order_ids))} if order_ids is not None and len(order_ids) == 1 else None
-    rows = collection(await peers.fetch("GET", PAYMENTS, "/payment-service/api/payments", params=params))
+    rows = collection(await peers.fetch("GET", PAYMENTS, peer_path("/payment-service/api/payments"), params=params))
     found: dict[int, dict[str, Any]] = {}
     for payment in rows:
         order_id = payment_order_id(payment)
@@ -278,14 +336,19 @@ async def payments_for(peers: Peers, order_ids: set[int] | None) -> dict[int, di
 
 async def get_payment(peers: Peers, payment_id: int) -> dict[str, Any]:
     """One payment."""
-    result: dict[str, Any] = await peers.fetch("GET", PAYMENTS, f"/payment-service/api/payments/{payment_id}")
+    result: dict[str, Any] = await peers.fetch(
+        "GET", PAYMENTS, peer_path("/payment-service/api/payments/{}", payment_id)
+    )
     return result
 
 
 async def advance_payment(peers: Peers, payment: dict[str, Any], status: str) -> dict[str, Any]:
     """Move a payment to `status` (payment-service refuses illegal transitions with 409)."""
     result: dict[str, Any] = await peers.fetch(
-        "PATCH", PAYMENTS, f"/payment-service/api/payments/{payment['paymentId']}", json={"paymentStatus": status}
+        "PATCH",
+        PAYMENTS,
+        peer_path("/payment-service/api/payments/{}", payment["paymentId"]),
+        json={"paymentStatus": status},
     )
     return result
 
@@ -294,7 +357,10 @@ async def shipments_for(peers: Peers, order_ids: set[int]) -> dict[int, dict[str
     """Each order's shipment (status and items); orders without one are left out."""
     found: dict[int, dict[str, Any]] = {}
     results = await asyncio.gather(
-        *(peers.call("GET", SHIPPING, f"/shipping-service/api/shippings/orders/{i}") for i in sorted(order_ids))
+        *(
+            peers.call("GET", SHIPPING, peer_path("/shipping-service/api/shippings/orders/{}", i))
+            for i in sorted(order_ids)
+        )
     )
     for order_id, (status, body) in zip(sorted(order_ids), results, strict=True):
         if status < 400 and isinstance(body, dict):
@@ -313,6 +379,6 @@ async def advance_shipping(peers: Peers, order_id: int, current: str) -> None:
     await peers.fetch(
         "PUT",
         SHIPPING,
-        f"/shipping-service/api/shippings/orders/{order_id}/status",
+        peer_path("/shipping-service/api/shippings/orders/{}/status", order_id),
         json={"shippingStatus": SHIPPING_STEPS[index + 1]},
     )

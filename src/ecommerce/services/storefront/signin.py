@@ -6,10 +6,12 @@ from fastapi import Request
 from prometheus_client import Counter
 
 from ecommerce.chassis import ServiceError, Unauthorized
+from ecommerce.chassis.security import Principal
 from ecommerce.services.storefront import clients
+from ecommerce.services.storefront.auth import check
 from ecommerce.services.storefront.settings import StorefrontSettings
 from ecommerce.services.storefront.throttle import FailureThrottle
-from ecommerce.services.storefront.tokens import ROLE_USER, Principal, issue, verify
+from ecommerce.services.storefront.tokens import ROLE_USER, issue
 
 SIGNINS = Counter("shop_signins", "Sign-in attempts by outcome", ["application", "outcome"])
 
@@ -45,4 +47,6 @@ async def sign_in(request: Request, username: str, password: str) -> tuple[str, 
         ttl_seconds=settings.jwt_ttl_seconds,
         issuer=settings.jwt_issuer,
     )
-    return token, verify(request.app.state.keys, token)
+    principal = await check(request, token)
+    request.state.user_token = token  # the visitor's calls to peers during this request carry it on
+    return token, principal

@@ -19,9 +19,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from ecommerce.chassis import Forbidden, ServiceError, Unauthorized
+from ecommerce.chassis.security import Principal
 from ecommerce.services.storefront.auth import SESSION_COOKIE, keyring, principal_from
 from ecommerce.services.storefront.settings import StorefrontSettings
-from ecommerce.services.storefront.tokens import Principal
 
 BASE = "/app"
 CSRF_COOKIE = "shop_csrf"
@@ -65,16 +65,18 @@ def settings_of(request: Request) -> StorefrontSettings:
     return settings
 
 
-def page_principal(request: Request) -> Principal | None:
-    """The signed-in visitor of a page, None when anonymous or the session has expired."""
+async def page_principal(request: Request) -> Principal | None:
+    """The signed-in visitor of a page, None when anonymous or the session has expired or was revoked."""
     try:
-        return principal_from(request, allow_cookie=True)
+        principal = await principal_from(request, allow_cookie=True)
     except Unauthorized:
-        return None
+        principal = None
+    request.state.visitor = principal  # what `render` shows in the header of any page of this request
+    return principal
 
 
 async def _page_user(request: Request) -> Principal:
-    principal = page_principal(request)
+    principal = await page_principal(request)
     if principal is None:
         raise SignInRequired(request)
     return principal
@@ -88,7 +90,7 @@ async def _page_admin(request: Request) -> Principal:
 
 
 async def _maybe_user(request: Request) -> Principal | None:
-    return page_principal(request)
+    return await page_principal(request)
 
 
 PageUser = Annotated[Principal, Depends(_page_user)]
@@ -145,7 +147,7 @@ def render(request: Request, name: str, *, status: int = 200, **context: Any) ->
     new_seed = seed is None
     if seed is None:
         seed = secrets.token_urlsafe(24)
-    principal = context.pop("principal", None) or page_principal(request)
+    principal = context.pop("principal", None) or getattr(request.state, "visitor", None)
     context.update(
         principal=principal,
         csrf_token=_csrf_for(request, seed),
