@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import os
@@ -184,6 +185,15 @@ def default_config(urls: dict[str, list[str]] | None = None, **changes: Any) -> 
     return document
 
 
+# The environment's identity secrets for the gateways under test (chassis/identity.py), and their Basic headers.
+MANAGEMENT_SECRETS = {
+    "service_keys": "test1:" + "k" * 40,
+    "operator_password": "operator-test-password",
+    "prometheus_password": "prometheus-test-password",
+}
+OPERATOR = {"Authorization": "Basic " + base64.b64encode(b"operator:operator-test-password").decode()}
+PROMETHEUS = {"Authorization": "Basic " + base64.b64encode(b"prometheus:prometheus-test-password").decode()}
+
 GatewayFactory = Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
@@ -203,6 +213,8 @@ def gateway(jwks_url: str, request: pytest.FixtureRequest) -> GatewayFactory:
         overrides.setdefault("access_log", False)
         overrides.setdefault("jwt_jwks_url", jwks_url)
         overrides.setdefault("redis_url", None)
+        for name, secret in MANAGEMENT_SECRETS.items():
+            overrides.setdefault(name, secret)
         settings = GatewaySettings(gateway=config, **overrides)
         app = create_app(SPEC, settings)
         served = serve(app, lifespan="on", http=http, keep_alive=keep_alive)

@@ -7,7 +7,7 @@ import time
 
 import httpx
 import pytest
-from conftest import GatewayFactory, Keys, Upstream, default_config
+from conftest import OPERATOR, PROMETHEUS, GatewayFactory, Keys, Upstream, default_config
 from prometheus_client import REGISTRY
 
 from ecommerce.services.gateway import protocol
@@ -40,7 +40,7 @@ async def test_unknown_prefix_is_the_gateways_own_404(gateway: GatewayFactory, u
 
 async def test_routes_endpoint_lists_every_route(gateway: GatewayFactory, upstreams: tuple[Upstream, ...]) -> None:
     async with gateway(default_config({"order-service": [upstreams[0].url]})) as client:
-        listed = (await client.get("/actuator/gateway/routes")).json()
+        listed = (await client.get("/actuator/gateway/routes", headers=OPERATOR)).json()
     by_id = {route["route_id"]: route for route in listed}
     assert set(by_id) == {
         "order-service", "payment-service", "product-service", "shipping-service", "user-service",
@@ -186,7 +186,7 @@ async def test_metrics_per_route_and_upstream(gateway: GatewayFactory, upstreams
     async with gateway(default_config({"*": [one.url]})) as client:
         for _ in range(3):
             await client.get("/product-service/api/products")
-        text = (await client.get("/actuator/prometheus")).text
+        text = (await client.get("/actuator/prometheus", headers=PROMETHEUS)).text
     assert REGISTRY.get_sample_value("gateway_upstream_requests_total", labels) == 3
     assert 'gateway_upstream_request_seconds_count{application="api-gateway",route="product-service"' in text
     assert 'uri="/product-service/**"' in text

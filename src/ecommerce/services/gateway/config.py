@@ -41,6 +41,11 @@ class RouteDefaults(_Model):
     rate_limit: RateLimitConfig | None = None
 
 
+# The gateway's own management root (a route owning it would proxy, and so bypass, the management guard) and the
+# dot segments.
+RESERVED_PREFIXES = frozenset({"actuator", ".", ".."})
+
+
 class RouteConfig(_Model):
     id: str
     path: str
@@ -57,6 +62,8 @@ class RouteConfig(_Model):
     def _prefix_route(cls, path: str) -> str:
         if not re.fullmatch(r"/[A-Za-z0-9._-]+/\*\*", path):
             raise ValueError("route paths have the form /<prefix>/**")
+        if path[1:-3] in RESERVED_PREFIXES:
+            raise ValueError(f"/{path[1:-3]}/ is not a prefix a route may own")
         return path
 
     @property

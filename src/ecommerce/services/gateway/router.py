@@ -6,7 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-router = APIRouter(prefix="/actuator/gateway", tags=["actuator"])
+from ecommerce.chassis.actuator import ManagementCaller
+
+# Management: the chassis' one guard (operators only; Prometheus may only scrape), like every other actuator.
+router = APIRouter(prefix="/actuator/gateway", tags=["actuator"], dependencies=[ManagementCaller])
 
 
 @router.get("/routes")
