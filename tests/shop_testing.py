@@ -8,14 +8,17 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import json
 import os
 import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +115,27 @@ def user_headers(user_id: int, username: str | None = None, **claims: Any) -> di
     return {"Authorization": f"Bearer {user_token(user_id, username, **claims)}"}
 
 
+@functools.cache
+def jwks_url() -> str:
+    """A JWKS endpoint publishing the tests' user-token key, for components started as processes (started once)."""
+    document = json.dumps(jwks_document()).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(document)))
+            self.end_headers()
+            self.wfile.write(document)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True, name="test-jwks").start()
+    return f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+
+
 def admin_headers() -> dict[str, str]:
     """An administrator's bearer token (the seeded admin is user 3)."""
     return {"Authorization": f"Bearer {user_token(3, 'admin', roles=('ROLE_ADMIN',))}"}
@@ -205,6 +229,7 @@ def start_service(
     full_env = {
         **os.environ,
         **TEST_SECRETS,
+        "JWT_JWKS_URL": jwks_url(),  # the tests' user tokens are good here, unless `env` names the storefront's
         "ECOMMERCE_DATA_DIR": str(data_dir),
         "PYTHONUNBUFFERED": "1",
         **(env or {}),

@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 import shop_testing
 from prometheus_client import REGISTRY
-from shop_testing import RunningService
+from shop_testing import RunningService, admin_headers, prometheus_headers
 from sqlalchemy import insert
 
 from ecommerce.services.favourites import SPEC
@@ -302,14 +302,14 @@ async def test_favourite_service_as_a_process_with_ecommerce_peers(
     env = {"ECOMMERCE_PROFILE": "dev", "ECOMMERCE_PEERS": json.dumps(urls)}
     service = start_service("favourite-service", env=env, data_dir=tmp_path / "favourites")
     try:
-        async with httpx.AsyncClient(base_url=service.url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=service.url, timeout=10, headers=admin_headers()) as http:
             listed = (await http.get(f"{BASE}/favourites", params={"userId": 1})).json()["collection"]
             assert {f["productId"] for f in listed} == {1, 2}
             assert all(f["user"]["firstName"] == "selim" and f["product"] for f in listed)
             created = await http.post(f"{BASE}/favourites", json={"userId": 4, "productId": 3})
             assert created.status_code == 201 and created.json()["product"]["productTitle"] == "Armani"
             assert (await http.post(f"{BASE}/favourites", json={"userId": 4, "productId": 3})).status_code == 200
-            metrics = (await http.get("/favourite-service/actuator/prometheus")).text
+            metrics = (await http.get("/favourite-service/actuator/prometheus", headers=prometheus_headers())).text
             assert 'peer="user-service"' in metrics and 'peer="product-service"' in metrics
     finally:
         service.stop()
@@ -317,7 +317,7 @@ async def test_favourite_service_as_a_process_with_ecommerce_peers(
     env["ECOMMERCE_PEERS"] = json.dumps(urls | {"product-service": dead_url()})
     service = start_service("favourite-service", env=env, data_dir=tmp_path / "favourites")
     try:
-        async with httpx.AsyncClient(base_url=service.url, timeout=20) as http:
+        async with httpx.AsyncClient(base_url=service.url, timeout=20, headers=admin_headers()) as http:
             response = await http.get(f"{BASE}/favourites", params={"userId": 4})
             assert response.status_code == 200
             assert [(f["productId"], f["product"]) for f in response.json()["collection"]] == [(3, None)]

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest_asyncio
+from shop_testing import service_headers
 
 from ecommerce.chassis.security import JwksCache, TokenVerifier
 from ecommerce.services.storefront.keys import KeyRing, generate_private_key, key_id
@@ -29,13 +30,15 @@ async def client(database_url: str, make_client: Callable[..., Any]) -> AsyncIte
         ring.public_keys[ring.kid] = private.public_key()
         client.app.state.token_verifier = TokenVerifier(JwksCache(document=ring.jwks()))  # type: ignore[attr-defined]
         client.keyring = ring  # type: ignore[attr-defined]
+        client.headers.pop("Authorization", None)  # no user unless a test signs one: proxy-client calls
+        client.headers.update(service_headers("proxy-client", "user-service"))
         yield client
 
 
-def bearer(client: httpx.AsyncClient, role: str) -> dict[str, str]:
+def bearer(client: httpx.AsyncClient, role: str, user_id: int = 1) -> dict[str, str]:
     ring: KeyRing = client.keyring  # type: ignore[attr-defined]
     now = int(time.time())
-    claims = {"sub": "someone", "userId": 1, "roles": [role], "iat": now, "exp": now + 60}
+    claims = {"sub": "someone", "userId": user_id, "roles": [role], "iat": now, "exp": now + 60}
     claims |= {"iss": "proxy-client", "aud": "ecommerce", "jti": uuid.uuid4().hex}
     token = jwt.encode(claims, ring.private_key, algorithm="RS256", headers={"kid": ring.kid})
     return {"Authorization": f"Bearer {token}"}
@@ -62,9 +65,9 @@ def change(user: dict[str, Any], **credential: Any) -> dict[str, Any]:
 async def test_a_password_change_needs_the_current_password(client: httpx.AsyncClient) -> None:
     user = await new_user(client)
     url = f"{BASE}/users/{user['userId']}"
-    missing = await client.put(url, json=change(user, password="second-password"))
+    shopper = bearer(client, "ROLE_USER", user["userId"])  # the user themself
+    missing = await client.put(url, json=change(user, password="second-password"), headers=shopper)
     assert missing.status_code == 400 and "currentPassword" in missing.json()["msg"]
-    shopper = bearer(client, "ROLE_USER")
     wrong = await client.put(
         url, json=change(user, password="second-password", currentPassword="nope"), headers=shopper
     )
@@ -76,7 +79,9 @@ async def test_a_password_change_needs_the_current_password(client: httpx.AsyncC
     assert (await client.post(f"{BASE}/credentials/verify", json=verify)).status_code == 200
 
     before = int(time.time())
-    ok = await client.put(url, json=change(user, password="second-password", currentPassword="first-password"))
+    ok = await client.put(
+        url, json=change(user, password="second-password", currentPassword="first-password"), headers=shopper
+    )
     assert ok.status_code == 200, ok.text
     assert before <= (await floors(client))[user["userId"]] <= int(time.time())
     assert (await client.post(f"{BASE}/credentials/verify", json=verify)).status_code == 401
@@ -95,19 +100,21 @@ async def test_an_admin_sets_a_password_without_the_current_one(client: httpx.As
 async def test_a_role_change_voids_the_tokens_and_a_profile_edit_does_not(client: httpx.AsyncClient) -> None:
     user = await new_user(client)
     url = f"{BASE}/users/{user['userId']}"
-    edited = await client.put(url, json=change(user) | {"firstName": "Renamed"})
+    admin = bearer(client, "ROLE_ADMIN")  # a role is an administrator's to grant
+    edited = await client.put(url, json=change(user) | {"firstName": "Renamed"}, headers=admin)
     assert edited.status_code == 200, edited.text
     assert user["userId"] not in await floors(client)
-    promoted = await client.put(url, json=change(user, roleBasedAuthority="ROLE_ADMIN"))
+    promoted = await client.put(url, json=change(user, roleBasedAuthority="ROLE_ADMIN"), headers=admin)
     assert promoted.status_code == 200
     assert user["userId"] in await floors(client)
 
 
 async def test_a_deleted_users_tokens_are_void_for_ever(client: httpx.AsyncClient) -> None:
     user = await new_user(client)
-    assert (await client.delete(f"{BASE}/users/{user['userId']}")).status_code == 200
+    admin = bearer(client, "ROLE_ADMIN")
+    assert (await client.delete(f"{BASE}/users/{user['userId']}", headers=admin)).status_code == 200
     assert (await floors(client))[user["userId"]] == NEVER
     other = await new_user(client)
     credential_id = other["credential"]["credentialId"]
-    assert (await client.delete(f"{BASE}/credentials/{credential_id}")).status_code == 200
+    assert (await client.delete(f"{BASE}/credentials/{credential_id}", headers=admin)).status_code == 200
     assert other["userId"] in await floors(client)

@@ -14,6 +14,7 @@ import bcrypt
 import httpx
 import pytest
 import pytest_asyncio
+from shop_testing import service_headers
 from sqlalchemy import insert, select
 
 from ecommerce.services.users import SPEC
@@ -81,8 +82,13 @@ async def snapshot(client: httpx.AsyncClient) -> list[Any]:
     return [(await client.get(f"{BASE}/{path}")).json() for path in paths]
 
 
+# Only proxy-client checks passwords: with its service token and no user's.
+SIGN_IN = {"Authorization": "", **service_headers("proxy-client", "user-service")}
+
+
 async def verify(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
-    return await client.post(f"{BASE}/credentials/verify", json={"username": username, "password": password})
+    body = {"username": username, "password": password}
+    return await client.post(f"{BASE}/credentials/verify", json=body, headers=SIGN_IN)
 
 
 # --- shapes of the seeded data --------------------------------------------------------------------------
@@ -186,8 +192,9 @@ async def test_unknown_user_costs_a_bcrypt_check_too(
 
 async def test_verify_needs_both_fields(client: httpx.AsyncClient) -> None:
     for body in ({}, {"username": "admin"}, {"password": "admin-demo"}, {"username": "", "password": "x"}, []):
-        assert_error(await client.post(f"{BASE}/credentials/verify", json=body), 400)
-    assert_error(await client.post(f"{BASE}/credentials/verify", content=b"{nope", headers=_json()), 400)
+        assert_error(await client.post(f"{BASE}/credentials/verify", json=body, headers=SIGN_IN), 400)
+    malformed = await client.post(f"{BASE}/credentials/verify", content=b"{nope", headers=_json() | SIGN_IN)
+    assert_error(malformed, 400)
 
 
 async def test_original_2a_04_hashes_still_verify(client: httpx.AsyncClient) -> None:

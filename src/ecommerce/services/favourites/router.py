@@ -7,19 +7,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from ecommerce.chassis import BadRequest, Collection, DbSession
 from ecommerce.chassis.http import PeerClient
 from ecommerce.chassis.wire import DATETIME_FORMAT
 from ecommerce.services.favourites import clients
 from ecommerce.services.favourites import service as favourite_service
+from ecommerce.services.favourites.dependencies import OwnerFilter, OwnUserId, ShopperAccess, check_owner
 from ecommerce.services.favourites.schemas import FavouriteIn, FavouriteOut, ProductRef, UserRef
 
 router = APIRouter(prefix="/api")
 
 MAX_ID = 2_147_483_647
-UserId = Annotated[int, Path(alias="userId", ge=1, le=MAX_ID)]
 ProductId = Annotated[int, Path(alias="productId", ge=1, le=MAX_ID)]
 LikeDate = Annotated[str, Path(alias="likeDate", max_length=64, description="dd-MM-yyyy__HH:mm:ss:SSSSSS")]
 
@@ -77,7 +77,7 @@ async def _save(request: Request, session: DbSession, body: FavouriteIn, respons
 async def list_favourites(
     request: Request,
     session: DbSession,
-    user_id: Annotated[int | None, Query(alias="userId", ge=1, le=MAX_ID, description="one user's favourites")] = None,
+    user_id: OwnerFilter,
 ) -> Collection[FavouriteOut]:
     rows = await favourite_service.list_favourites(session, user_id=user_id)
     await session.close()  # give the connection back before waiting on peers
@@ -85,52 +85,67 @@ async def list_favourites(
 
 
 @router.get("/favourites/find", tags=["favourites"])
-async def find_favourite(request: Request, session: DbSession, body: FavouriteIn) -> FavouriteOut:
+async def find_favourite(
+    request: Request, session: DbSession, body: FavouriteIn, access: ShopperAccess
+) -> FavouriteOut:
     """The original's GET with a JSON body `{"userId","productId","likeDate"}`."""
+    check_owner(access, body.user_id)
     return await _one(request, session, body.user_id, body.product_id)
 
 
 @router.post("/favourites/find", tags=["favourites"])
-async def find_favourite_post(request: Request, session: DbSession, body: FavouriteIn) -> FavouriteOut:
+async def find_favourite_post(
+    request: Request, session: DbSession, body: FavouriteIn, access: ShopperAccess
+) -> FavouriteOut:
     """The same lookup as `GET /find`, for clients and proxies that cannot send a body with GET."""
+    check_owner(access, body.user_id)
     return await _one(request, session, body.user_id, body.product_id)
 
 
 @router.get("/favourites/{userId}/{productId}/{likeDate}", tags=["favourites"])
 async def get_favourite_dated(
-    request: Request, session: DbSession, user_id: UserId, product_id: ProductId, like_date: LikeDate
+    request: Request, session: DbSession, user_id: OwnUserId, product_id: ProductId, like_date: LikeDate
 ) -> FavouriteOut:
     _check_like_date(like_date)
     return await _one(request, session, user_id, product_id)
 
 
 @router.get("/favourites/{userId}/{productId}", tags=["favourites"])
-async def get_favourite(request: Request, session: DbSession, user_id: UserId, product_id: ProductId) -> FavouriteOut:
+async def get_favourite(
+    request: Request, session: DbSession, user_id: OwnUserId, product_id: ProductId
+) -> FavouriteOut:
     return await _one(request, session, user_id, product_id)
 
 
 @router.post("/favourites", status_code=201, tags=["favourites"])
-async def create_favourite(request: Request, session: DbSession, body: FavouriteIn, response: Response) -> FavouriteOut:
+async def create_favourite(
+    request: Request, session: DbSession, body: FavouriteIn, response: Response, access: ShopperAccess
+) -> FavouriteOut:
     """Like a product: 201 when new, 200 with the existing favourite (its date unchanged) when liked already."""
+    check_owner(access, body.user_id)
     return await _save(request, session, body, response, put=False)  # type: ignore[no-any-return]
 
 
 @router.put("/favourites", tags=["favourites"])
-async def put_favourite(request: Request, session: DbSession, body: FavouriteIn, response: Response) -> FavouriteOut:
+async def put_favourite(
+    request: Request, session: DbSession, body: FavouriteIn, response: Response, access: ShopperAccess
+) -> FavouriteOut:
     """Upsert: 201 when new, 200 when it existed (a given `likeDate` replaces the stored one)."""
+    check_owner(access, body.user_id)
     return await _save(request, session, body, response, put=True)  # type: ignore[no-any-return]
 
 
 @router.delete("/favourites/delete", tags=["favourites"])
-async def delete_favourite_by_body(session: DbSession, body: FavouriteIn) -> bool:
+async def delete_favourite_by_body(session: DbSession, body: FavouriteIn, access: ShopperAccess) -> bool:
     """The original's DELETE with a JSON body `{"userId","productId","likeDate"}`."""
+    check_owner(access, body.user_id)
     await favourite_service.delete_favourite(session, user_id=body.user_id, product_id=body.product_id)
     return True
 
 
 @router.delete("/favourites/{userId}/{productId}/{likeDate}", tags=["favourites"])
 async def delete_favourite_dated(
-    session: DbSession, user_id: UserId, product_id: ProductId, like_date: LikeDate
+    session: DbSession, user_id: OwnUserId, product_id: ProductId, like_date: LikeDate
 ) -> bool:
     _check_like_date(like_date)
     await favourite_service.delete_favourite(session, user_id=user_id, product_id=product_id)
@@ -138,6 +153,6 @@ async def delete_favourite_dated(
 
 
 @router.delete("/favourites/{userId}/{productId}", tags=["favourites"])
-async def delete_favourite(session: DbSession, user_id: UserId, product_id: ProductId) -> bool:
+async def delete_favourite(session: DbSession, user_id: OwnUserId, product_id: ProductId) -> bool:
     await favourite_service.delete_favourite(session, user_id=user_id, product_id=product_id)
     return True

@@ -12,12 +12,21 @@ from ecommerce.chassis.http import PeerClient
 from ecommerce.chassis.params import parse_ids
 from ecommerce.services.orders import checkout as checkout_flow
 from ecommerce.services.orders import service as order_service
+from ecommerce.services.orders.dependencies import (
+    AdminOnly,
+    OrderOwnerFilter,
+    OwnedCartId,
+    OwnedOrder,
+    ShopperAccess,
+    StatusEventSender,
+    check_cart_body,
+    check_cart_owner,
+)
 from ecommerce.services.orders.schemas import CartIn, CartOut, CheckoutIn, OrderIn, OrderOut
 
 router = APIRouter(prefix="/api")
 root_router = APIRouter(include_in_schema=False)
 
-CartId = Annotated[int, Path(alias="cartId", ge=1, le=2_147_483_647)]
 OrderId = Annotated[int, Path(alias="orderId", ge=1, le=2_147_483_647)]
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=255, description="one key per checkout attempt")
@@ -37,23 +46,27 @@ async def hello() -> str:
 # --- carts ----------------------------------------------------------------------------------------------
 
 
-@router.get("/carts", tags=["carts"])
+@router.get("/carts", tags=["carts"], dependencies=[AdminOnly])
 async def list_carts(session: DbSession, request: Request) -> Collection[CartOut]:
     return Collection[CartOut](collection=await order_service.list_carts(session, _peers(request)))
 
 
 @router.get("/carts/{cartId}", tags=["carts"])
-async def get_cart(session: DbSession, request: Request, cart_id: CartId) -> CartOut:
+async def get_cart(session: DbSession, request: Request, cart_id: OwnedCartId) -> CartOut:
     return await order_service.get_cart(session, _peers(request), cart_id=cart_id)
 
 
 @router.post("/carts", status_code=201, tags=["carts"])
-async def create_cart(session: DbSession, request: Request, body: CartIn) -> CartOut:
+async def create_cart(session: DbSession, request: Request, body: CartIn, access: ShopperAccess) -> CartOut:
+    check_cart_owner(access, body.user_id)
     return await order_service.create_cart(session, _peers(request), data=body)
 
 
 @router.put("/carts", tags=["carts"])
-async def replace_cart(session: DbSession, request: Request, body: CartIn, response: Response) -> CartOut:
+async def replace_cart(
+    session: DbSession, request: Request, body: CartIn, response: Response, access: ShopperAccess
+) -> CartOut:
+    await check_cart_body(session, access, body.cart_id, body.user_id)
     if body.cart_id is None:
         response.status_code = 201
         return await order_service.create_cart(session, _peers(request), data=body)
@@ -61,12 +74,15 @@ async def replace_cart(session: DbSession, request: Request, body: CartIn, respo
 
 
 @router.put("/carts/{cartId}", tags=["carts"])
-async def update_cart(session: DbSession, request: Request, cart_id: CartId, body: CartIn) -> CartOut:
+async def update_cart(
+    session: DbSession, request: Request, cart_id: OwnedCartId, body: CartIn, access: ShopperAccess
+) -> CartOut:
+    check_cart_owner(access, body.user_id)
     return await order_service.update_cart(session, _peers(request), cart_id=cart_id, data=body)
 
 
 @router.delete("/carts/{cartId}", tags=["carts"])
-async def delete_cart(session: DbSession, cart_id: CartId) -> bool:
+async def delete_cart(session: DbSession, cart_id: OwnedCartId) -> bool:
     await order_service.delete_cart(session, cart_id=cart_id)
     return True
 
@@ -75,7 +91,10 @@ async def delete_cart(session: DbSession, cart_id: CartId) -> bool:
 
 
 @router.post("/orders/checkout", status_code=201, tags=["checkout"])
-async def checkout(request: Request, body: CheckoutIn, response: Response, key: IdempotencyKey = None) -> OrderOut:
+async def checkout(
+    request: Request, body: CheckoutIn, response: Response, access: ShopperAccess, key: IdempotencyKey = None
+) -> OrderOut:
+    check_cart_owner(access, body.user_id)  # an order is placed for the signed-in shopper only
     if not key or not key.strip():
         raise BadRequest("The Idempotency-Key header is required")
     order, replayed = await checkout_flow.checkout_or_resume(
@@ -89,25 +108,25 @@ async def checkout(request: Request, body: CheckoutIn, response: Response, key: 
 @router.get("/orders", tags=["orders"])
 async def list_orders(
     session: DbSession,
+    user_id: OrderOwnerFilter,
     ids: Annotated[str | None, Query(max_length=12_000, description="comma-separated order ids")] = None,
     cart_id: Annotated[int | None, Query(alias="cartId", ge=1, le=2_147_483_647)] = None,
-    user_id: Annotated[int | None, Query(alias="userId", ge=1, le=2_147_483_647)] = None,
 ) -> Collection[OrderOut]:
     orders = await order_service.list_orders(session, ids=parse_ids(ids), cart_id=cart_id, user_id=user_id)
     return Collection[OrderOut](collection=orders)
 
 
 @router.get("/orders/{orderId}", tags=["orders"])
-async def get_order(session: DbSession, order_id: OrderId) -> OrderOut:
-    return await order_service.get_order(session, order_id=order_id)
+async def get_order(order: OwnedOrder) -> OrderOut:
+    return order
 
 
-@router.post("/orders", status_code=201, tags=["orders"])
+@router.post("/orders", status_code=201, tags=["orders"], dependencies=[AdminOnly])
 async def create_order(session: DbSession, request: Request, body: OrderIn) -> OrderOut:
     return await order_service.create_order(session, _peers(request), data=body)
 
 
-@router.put("/orders", tags=["orders"])
+@router.put("/orders", tags=["orders"], dependencies=[AdminOnly])
 async def replace_order(session: DbSession, request: Request, body: OrderIn, response: Response) -> OrderOut:
     if body.order_id is None:
         response.status_code = 201
@@ -115,12 +134,12 @@ async def replace_order(session: DbSession, request: Request, body: OrderIn, res
     return await order_service.update_order(session, order_id=body.order_id, data=body)
 
 
-@router.put("/orders/{orderId}", tags=["orders"])
+@router.put("/orders/{orderId}", tags=["orders"], dependencies=[AdminOnly])
 async def update_order(session: DbSession, order_id: OrderId, body: OrderIn) -> OrderOut:
     return await order_service.update_order(session, order_id=order_id, data=body)
 
 
-@router.delete("/orders/{orderId}", tags=["orders"])
+@router.delete("/orders/{orderId}", tags=["orders"], dependencies=[AdminOnly])
 async def delete_order(session: DbSession, order_id: OrderId) -> bool:
     await order_service.delete_order(session, order_id=order_id)
     return True
@@ -138,6 +157,7 @@ def _status_route(event: str) -> None:
         tags=["orders"],
         summary=f"Order event '{event}'",
         response_model=OrderOut,
+        dependencies=[StatusEventSender],
     )
 
 

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import PlainTextResponse
 
 from ecommerce.chassis import BadRequest, Collection, DbSession
 from ecommerce.chassis.http import PeerClient
 from ecommerce.chassis.params import parse_ids
 from ecommerce.services.payments import service as payment_service
+from ecommerce.services.payments.dependencies import (
+    AdminOnly,
+    OwnedPaymentId,
+    PaymentFilter,
+    PaymentKeeper,
+    ReadablePaymentId,
+)
 from ecommerce.services.payments.schemas import PaymentIn, PaymentOut, PaymentStatusIn
 
 router = APIRouter(prefix="/api", tags=["payments"])
@@ -33,24 +40,24 @@ async def hello() -> str:
 async def list_payments(
     session: DbSession,
     request: Request,
-    order_id: Annotated[int | None, Query(alias="orderId", ge=1, le=2_147_483_647)] = None,
-    ids: Annotated[str | None, Query(max_length=12_000)] = None,
+    query: PaymentFilter,
 ) -> Collection[PaymentOut]:
+    order_id, ids = query
     payments = await payment_service.list_payments(session, _peers(request), order_id=order_id, ids=parse_ids(ids))
     return Collection[PaymentOut](collection=payments)
 
 
 @router.get("/payments/{paymentId}")
-async def get_payment(session: DbSession, request: Request, payment_id: PaymentId) -> PaymentOut:
+async def get_payment(session: DbSession, request: Request, payment_id: ReadablePaymentId) -> PaymentOut:
     return await payment_service.get_payment(session, _peers(request), payment_id=payment_id)
 
 
-@router.post("/payments", status_code=201)
+@router.post("/payments", status_code=201, dependencies=[PaymentKeeper])
 async def create_payment(session: DbSession, request: Request, body: PaymentIn) -> PaymentOut:
     return await payment_service.create_payment(session, _peers(request), data=body)
 
 
-@router.put("/payments")
+@router.put("/payments", dependencies=[AdminOnly])
 async def replace_payment(session: DbSession, request: Request, body: PaymentIn) -> PaymentOut:
     if body.payment_id is None:
         raise BadRequest("Invalid value for 'paymentId': required to replace a payment (POST creates one)")
@@ -59,14 +66,14 @@ async def replace_payment(session: DbSession, request: Request, body: PaymentIn)
 
 @router.patch("/payments/{paymentId}")
 async def change_status(
-    session: DbSession, request: Request, payment_id: PaymentId, body: PaymentStatusIn
+    session: DbSession, request: Request, payment_id: OwnedPaymentId, body: PaymentStatusIn
 ) -> PaymentOut:
     return await payment_service.change_status(
         session, _peers(request), payment_id=payment_id, status=body.payment_status
     )
 
 
-@router.delete("/payments/{paymentId}")
+@router.delete("/payments/{paymentId}", dependencies=[PaymentKeeper])
 async def delete_payment(session: DbSession, payment_id: PaymentId) -> bool:
     await payment_service.delete_payment(session, payment_id=payment_id)
     return True

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Path, Response
 
 from ecommerce.chassis import DbSession
 from ecommerce.services.products import reservations
+from ecommerce.services.products.dependencies import StockKeeper
 from ecommerce.services.products.reservations import ReservationIn, ReservationOut
 
-router = APIRouter(prefix="/api", tags=["reservations"])
+router = APIRouter(prefix="/api", tags=["reservations"], dependencies=[StockKeeper])
 
 OrderId = Annotated[int, Path(alias="orderId", ge=1, le=2_147_483_647)]
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from ecommerce.chassis import Collection, DbSession
 from ecommerce.chassis.params import parse_ids
 from ecommerce.services.products import service as product_service
+from ecommerce.services.products.dependencies import CatalogAdmin
 from ecommerce.services.products.schemas import CategoryIn, CategoryOut, ProductIn, ProductOut
 
 router = APIRouter(prefix="/api")
@@ -59,12 +60,12 @@ async def get_product(request: Request, product_id: ProductId) -> Response:
     return _json(await product_service.read_product(state.database, state.read_pool, product_id=product_id))
 
 
-@router.post("/products", status_code=201, tags=["products"])
+@router.post("/products", status_code=201, tags=["products"], dependencies=[CatalogAdmin])
 async def create_product(session: DbSession, body: ProductIn) -> ProductOut:
     return await product_service.create_product(session, data=body)
 
 
-@router.put("/products", tags=["products"])
+@router.put("/products", tags=["products"], dependencies=[CatalogAdmin])
 async def replace_product(session: DbSession, body: ProductIn, response: Response) -> ProductOut:
     if body.product_id is None:
         response.status_code = 201
@@ -72,12 +73,12 @@ async def replace_product(session: DbSession, body: ProductIn, response: Respons
     return await product_service.update_product(session, product_id=body.product_id, data=body)
 
 
-@router.put("/products/{productId}", tags=["products"])
+@router.put("/products/{productId}", tags=["products"], dependencies=[CatalogAdmin])
 async def update_product(session: DbSession, product_id: ProductId, body: ProductIn) -> ProductOut:
     return await product_service.update_product(session, product_id=product_id, data=body)
 
 
-@router.delete("/products/{productId}", tags=["products"])
+@router.delete("/products/{productId}", tags=["products"], dependencies=[CatalogAdmin])
 async def delete_product(session: DbSession, product_id: ProductId) -> bool:
     await product_service.delete_product(session, product_id=product_id)
     return True
@@ -96,12 +97,12 @@ async def get_category(session: DbSession, category_id: CategoryId) -> CategoryO
     return await product_service.get_category(session, category_id=category_id)
 
 
-@router.post("/categories", status_code=201, tags=["categories"])
+@router.post("/categories", status_code=201, tags=["categories"], dependencies=[CatalogAdmin])
 async def create_category(session: DbSession, body: CategoryIn) -> CategoryOut:
     return await product_service.create_category(session, data=body)
 
 
-@router.put("/categories", tags=["categories"])
+@router.put("/categories", tags=["categories"], dependencies=[CatalogAdmin])
 async def replace_category(session: DbSession, body: CategoryIn, response: Response) -> CategoryOut:
     if body.category_id is None:
         response.status_code = 201
@@ -109,12 +110,12 @@ async def replace_category(session: DbSession, body: CategoryIn, response: Respo
     return await product_service.update_category(session, category_id=body.category_id, data=body)
 
 
-@router.put("/categories/{categoryId}", tags=["categories"])
+@router.put("/categories/{categoryId}", tags=["categories"], dependencies=[CatalogAdmin])
 async def update_category(session: DbSession, category_id: CategoryId, body: CategoryIn) -> CategoryOut:
     return await product_service.update_category(session, category_id=category_id, data=body)
 
 
-@router.delete("/categories/{categoryId}", tags=["categories"])
+@router.delete("/categories/{categoryId}", tags=["categories"], dependencies=[CatalogAdmin])
 async def delete_category(session: DbSession, category_id: CategoryId) -> bool:
     await product_service.delete_category(session, category_id=category_id)
     return True

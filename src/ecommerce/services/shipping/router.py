@@ -10,6 +10,13 @@ from fastapi.responses import PlainTextResponse
 from ecommerce.chassis import Collection, DbSession
 from ecommerce.chassis.http import PeerClient
 from ecommerce.services.shipping import service as shipping_service
+from ecommerce.services.shipping.dependencies import (
+    AdminOnly,
+    OwnOrderId,
+    ShipmentKeeper,
+    ShopperAccess,
+    require_own_order,
+)
 from ecommerce.services.shipping.schemas import (
     OrderItemId,
     OrderItemIn,
@@ -36,40 +43,41 @@ async def hello() -> str:
     return "shipping controller responding!!"
 
 
-@router.get("/shippings")
+@router.get("/shippings", dependencies=[AdminOnly])
 async def list_items(session: DbSession, request: Request) -> Collection[OrderItemOut]:
     return Collection[OrderItemOut](collection=await shipping_service.list_items(session, _peers(request)))
 
 
 @router.get("/shippings/find")
 @router.post("/shippings/find", operation_id="find_item_by_post")  # one operation id per method in the OpenAPI
-async def find_item(session: DbSession, request: Request, body: OrderItemId) -> OrderItemOut:
+async def find_item(session: DbSession, request: Request, body: OrderItemId, access: ShopperAccess) -> OrderItemOut:
+    await require_own_order(request, access, body.order_id)
     return await shipping_service.get_item(session, _peers(request), order_id=body.order_id, product_id=body.product_id)
 
 
-@router.delete("/shippings/delete")
+@router.delete("/shippings/delete", dependencies=[AdminOnly])
 async def delete_item_by_body(session: DbSession, body: OrderItemId) -> bool:
     await shipping_service.delete_item(session, order_id=body.order_id, product_id=body.product_id)
     return True
 
 
 @router.get("/shippings/orders/{orderId}", tags=["shipments"])
-async def get_shipment(session: DbSession, request: Request, order_id: OrderId) -> ShipmentOut:
+async def get_shipment(session: DbSession, request: Request, order_id: OwnOrderId) -> ShipmentOut:
     return await shipping_service.get_shipment(session, _peers(request), order_id=order_id)
 
 
-@router.put("/shippings/orders/{orderId}", tags=["shipments"])
+@router.put("/shippings/orders/{orderId}", tags=["shipments"], dependencies=[ShipmentKeeper])
 async def put_shipment(session: DbSession, request: Request, order_id: OrderId, body: ShipmentIn) -> ShipmentOut:
     return await shipping_service.put_shipment(session, _peers(request), order_id=order_id, data=body)
 
 
-@router.delete("/shippings/orders/{orderId}", tags=["shipments"])
+@router.delete("/shippings/orders/{orderId}", tags=["shipments"], dependencies=[ShipmentKeeper])
 async def delete_shipment(session: DbSession, order_id: OrderId) -> bool:
     await shipping_service.delete_shipment(session, order_id=order_id)
     return True
 
 
-@router.put("/shippings/orders/{orderId}/status", tags=["shipments"])
+@router.put("/shippings/orders/{orderId}/status", tags=["shipments"], dependencies=[AdminOnly])
 async def advance_shipment(
     session: DbSession, request: Request, order_id: OrderId, body: ShipmentStatusIn
 ) -> ShipmentOut:
@@ -79,16 +87,16 @@ async def advance_shipment(
 
 
 @router.get("/shippings/{orderId}/{productId}")
-async def get_item(session: DbSession, request: Request, order_id: OrderId, product_id: ProductId) -> OrderItemOut:
+async def get_item(session: DbSession, request: Request, order_id: OwnOrderId, product_id: ProductId) -> OrderItemOut:
     return await shipping_service.get_item(session, _peers(request), order_id=order_id, product_id=product_id)
 
 
-@router.post("/shippings", status_code=201)
+@router.post("/shippings", status_code=201, dependencies=[AdminOnly])
 async def create_item(session: DbSession, request: Request, body: OrderItemIn) -> OrderItemOut:
     return await shipping_service.create_item(session, _peers(request), data=body)
 
 
-@router.put("/shippings")
+@router.put("/shippings", dependencies=[AdminOnly])
 async def save_item(session: DbSession, request: Request, body: OrderItemIn, response: Response) -> OrderItemOut:
     item, created = await shipping_service.save_item(session, _peers(request), data=body)
     if created:
@@ -96,7 +104,7 @@ async def save_item(session: DbSession, request: Request, body: OrderItemIn, res
     return item
 
 
-@router.delete("/shippings/{orderId}/{productId}")
+@router.delete("/shippings/{orderId}/{productId}", dependencies=[AdminOnly])
 async def delete_item(session: DbSession, order_id: OrderId, product_id: ProductId) -> bool:
     await shipping_service.delete_item(session, order_id=order_id, product_id=product_id)
     return True

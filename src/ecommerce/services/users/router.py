@@ -8,8 +8,22 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from ecommerce.chassis import Collection, DbSession
 from ecommerce.chassis.params import parse_ids
-from ecommerce.chassis.security import OptionalUser, Principal
 from ecommerce.services.users import service
+from ecommerce.services.users.dependencies import (
+    AddressOwnerFilter,
+    AdminAccess,
+    AdminOnly,
+    OwnedAddressId,
+    OwnUserId,
+    OwnUsername,
+    RevocationReader,
+    ShopperAccess,
+    SignInChecker,
+    UserCreator,
+    UserLister,
+    check_address_body,
+    check_user_body,
+)
 from ecommerce.services.users.schemas import (
     AddressIn,
     AddressOut,
@@ -28,7 +42,6 @@ router = APIRouter(prefix="/api")
 
 MAX_ID = 2_147_483_647
 UserId = Annotated[int, Path(alias="userId", ge=1, le=MAX_ID)]
-AddressId = Annotated[int, Path(alias="addressId", ge=1, le=MAX_ID)]
 CredentialId = Annotated[int, Path(alias="credentialId", ge=1, le=MAX_ID)]
 TokenId = Annotated[int, Path(alias="verificationTokenId", ge=1, le=MAX_ID)]
 Username = Annotated[str, Path(min_length=1, max_length=255)]
@@ -38,16 +51,13 @@ def _rounds(request: Request) -> int:
     return int(request.app.state.settings.bcrypt_rounds)
 
 
-def _is_admin(user: Principal | None) -> bool:
-    return user is not None and user.is_admin
-
-
 # --- users ----------------------------------------------------------------------------------------------
 
 
 @router.get("/users", tags=["users"])
 async def list_users(
     session: DbSession,
+    _: UserLister,
     ids: Annotated[str | None, Query(max_length=12_000, description="comma-separated user ids")] = None,
 ) -> Collection[UserOut]:
     users = await service.list_users(session, ids=parse_ids(ids, limit=service.MAX_BATCH))
@@ -55,43 +65,45 @@ async def list_users(
 
 
 @router.get("/users/username/{username}", tags=["users"])
-async def get_user_by_username(session: DbSession, username: Username) -> UserOut:
+async def get_user_by_username(session: DbSession, username: OwnUsername) -> UserOut:
     return await service.get_user_by_username(session, username=username)
 
 
 @router.get("/users/{userId}", tags=["users"])
-async def get_user(session: DbSession, user_id: UserId) -> UserOut:
+async def get_user(session: DbSession, user_id: OwnUserId) -> UserOut:
     return await service.get_user(session, user_id=user_id)
 
 
 @router.post("/users", status_code=201, tags=["users"])
-async def create_user(session: DbSession, request: Request, body: UserIn) -> UserOut:
+async def create_user(session: DbSession, request: Request, body: UserIn, _: UserCreator) -> UserOut:
     return await service.create_user(session, data=body, rounds=_rounds(request))
 
 
 @router.put("/users", tags=["users"])
 async def replace_user(
-    session: DbSession, request: Request, body: UserIn, response: Response, user: OptionalUser
+    session: DbSession, request: Request, body: UserIn, response: Response, access: ShopperAccess
 ) -> UserOut:
+    check_user_body(access, body.user_id, body)
     if body.user_id is None:
         response.status_code = 201
         return await service.create_user(session, data=body, rounds=_rounds(request))
     return await service.update_user(
-        session, user_id=body.user_id, data=body, rounds=_rounds(request), by_admin=_is_admin(user)
+        session, user_id=body.user_id, data=body, rounds=_rounds(request), by_admin=access.is_admin
     )
 
 
 @router.put("/users/{userId}", tags=["users"])
 async def update_user(
-    session: DbSession, request: Request, user_id: UserId, body: UserIn, user: OptionalUser
+    session: DbSession, request: Request, user_id: UserId, body: UserIn, access: ShopperAccess
 ) -> UserOut:
+    check_user_body(access, user_id, body)
     return await service.update_user(
-        session, user_id=user_id, data=body, rounds=_rounds(request), by_admin=_is_admin(user)
+        session, user_id=user_id, data=body, rounds=_rounds(request), by_admin=access.is_admin
     )
 
 
 @router.delete("/users/{userId}", tags=["users"])
-async def delete_user(session: DbSession, user_id: UserId) -> bool:
+async def delete_user(session: DbSession, user_id: OwnUserId) -> bool:
     await service.delete_user(session, user_id=user_id)
     return True
 
@@ -100,24 +112,24 @@ async def delete_user(session: DbSession, user_id: UserId) -> bool:
 
 
 @router.get("/address", tags=["addresses"])
-async def list_addresses(
-    session: DbSession, user_id: Annotated[int | None, Query(alias="userId", ge=1, le=MAX_ID)] = None
-) -> Collection[AddressOut]:
+async def list_addresses(session: DbSession, user_id: AddressOwnerFilter) -> Collection[AddressOut]:
     return Collection[AddressOut](collection=await service.list_addresses(session, user_id=user_id))
 
 
 @router.get("/address/{addressId}", tags=["addresses"])
-async def get_address(session: DbSession, address_id: AddressId) -> AddressOut:
+async def get_address(session: DbSession, address_id: OwnedAddressId) -> AddressOut:
     return await service.get_address(session, address_id=address_id)
 
 
 @router.post("/address", status_code=201, tags=["addresses"])
-async def create_address(session: DbSession, body: AddressIn) -> AddressOut:
+async def create_address(session: DbSession, body: AddressIn, access: ShopperAccess) -> AddressOut:
+    await check_address_body(session, access, None, body)
     return await service.create_address(session, data=body)
 
 
 @router.put("/address", tags=["addresses"])
-async def replace_address(session: DbSession, body: AddressIn, response: Response) -> AddressOut:
+async def replace_address(session: DbSession, body: AddressIn, response: Response, access: ShopperAccess) -> AddressOut:
+    await check_address_body(session, access, body.address_id, body)
     if body.address_id is None:
         response.status_code = 201
         return await service.create_address(session, data=body)
@@ -125,12 +137,15 @@ async def replace_address(session: DbSession, body: AddressIn, response: Respons
 
 
 @router.put("/address/{addressId}", tags=["addresses"])
-async def update_address(session: DbSession, address_id: AddressId, body: AddressIn) -> AddressOut:
+async def update_address(
+    session: DbSession, address_id: OwnedAddressId, body: AddressIn, access: ShopperAccess
+) -> AddressOut:
+    await check_address_body(session, access, address_id, body)
     return await service.update_address(session, address_id=address_id, data=body)
 
 
 @router.delete("/address/{addressId}", tags=["addresses"])
-async def delete_address(session: DbSession, address_id: AddressId) -> bool:
+async def delete_address(session: DbSession, address_id: OwnedAddressId) -> bool:
     await service.delete_address(session, address_id=address_id)
     return True
 
@@ -138,12 +153,12 @@ async def delete_address(session: DbSession, address_id: AddressId) -> bool:
 # --- credentials ----------------------------------------------------------------------------------------
 
 
-@router.get("/credentials", tags=["credentials"])
+@router.get("/credentials", tags=["credentials"], dependencies=[AdminOnly])
 async def list_credentials(session: DbSession) -> Collection[CredentialOut]:
     return Collection[CredentialOut](collection=await service.list_credentials(session))
 
 
-@router.post("/credentials/verify", tags=["credentials"])
+@router.post("/credentials/verify", tags=["credentials"], dependencies=[SignInChecker])
 async def verify_credentials(session: DbSession, request: Request, body: VerifyIn) -> VerifiedIdentity:
     """Check a username and password (internal: the storefront signs people in with it)."""
     return await service.verify_credentials(
@@ -151,50 +166,50 @@ async def verify_credentials(session: DbSession, request: Request, body: VerifyI
     )
 
 
-@router.get("/credentials/revocations", tags=["credentials"])
+@router.get("/credentials/revocations", tags=["credentials"], dependencies=[RevocationReader])
 async def list_revocations(session: DbSession, request: Request) -> Revocations:
     """Per user, the instant before which their tokens are void (token verifiers poll this)."""
     lifetime = int(request.app.state.settings.token_max_lifetime_seconds)
     return Revocations(revocations=await service.list_revocations(session, max_lifetime_seconds=lifetime))
 
 
-@router.get("/credentials/username/{username}", tags=["credentials"])
+@router.get("/credentials/username/{username}", tags=["credentials"], dependencies=[AdminOnly])
 async def get_credential_by_username(session: DbSession, username: Username) -> CredentialOut:
     return await service.get_credential_by_username(session, username=username)
 
 
-@router.get("/credentials/{credentialId}", tags=["credentials"])
+@router.get("/credentials/{credentialId}", tags=["credentials"], dependencies=[AdminOnly])
 async def get_credential(session: DbSession, credential_id: CredentialId) -> CredentialOut:
     return await service.get_credential(session, credential_id=credential_id)
 
 
-@router.post("/credentials", status_code=201, tags=["credentials"])
+@router.post("/credentials", status_code=201, tags=["credentials"], dependencies=[AdminOnly])
 async def create_credential(session: DbSession, request: Request, body: CredentialIn) -> CredentialOut:
     return await service.create_credential(session, data=body, rounds=_rounds(request))
 
 
-@router.put("/credentials", tags=["credentials"])
+@router.put("/credentials", tags=["credentials"], dependencies=[AdminOnly])
 async def replace_credential(
-    session: DbSession, request: Request, body: CredentialIn, response: Response, user: OptionalUser
+    session: DbSession, request: Request, body: CredentialIn, response: Response, access: AdminAccess
 ) -> CredentialOut:
     if body.credential_id is None:
         response.status_code = 201
         return await service.create_credential(session, data=body, rounds=_rounds(request))
     return await service.update_credential(
-        session, credential_id=body.credential_id, data=body, rounds=_rounds(request), by_admin=_is_admin(user)
+        session, credential_id=body.credential_id, data=body, rounds=_rounds(request), by_admin=access.is_admin
     )
 
 
-@router.put("/credentials/{credentialId}", tags=["credentials"])
+@router.put("/credentials/{credentialId}", tags=["credentials"], dependencies=[AdminOnly])
 async def update_credential(
-    session: DbSession, request: Request, credential_id: CredentialId, body: CredentialIn, user: OptionalUser
+    session: DbSession, request: Request, credential_id: CredentialId, body: CredentialIn, access: AdminAccess
 ) -> CredentialOut:
     return await service.update_credential(
-        session, credential_id=credential_id, data=body, rounds=_rounds(request), by_admin=_is_admin(user)
+        session, credential_id=credential_id, data=body, rounds=_rounds(request), by_admin=access.is_admin
     )
 
 
-@router.delete("/credentials/{credentialId}", tags=["credentials"])
+@router.delete("/credentials/{credentialId}", tags=["credentials"], dependencies=[AdminOnly])
 async def delete_credential(session: DbSession, credential_id: CredentialId) -> bool:
     await service.delete_credential(session, credential_id=credential_id)
     return True
@@ -203,22 +218,22 @@ async def delete_credential(session: DbSession, credential_id: CredentialId) -> 
 # --- verification tokens --------------------------------------------------------------------------------
 
 
-@router.get("/verificationTokens", tags=["verification tokens"])
+@router.get("/verificationTokens", tags=["verification tokens"], dependencies=[AdminOnly])
 async def list_tokens(session: DbSession) -> Collection[VerificationTokenOut]:
     return Collection[VerificationTokenOut](collection=await service.list_tokens(session))
 
 
-@router.get("/verificationTokens/{verificationTokenId}", tags=["verification tokens"])
+@router.get("/verificationTokens/{verificationTokenId}", tags=["verification tokens"], dependencies=[AdminOnly])
 async def get_token(session: DbSession, token_id: TokenId) -> VerificationTokenOut:
     return await service.get_token(session, token_id=token_id)
 
 
-@router.post("/verificationTokens", status_code=201, tags=["verification tokens"])
+@router.post("/verificationTokens", status_code=201, tags=["verification tokens"], dependencies=[AdminOnly])
 async def create_token(session: DbSession, body: VerificationTokenIn) -> VerificationTokenOut:
     return await service.create_token(session, data=body)
 
 
-@router.put("/verificationTokens", tags=["verification tokens"])
+@router.put("/verificationTokens", tags=["verification tokens"], dependencies=[AdminOnly])
 async def replace_token(session: DbSession, body: VerificationTokenIn, response: Response) -> VerificationTokenOut:
     if body.verification_token_id is None:
         response.status_code = 201
@@ -226,12 +241,12 @@ async def replace_token(session: DbSession, body: VerificationTokenIn, response:
     return await service.update_token(session, token_id=body.verification_token_id, data=body)
 
 
-@router.put("/verificationTokens/{verificationTokenId}", tags=["verification tokens"])
+@router.put("/verificationTokens/{verificationTokenId}", tags=["verification tokens"], dependencies=[AdminOnly])
 async def update_token(session: DbSession, token_id: TokenId, body: VerificationTokenIn) -> VerificationTokenOut:
     return await service.update_token(session, token_id=token_id, data=body)
 
 
-@router.delete("/verificationTokens/{verificationTokenId}", tags=["verification tokens"])
+@router.delete("/verificationTokens/{verificationTokenId}", tags=["verification tokens"], dependencies=[AdminOnly])
 async def delete_token(session: DbSession, token_id: TokenId) -> bool:
     await service.delete_token(session, token_id=token_id)
     return True
