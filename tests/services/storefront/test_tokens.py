@@ -10,17 +10,17 @@ from pathlib import Path
 import jwt
 import pytest
 
+from ecommerce.chassis.security import Principal, TokenError
 from ecommerce.services.storefront.keys import (
     DEV_KEY_NAME,
     KeyConfigurationError,
+    KeyRing,
     generate_private_key,
     load_keyring,
     private_pem,
 )
 from ecommerce.services.storefront.settings import StorefrontSettings
 from ecommerce.services.storefront.throttle import FailureThrottle
-from ecommerce.chassis.security import Principal, TokenError
-from ecommerce.services.storefront.keys import KeyRing
 from ecommerce.services.storefront.tokens import issue, verifier_for
 
 InvalidToken = TokenError
@@ -139,18 +139,36 @@ def test_jwks_verifies_with_a_standard_client(tmp_path: Path) -> None:
 def test_throttle_doubles_the_wait_after_the_free_failures() -> None:
     now = [1000.0]
     throttle = FailureThrottle(free_failures=3, max_delay=8, clock=lambda: now[0])
+
+    def fail() -> None:
+        throttle.begin("a")
+        throttle.settle("a", failed=True)
+
     for _ in range(2):
-        throttle.failed("user:a")
-    assert throttle.retry_after("user:a") == 0
-    throttle.failed("user:a")
-    assert throttle.retry_after("user:a") == 1
-    throttle.failed("user:a")
-    assert throttle.retry_after("user:a", "address:x") == 2
+        fail()
+    assert throttle.retry_after("a") == 0
+    fail()
+    assert throttle.retry_after("a") == 1
+    now[0] += 1
+    fail()
+    assert throttle.retry_after("a") == 2
     for _ in range(5):
-        throttle.failed("user:a")
-    assert throttle.retry_after("user:a") == 8
+        fail()
+    assert throttle.retry_after("a") == 8
     now[0] += 8
-    assert throttle.retry_after("user:a") == 0
-    throttle.succeeded("user:a")
-    throttle.failed("user:a")
-    assert throttle.retry_after("user:a") == 0
+    assert throttle.retry_after("a") == 0
+    throttle.begin("a")
+    assert throttle.retry_after("a") >= 1  # past the free failures: one attempt in flight at a time
+    throttle.settle("a", failed=False)
+    fail()
+    assert throttle.retry_after("a") == 0
+
+
+def test_attempts_in_flight_count_before_their_verdict() -> None:
+    throttle = FailureThrottle(free_failures=3, max_delay=8)
+    for _ in range(3):
+        assert throttle.retry_after("a") == 0
+        throttle.begin("a")
+    assert throttle.retry_after("a") >= 1
+    throttle.settle("a", failed=None)
+    assert throttle.retry_after("a") == 0

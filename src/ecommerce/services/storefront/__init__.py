@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ecommerce.chassis import ServiceSpec
+from ecommerce.chassis.forwarded import TrustedProxies
 from ecommerce.chassis.security import revocation_poller
 from ecommerce.services.storefront import api, assets, pages_account, pages_admin, pages_shop
 from ecommerce.services.storefront.keys import load_keyring
 from ecommerce.services.storefront.settings import StorefrontSettings
-from ecommerce.services.storefront.throttle import FailureThrottle
+from ecommerce.services.storefront.throttle import SignInBrake
 from ecommerce.services.storefront.tokens import verifier_for
 
 
@@ -22,12 +23,12 @@ async def _keys(app: FastAPI) -> AsyncIterator[None]:
     settings: StorefrontSettings = app.state.settings
     app.state.keys = load_keyring(settings)
     app.state.token_verifier = verifier_for(app.state.keys, issuer=settings.jwt_issuer)
-    app.state.signin_throttle = FailureThrottle(
-        free_failures=settings.signin_free_failures, max_delay=settings.signin_max_delay_seconds
-    )
-    # One address (a proxy, an office) carries many people: it gets more free failures than one username.
-    app.state.address_throttle = FailureThrottle(
-        free_failures=settings.signin_address_free_failures, max_delay=settings.signin_max_delay_seconds
+    app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies)
+    # One address (a proxy, an office) carries many people: it gets more free failures than one account from it.
+    app.state.signin_brake = SignInBrake(
+        free_failures=settings.signin_free_failures,
+        address_free_failures=settings.signin_address_free_failures,
+        max_delay=settings.signin_max_delay_seconds,
     )
     yield
 

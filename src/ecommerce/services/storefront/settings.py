@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import NoDecode
 
 from ecommerce.chassis import ServiceSettings
+from ecommerce.chassis.forwarded import TrustedProxies
 
 
 class StorefrontSettings(ServiceSettings):
@@ -34,9 +37,25 @@ class StorefrontSettings(ServiceSettings):
     signin_max_delay_seconds: float = Field(
         60.0, gt=0, validation_alias=AliasChoices("SIGNIN_MAX_DELAY_SECONDS", "signin_max_delay_seconds")
     )
+    # The proxies in front of the storefront (CIDRs, comma-separated in the environment; none by default): the
+    # client is the right-most X-Forwarded-For address none of them added. The sign-in brake keys on it.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("STOREFRONT_TRUSTED_PROXIES", "trusted_proxies")
+    )
     page_size: int = Field(12, ge=1, le=100, validation_alias=AliasChoices("STOREFRONT_PAGE_SIZE", "page_size"))
 
     @property
     def secure_cookies(self) -> bool:
         """Whether cookies carry the Secure flag."""
         return self.profile != "dev" if self.cookie_secure is None else self.cookie_secure
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_networks(cls, value: Any) -> Any:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        TrustedProxies(value)  # a malformed network stops the storefront at start, not at the first sign-in
+        return value

@@ -1,4 +1,4 @@
-"""Sign-in: check the password with user-service, brake repeated failures, sign the token."""
+"""Sign-in: reserve an attempt with the brake, check the password with user-service, sign the token."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from fastapi import Request
 from prometheus_client import Counter
 
 from ecommerce.chassis import ServiceError, Unauthorized
+from ecommerce.chassis.forwarded import TrustedProxies
 from ecommerce.chassis.security import Principal
 from ecommerce.services.storefront import clients
 from ecommerce.services.storefront.auth import check
 from ecommerce.services.storefront.settings import StorefrontSettings
-from ecommerce.services.storefront.throttle import FailureThrottle
+from ecommerce.services.storefront.throttle import SignInBrake
 from ecommerce.services.storefront.tokens import ROLE_USER, issue
 
 SIGNINS = Counter("shop_signins", "Sign-in attempts by outcome", ["application", "outcome"])
@@ -20,24 +21,33 @@ class TooManyAttempts(ServiceError):
     status = 429
 
 
+def client_address(request: Request) -> str:
+    """The right-most address that no trusted proxy added (the peer itself unless it is a trusted proxy)."""
+    proxies: TrustedProxies = request.app.state.trusted_proxies
+    peer = request.client.host if request.client else "unknown"
+    return proxies.client_address(request.scope.get("headers", []), peer)
+
+
 async def sign_in(request: Request, username: str, password: str) -> tuple[str, Principal]:
     """A fresh token for the user; Unauthorized for wrong credentials, 429 while braked."""
     settings: StorefrontSettings = request.app.state.settings
-    by_user: FailureThrottle = request.app.state.signin_throttle
-    by_address: FailureThrottle = request.app.state.address_throttle
-    user_key = f"user:{username.strip().lower()}"
-    address_key = f"address:{request.client.host if request.client else 'unknown'}"
-    wait = max(by_user.retry_after(user_key), by_address.retry_after(address_key))
-    if wait:
+    brake: SignInBrake = request.app.state.signin_brake
+    attempt = brake.reserve(username, client_address(request))
+    if isinstance(attempt, int):
         SIGNINS.labels("proxy-client", "THROTTLED").inc()
-        raise TooManyAttempts(f"Too many failed sign-ins; try again in {wait} s", headers={"Retry-After": str(wait)})
-    verified = await clients.verify_credentials(clients.Peers.of(request), username, password)
+        raise TooManyAttempts(
+            f"Too many failed sign-ins; try again in {attempt} s", headers={"Retry-After": str(attempt)}
+        )
+    try:
+        verified = await clients.verify_credentials(clients.Peers.of(request), username, password)
+    except BaseException:
+        attempt.abandoned()
+        raise
     if verified is None:
-        by_user.failed(user_key)
-        by_address.failed(address_key)
+        attempt.failed()
         SIGNINS.labels("proxy-client", "FAILURE").inc()
         raise Unauthorized("Bad credentials")
-    by_user.succeeded(user_key)
+    attempt.succeeded()
     SIGNINS.labels("proxy-client", "SUCCESS").inc()
     token = issue(
         request.app.state.keys,
