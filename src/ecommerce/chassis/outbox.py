@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 import structlog
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.params import Depends as DependsParam
 from prometheus_client import Counter, Gauge
 from sqlalchemy import (
@@ -48,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from ecommerce.chassis import access
 from ecommerce.chassis.http import PeerClient, PeerError, PeerUnavailable
 from ecommerce.chassis.wire import ApiModel
 
@@ -79,17 +80,11 @@ class Event(ApiModel):
 def event_senders(*components: str) -> DependsParam:
     """The dependency guarding a service's `POST /api/events`: only these components may deliver events.
 
-    The one place where the consumers' access rule is wired: point it at the chassis' service-caller check
-    (`access.require_service(*components)`) once service identity is in place; until then it admits every caller,
-    as the order status endpoints did.
+    The consumers' one access rule: a service token (`X-Service-Token`) of one of `components` (access.py);
+    no token is 401, a user's token (even an administrator's) or another component's is 403. An event changes
+    rows on the word of its publisher alone, so no person may post one.
     """
-
-    async def sender() -> None:
-        return None
-
-    sender.__name__ = "event_sender_" + "_".join(name.replace("-", "_") for name in components)
-    guard: DependsParam = Depends(sender)
-    return guard
+    return access.require_service(*components)
 
 
 def outbox_table(metadata: MetaData) -> Table:
