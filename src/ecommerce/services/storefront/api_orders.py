@@ -6,6 +6,7 @@ shipments (orders come from checkout), and may move their own payment on; admini
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -103,11 +104,18 @@ async def delete_favourite(
 
 @router.get("/carts")
 async def list_carts(request: Request, me: ApiUser) -> Response:
-    path = P("/order-service/api/carts")
     if me.is_admin:
-        return await relay(request, me, "GET", ORDERS, path)
-    mine = user_id_of(me)
-    return await only_mine(request, me, ORDERS, path, lambda c: c.get("userId") == mine, userId=mine)
+        return await relay(request, me, "GET", ORDERS, P("/order-service/api/carts"))
+    # order-service lists every cart to administrators only: a shopper's are those their orders are in.
+    peers = clients.Peers.of(request, me)
+    cart_ids = sorted({o["cart"]["cartId"] for o in await clients.list_orders(peers, user_id_of(me)) if _cart_of(o)})
+    carts = await asyncio.gather(*(peers.fetch("GET", ORDERS, P("/order-service/api/carts/{}", i)) for i in cart_ids))
+    return JSONResponse({"collection": [c for c in carts if isinstance(c, dict) and c.get("userId") == me.user_id]})
+
+
+def _cart_of(order: dict[str, Any]) -> bool:
+    cart = order.get("cart")
+    return isinstance(cart, dict) and isinstance(cart.get("cartId"), int)
 
 
 @router.get("/carts/{cartId}")
@@ -223,8 +231,12 @@ async def list_payments(request: Request, me: ApiUser) -> Response:
     path = P("/payment-service/api/payments")
     if me.is_admin:
         return await relay(request, me, "GET", PAYMENTS, path, params=query(request, "orderId", "ids"))
-    mine = await _my_order_ids(request, me)
-    return await only_mine(request, me, PAYMENTS, path, lambda p: clients.payment_order_id(p) in mine)
+    # payment-service lists a shopper's payments one order at a time (?orderId= of their own order).
+    peers = clients.Peers.of(request, me)
+    mine = sorted(await _my_order_ids(request, me))
+    found = await asyncio.gather(*(peers.fetch("GET", PAYMENTS, path, params={"orderId": i}) for i in mine))
+    rows = [p for body in found for p in clients.collection(body) if clients.payment_order_id(p) in set(mine)]
+    return JSONResponse({"collection": rows})
 
 
 @router.get("/payments/{paymentId}")
@@ -268,11 +280,17 @@ async def delete_payment(request: Request, me: ApiAdmin, payment_id: PaymentId) 
 
 @router.get("/shippings")
 async def list_shipping_items(request: Request, me: ApiUser) -> Response:
-    path = P("/shipping-service/api/shippings")
     if me.is_admin:
-        return await relay(request, me, "GET", SHIPPING, path)
-    mine = await _my_order_ids(request, me)
-    return await only_mine(request, me, SHIPPING, path, lambda s: s.get("orderId") in mine)
+        return await relay(request, me, "GET", SHIPPING, P("/shipping-service/api/shippings"))
+    # shipping-service lists every item to administrators only: a shopper's are those of their orders' shipments.
+    shipments = await clients.shipments_for(clients.Peers.of(request, me), await _my_order_ids(request, me))
+    items = [item for order_id, shipment in sorted(shipments.items()) for item in _items(shipment, order_id)]
+    return JSONResponse({"collection": items})
+
+
+def _items(shipment: dict[str, Any], order_id: int) -> list[dict[str, Any]]:
+    rows = shipment.get("items")
+    return [{**row, "orderId": row.get("orderId", order_id)} for row in rows or [] if isinstance(row, dict)]
 
 
 @router.get("/shippings/orders/{orderId}")
