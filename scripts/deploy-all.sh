@@ -108,6 +108,7 @@ deploy_manifests() {
   apply_optional "${namespace}" storage/storage-class.yaml
   apply "${namespace}" storage/backup-pvc.yaml
   apply "${namespace}" databases/postgres-secret.yaml
+  apply "${namespace}" secrets/identity-secret.yaml
   apply "${namespace}" databases/postgres-init-scripts.yaml
   apply "${namespace}" databases/postgres-statefulset.yaml
   wait_ready "${namespace}" statefulset/postgres "${timeout}"

@@ -332,7 +332,7 @@ def test_each_manual_step_is_self_contained() -> None:
             assert not missing, f"{doc['kind']}/{doc['metadata']['name']} would wait for {missing}"
 
     apply("namespaces/namespaces.yaml", "storage/storage-class.yaml", "storage/backup-pvc.yaml")
-    apply("databases/postgres-secret.yaml", "databases/postgres-init-scripts.yaml")
+    apply("databases/postgres-secret.yaml", "secrets/identity-secret.yaml", "databases/postgres-init-scripts.yaml")
     check_pods_can_start(apply("databases/postgres-statefulset.yaml"))
     apply("config/service-discovery-configmap.yaml")
     check_pods_can_start(apply("services/service-discovery/deployment.yaml"))

@@ -40,6 +40,7 @@ FIRST_APPLIED = [
     "storage/storage-class.yaml",
     "storage/backup-pvc.yaml",
     "databases/postgres-secret.yaml",
+    "secrets/identity-secret.yaml",
     "databases/postgres-init-scripts.yaml",
     "databases/postgres-statefulset.yaml",
 ]
@@ -51,6 +52,7 @@ def k8s_layout(root: Path) -> Path:
         "storage/storage-class.yaml",
         "storage/backup-pvc.yaml",
         "databases/postgres-secret.yaml",
+        "secrets/identity-secret.yaml",
         "databases/postgres-init-scripts.yaml",
         "databases/postgres-statefulset.yaml",
         "ingress/ingress-tls.yaml",

@@ -146,6 +146,32 @@ Call with (dict "ctx" $ "name" N "c" COMPONENT "key" KEY).
 {{- end -}}
 {{- end -}}
 
+{{/*
+One key of identity-secret: the cluster's value when the Secret exists (rotate-secrets.sh changed it; an upgrade
+writing the values back would undo a rotation), else the values', else the generated one.
+Call with (dict "ctx" $ "key" KEY "value" FROM_VALUES "generated" RANDOM).
+*/}}
+{{- define "ecommerce.identityValue" -}}
+{{- $live := lookup "v1" "Secret" (include "ecommerce.namespace" .ctx) "identity-secret" -}}
+{{- if and $live $live.data (hasKey $live.data .key) -}}
+{{- index $live.data .key | b64dec -}}
+{{- else -}}
+{{- .value | default .generated -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The identity secrets as environment variables (every component). (dict "ctx" $) */}}
+{{- define "ecommerce.identityEnv" -}}
+{{- $secret := .ctx.Values.identity.existingSecret | default "identity-secret" -}}
+{{- range $env, $key := dict "SERVICE_KEYS" "service-keys" "OPERATOR_PASSWORD" "operator-password" "PROMETHEUS_PASSWORD" "prometheus-password" }}
+- name: {{ $env }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $key }}
+{{- end }}
+{{- end -}}
+
 {{/* Pod security context shared by every pod of the chart. */}}
 {{- define "ecommerce.podSecurityContext" -}}
 runAsNonRoot: true
