@@ -118,7 +118,7 @@ def running_shop(root: Path, names: tuple[str, ...], extra_env: dict[str, str] |
 def set_faults(base_url: str, actuator_base: str, **wanted: Any) -> None:
     """Turn a running service's fault switch on (`latencyMs=`, `errorRate=`) or off (nothing given)."""
     url = f"{base_url}{actuator_base}/faults"
-    headers = {"X-Faults-Token": FAULTS_TOKEN}
+    headers = shop_testing.operator_headers()  # the fault switch is the operator's
     answer = httpx.post(url, json=wanted, headers=headers) if wanted else httpx.delete(url, headers=headers)
     assert answer.status_code == 200, answer.text
 

@@ -10,6 +10,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from shop_testing import operator_headers, prometheus_headers
 
 from ecommerce.chassis.security import JwksCache, TokenVerifier
 from ecommerce.services.products import SPEC
@@ -41,8 +42,8 @@ def signer() -> Signer:
 async def client(
     make_client: Callable[..., Any], tmp_path: Any, signer: Signer, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[httpx.AsyncClient]:
-    monkeypatch.setenv("FAULTS_TOKEN", "test-faults-token")
-    async with make_client(SPEC, database_url=f"sqlite+aiosqlite:///{tmp_path}/p.db", profile="dev") as client:
+    url = f"sqlite+aiosqlite:///{tmp_path}/p.db"
+    async with make_client(SPEC, database_url=url, profile="dev", headers={}) as client:
         client.app.state.token_verifier = TokenVerifier(JwksCache(document=signer.jwks))  # type: ignore[attr-defined]
         yield client
 
@@ -53,19 +54,16 @@ async def test_off_by_default_and_refused_without_credentials(client: httpx.Asyn
         answer = await client.request(method, FAULTS, json={"errorRate": 1})
         assert answer.status_code == 401, answer.text
         assert answer.json()["msg"]
-    user = await client.post(FAULTS, json={"errorRate": 1}, headers=signer.headers("ROLE_USER"))
-    assert user.status_code == 403
-    forged = await client.post(FAULTS, json={"errorRate": 1}, headers=signer.headers("ROLE_ADMIN", key=Signer().key))
-    assert forged.status_code == 401
-    expired = await client.post(FAULTS, json={"errorRate": 1}, headers=signer.headers("ROLE_ADMIN", ttl=-3600))
-    assert expired.status_code == 401
-    wrong = await client.post(FAULTS, json={"errorRate": 1}, headers={"X-Faults-Token": "guess"})
-    assert wrong.status_code == 401
+    # Management needs the operator: no user token, not even an administrator's, and not Prometheus.
+    for headers in (signer.headers("ROLE_USER"), signer.headers("ROLE_ADMIN"), {"X-Faults-Token": "guess"}):
+        assert (await client.post(FAULTS, json={"errorRate": 1}, headers=headers)).status_code == 401
+    scraper = await client.post(FAULTS, json={"errorRate": 1}, headers=prometheus_headers())
+    assert scraper.status_code == 403
     assert (await client.get(PRODUCT)).status_code == 200
 
 
-async def test_admin_turns_errors_on_and_off(client: httpx.AsyncClient, signer: Signer) -> None:
-    admin = signer.headers("ROLE_ADMIN")
+async def test_operator_turns_errors_on_and_off(client: httpx.AsyncClient, signer: Signer) -> None:
+    admin = operator_headers()
     assert (await client.get(FAULTS, headers=admin)).json() == {"latencyMs": 0, "errorRate": 0.0, "errorStatus": 500}
     on = await client.post(FAULTS, json={"errorRate": 1.0, "errorStatus": 503}, headers=admin)
     assert on.status_code == 200, on.text
@@ -74,15 +72,15 @@ async def test_admin_turns_errors_on_and_off(client: httpx.AsyncClient, signer: 
     assert failed.json()["msg"] == "Injected fault"
     assert (await client.get("/product-service/actuator/health/readiness")).status_code == 200
     assert (await client.get("/actuator/health")).status_code == 200
-    metrics = (await client.get("/product-service/actuator/prometheus")).text
+    metrics = (await client.get("/product-service/actuator/prometheus", headers=prometheus_headers())).text
     assert 'fault_injection_active{application="product-service",kind="error"} 1.0' in metrics
     off = await client.delete(FAULTS, headers=admin)
     assert off.json()["errorRate"] == 0
     assert (await client.get(PRODUCT)).status_code == 200
 
 
-async def test_faults_token_adds_latency(client: httpx.AsyncClient) -> None:
-    token = {"X-Faults-Token": "test-faults-token"}
+async def test_latency(client: httpx.AsyncClient) -> None:
+    token = operator_headers()
     assert (await client.post(FAULTS, json={"latencyMs": 300}, headers=token)).status_code == 200
     started = time.monotonic()
     assert (await client.get(PRODUCT)).status_code == 200
@@ -94,15 +92,14 @@ async def test_faults_token_adds_latency(client: httpx.AsyncClient) -> None:
 
 
 async def test_bad_settings_are_400(client: httpx.AsyncClient) -> None:
-    token = {"X-Faults-Token": "test-faults-token"}
+    token = operator_headers()
     for body in ({"errorRate": 2}, {"latencyMs": -1}, {"errorStatus": 404}):
         answer = await client.post(FAULTS, json=body, headers=token)
         assert answer.status_code == 400, answer.text
 
 
 async def test_refused_in_prod(make_client: Callable[..., Any], tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAULTS_TOKEN", "test-faults-token")
     async with make_client(SPEC, database_url=f"sqlite+aiosqlite:///{tmp_path}/p.db", profile="prod") as client:
-        answer = await client.post(FAULTS, json={"errorRate": 1}, headers={"X-Faults-Token": "test-faults-token"})
+        answer = await client.post(FAULTS, json={"errorRate": 1}, headers=operator_headers())
         assert answer.status_code == 403
         assert (await client.get(PRODUCT)).status_code in (200, 404)
