@@ -124,3 +124,18 @@ def test_rotated_identity_survives_an_upgrade(request: pytest.FixtureRequest, he
     docs, cluster = render(request, helm_name, "dev", [secret("dev", "identity-secret", rotated)], tmp_path)
     assert "/api/v1/namespaces/dev/secrets/identity-secret" in cluster.requests
     assert string_data(docs, "identity-secret") == rotated  # dev's defaults do not undo the rotation
+
+
+def test_docker_compose_gives_every_component_the_same_identity_and_prometheus_its_password() -> None:
+    import yaml
+
+    compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text())
+    components = {name: s for name, s in compose["services"].items() if s.get("image", "").startswith("ecommerce")}
+    assert len(components) == 10
+    for service in components.values():
+        env = service["environment"]
+        MeshSecrets.parse(env["SERVICE_KEYS"], env["OPERATOR_PASSWORD"], env["PROMETHEUS_PASSWORD"])
+    prometheus = yaml.safe_load(compose["configs"]["prometheus"]["content"])
+    password = next(iter(components.values()))["environment"]["PROMETHEUS_PASSWORD"]
+    for job in prometheus["scrape_configs"]:
+        assert job["basic_auth"] == {"username": "prometheus", "password": password}
