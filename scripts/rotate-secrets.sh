@@ -11,10 +11,17 @@ readonly SCRIPT_DIR
 source "${SCRIPT_DIR}/lib/log.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/kube.sh
 source "${SCRIPT_DIR}/lib/kube.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/identity.sh
+source "${SCRIPT_DIR}/lib/identity.sh"
 
 usage() {
   cat <<EOF_USAGE
 Usage: $(basename "$0") [options] <service> [<new-username> <new-password>]
+       $(basename "$0") [-n NS] [--timeout S] identity
+
+identity: rotate the environment's identity (Secret identity-secret): a new mesh key is added (verifying only),
+then made the signing key, then the old keys are dropped, with a restart of every component after each step;
+the operator's and Prometheus' passwords are replaced in the first step. A failed first step restores the old.
 
 Rotate the database credential of <service> (one of the six business services), in namespace -n (default
 dev, or NAMESPACE). Without a username the role alternates between <role> and <role>_b, so the old and
@@ -139,6 +146,12 @@ main() {
   done
   ((${#positional[@]} == 1 || ${#positional[@]} == 3)) || usage_error "need <service> [<new-username> <new-password>]"
   service="${positional[0]}"
+  if [[ "${service}" == "identity" && ${#positional[@]} == 1 ]]; then
+    kube::check_namespace "${NAMESPACE}"
+    kube::require
+    identity::rotate "${timeout}"
+    return 0
+  fi
   if ((${#positional[@]} == 3)); then
     new_user="${positional[1]}"
     password="${positional[2]}"

@@ -121,3 +121,75 @@ def test_same_username_failure_puts_old_password_back(cluster):
 def test_unknown_service_is_a_usage_error(cluster):
     result = cluster.run("rotate-secrets.sh", "api-gateway")
     assert result.returncode == 2 and result.calls == []
+
+
+COMPONENT_WORKLOADS = [
+    "statefulset/service-discovery",
+    *(
+        f"deployment/{name}"
+        for name in (
+            "cloud-config-server",
+            "user-service",
+            "product-service",
+            "favourite-service",
+            "order-service",
+            "shipping-service",
+            "payment-service",
+            "api-gateway",
+            "proxy-client",
+        )
+    ),
+]
+OLD_KEYS = "k1:" + "o" * 40
+
+
+def identity_cluster(cluster) -> None:
+    cluster.on(r"get secret identity-secret -o jsonpath=\{\.data\.service-keys\}", b64(OLD_KEYS))
+    cluster.on(r"get secret identity-secret -o jsonpath=\{\.data\.operator-password\}", b64("old-operator-pw"))
+    cluster.on(r"get secret identity-secret -o jsonpath=\{\.data\.prometheus-password\}", b64("old-prometheus-pw"))
+
+
+def decoded(patch: dict[str, dict[str, str]]) -> dict[str, str]:
+    return {key: base64.b64decode(value).decode() for key, value in patch["data"].items()}
+
+
+def test_identity_rotation_overlaps_the_mesh_keys_and_restarts_everything_between_steps(cluster):
+    identity_cluster(cluster)
+
+    result = cluster.run("rotate-secrets.sh", "-n", "qa", "identity")
+
+    assert result.returncode == 0, result.stderr
+    verify, sign, drop = (decoded(patch) for patch in patches(result, "identity-secret"))
+    new_key = verify["service-keys"].split(",")[1]
+    kid, secret = new_key.split(":")
+    assert len(secret) >= 32 and kid != "k1"
+    assert verify["service-keys"] == f"{OLD_KEYS},{new_key}"  # verified everywhere before it signs
+    assert len(verify["operator-password"]) >= 30 and verify["operator-password"] != "old-operator-pw"
+    assert len(verify["prometheus-password"]) >= 30
+    assert sign == {"service-keys": f"{new_key},{OLD_KEYS}"}
+    assert drop == {"service-keys": new_key}
+    assert not any(secret in " ".join(call.argv) for call in result.calls)  # never on a command line
+    lines = [call.line for call in result.calls if call.tool == "kubectl"]
+    step_at = [i for i, line in enumerate(lines) if "patch secret identity-secret" in line]
+    for start, end in zip(step_at, [*step_at[1:], len(lines)], strict=True):
+        between = lines[start:end]
+        for workload in COMPONENT_WORKLOADS:
+            assert any(f"-n qa rollout restart {workload}" in line for line in between), workload
+            assert any(f"-n qa rollout status {workload}" in line for line in between), workload
+
+
+def test_a_failed_first_identity_step_restores_the_old_keys_and_passwords(cluster):
+    identity_cluster(cluster)
+    cluster.on(r"rollout status deployment/order-service", rc=1)
+
+    result = cluster.run("rotate-secrets.sh", "-n", "qa", "identity")
+
+    assert result.returncode == 1
+    first, restored = (decoded(patch) for patch in patches(result, "identity-secret"))
+    assert first["service-keys"].startswith(OLD_KEYS + ",")
+    assert restored == {
+        "service-keys": OLD_KEYS,
+        "operator-password": "old-operator-pw",
+        "prometheus-password": "old-prometheus-pw",
+    }
+    assert "the old key and passwords are in place" in result.stderr
