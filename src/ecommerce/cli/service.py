@@ -12,6 +12,7 @@ from rich.console import Console
 from ecommerce import components
 from ecommerce.chassis import Database, create_app, load_settings
 from ecommerce.chassis.app import ServiceSpec
+from ecommerce.chassis.http_limits import server_options
 from ecommerce.chassis.migrations import upgrade
 from ecommerce.chassis.settings import sqlite_url
 
@@ -50,7 +51,7 @@ def run(
         host=host,
         port=port or spec.port,
         loop="uvloop",
-        http=spec.http_protocol or "httptools",
+        **server_options(spec.http_protocol),  # the HTTP limits every component serves with
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=10,

@@ -35,6 +35,7 @@ import traceback
 PRELOAD = (
     "ecommerce.cli",
     "ecommerce.chassis",
+    "ecommerce.chassis.http_limits",
     "uvicorn",
     "uvicorn.main",
     "uvicorn.config",

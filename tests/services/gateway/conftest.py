@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.types import Receive, Scope, Send
 
 from ecommerce.chassis import create_app
+from ecommerce.chassis.http_limits import LimitedHttpToolsProtocol
 from ecommerce.services.gateway import SPEC
 from ecommerce.services.gateway.config import DEFAULT_FILE
 from ecommerce.services.gateway.protocol import GatewayProtocol
@@ -201,10 +202,11 @@ GatewayFactory = Callable[..., contextlib.AbstractAsyncContextManager[httpx.Asyn
 def gateway(jwks_url: str, request: pytest.FixtureRequest) -> GatewayFactory:
     """`async with gateway(config_dict, **settings) as client`: the gateway on uvicorn and a client for it.
 
-    Every gateway test runs twice: on uvicorn's own httptools protocol (the ASGI path: fast lane, chassis) and on
-    the gateway's protocol, which serves plain proxied requests natively and hands the rest to the same ASGI path.
+    Every gateway test runs twice: on the chassis' protocol (uvicorn's httptools with the HTTP limits; the ASGI path:
+    fast lane, chassis) and on the gateway's protocol, which serves plain proxied requests natively and hands the
+    rest to the same ASGI path.
     """
-    http = GatewayProtocol if request.param == "native" else "httptools"
+    http = GatewayProtocol if request.param == "native" else LimitedHttpToolsProtocol
 
     @contextlib.asynccontextmanager
     async def factory(

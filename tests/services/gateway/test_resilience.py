@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import GatewayFactory, Keys, Upstream, default_config
+from conftest import OPERATOR, GatewayFactory, Keys, Upstream, default_config
 from prometheus_client import REGISTRY
 
 DEAD = "http://127.0.0.1:9"  # nothing listens on the discard port
@@ -97,7 +97,7 @@ async def test_circuit_opens_fails_fast_and_recovers(
         for _ in range(3):  # three half-open trial calls succeed: closed again
             assert (await client.get("/product-service/api/products")).status_code == 200
         assert REGISTRY.get_sample_value("gateway_circuit_state", state) == 0
-        routes = (await client.get("/actuator/gateway/routes")).json()
+        routes = (await client.get("/actuator/gateway/routes", headers=OPERATOR)).json()
         assert {r["route_id"]: r for r in routes}["product-service"]["circuits"] == {one.url: "CLOSED"}
 
 

@@ -31,6 +31,7 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from ecommerce.chassis.errors import error_body
+from ecommerce.chassis.http_limits import LimitedHttpToolsProtocol
 from ecommerce.services.gateway.client import ConnectFailed, Connection, Pool
 from ecommerce.services.gateway.config import Access
 from ecommerce.services.gateway.edge import safe_path
@@ -77,7 +78,7 @@ class _Cycle:
         self.message_event = _Event()
 
 
-class GatewayProtocol(HttpToolsProtocol):
+class GatewayProtocol(LimitedHttpToolsProtocol):
     """One client connection: native exchanges for plain proxied requests, uvicorn's ASGI cycle for the rest."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -111,11 +112,13 @@ class GatewayProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         # uvicorn builds the ASGI scope here; it is only built for the requests that go to the app.
+        self.start_head()
         self.url = b""
         self.expect_100_continue = False
         self.headers = []
 
     def on_headers_complete(self) -> None:
+        self.end_head()  # the chassis' HTTP limits, on both paths
         if self._serve_natively():
             return
         self.scope = {  # what uvicorn's on_message_begin builds
@@ -129,7 +132,7 @@ class GatewayProtocol(HttpToolsProtocol):
             "headers": self.headers,
             "state": self.app_state.copy(),
         }
-        super().on_headers_complete()
+        HttpToolsProtocol.on_headers_complete(self)  # uvicorn's own (the limits are checked above)
 
     def on_message_complete(self) -> None:
         # A native request has no body for anyone to wait on; a request queued behind it (pipelined) has its own
