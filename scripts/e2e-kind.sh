@@ -97,8 +97,11 @@ health_check() {
       failed=1
     fi
   done
-  kubectl exec -n "${NAMESPACE}" "$(first_pod api-gateway)" -- \
-    wget -q -T 5 -O- "http://service-discovery:8761/eureka/" >/dev/null
+  # The registry page is the operator's: the pod holds OPERATOR_PASSWORD (identity-secret).
+  # shellcheck disable=SC2016  # expanded by the pod's shell
+  kubectl exec -n "${NAMESPACE}" "$(first_pod api-gateway)" -- sh -c \
+    'wget -q -T 5 -O- --auth-no-challenge --user=operator --password="$OPERATOR_PASSWORD" http://service-discovery:8761/eureka/' \
+    >/dev/null
   return "${failed}"
 }
 

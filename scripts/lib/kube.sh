@@ -126,9 +126,14 @@ ops_python() {
 # Arguments: namespace, workload reference (deployment/x, pod/y), URL.
 kube::http_get() {
   local namespace="$1" ref="$2" url="$3"
+  # As the operator when the pod holds its password (the registry and management endpoints ask for it).
   kube -n "${namespace}" exec "${ref}" -- python3 -c \
-    'import sys, urllib.request
-req = urllib.request.Request(sys.argv[1], headers={"Accept": "application/json"})
+    'import base64, os, sys, urllib.request
+headers = {"Accept": "application/json"}
+if os.environ.get("OPERATOR_PASSWORD"):
+    token = base64.b64encode(("operator:" + os.environ["OPERATOR_PASSWORD"]).encode()).decode()
+    headers["Authorization"] = "Basic " + token
+req = urllib.request.Request(sys.argv[1], headers=headers)
 print(urllib.request.urlopen(req, timeout=5).read().decode())' "${url}"
 }
 
@@ -208,7 +213,8 @@ kube::registry_status() {
   # shellcheck disable=SC2016  # expanded by the pod's shell
   local program='m="$1"; q="$2"; a="$3"; shift 3; rc=0
 for i in "$@"; do
-  wget -q -T 5 -O /dev/null --method="$m" "http://127.0.0.1:'"${COMPONENT_PORT[service-discovery]}"'/eureka/apps/$a/$i/status$q" \
+  wget -q -T 5 -O /dev/null --auth-no-challenge --user=operator --password="$OPERATOR_PASSWORD" --method="$m" \
+    "http://127.0.0.1:'"${COMPONENT_PORT[service-discovery]}"'/eureka/apps/$a/$i/status$q" \
     || { echo "registry: $m $a/$i$q failed" >&2; rc=1; }
 done
 exit "$rc"'

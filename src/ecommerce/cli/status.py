@@ -12,6 +12,8 @@ from rich.table import Table
 
 from ecommerce import components
 from ecommerce.chassis.http import DEFAULT_PORTS
+from ecommerce.chassis.identity import OPERATOR, MeshSecrets
+from ecommerce.chassis.settings import ServiceSettings
 
 out = Console()
 
@@ -51,8 +53,13 @@ async def _collect(registry: str) -> tuple[list[dict[str, str]], bool]:
 
 
 async def _registered(http: aiohttp.ClientSession, registry: str) -> tuple[list[dict[str, str]], bool]:
+    # The registry answers components and operators only: as the operator (OPERATOR_PASSWORD, else the data folder's).
+    password = MeshSecrets.from_settings(ServiceSettings()).operator_password
+    headers = {"Accept": "application/json", "Authorization": aiohttp.encode_basic_auth(OPERATOR, password)}
     try:
-        async with http.get(f"{registry}/apps", headers={"Accept": "application/json"}) as response:
+        async with http.get(f"{registry}/apps", headers=headers) as response:
+            if response.status != 200:  # 401: not this environment's operator password
+                return [], False
             document: dict[str, Any] = await response.json()
     except (aiohttp.ClientError, TimeoutError, ValueError):
         return [], False
