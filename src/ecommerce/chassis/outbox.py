@@ -60,6 +60,7 @@ BATCH = 100
 POLL_SECONDS = 1.0
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
+DELIVER_WAIT_SECONDS = 2.0
 
 DELIVERED = Counter("outbox_events_delivered", "Events delivered to their consumer", ["application", "event_type"])
 RETRIED = Counter("outbox_delivery_retries", "Deliveries that failed and will be retried", ["application"])
@@ -292,14 +293,30 @@ class OutboxRelay:
 async def commit_and_deliver(session: AsyncSession) -> None:
     """Commit the caller's transaction, then deliver what it published at once (the relay retries what fails)."""
     await session.commit()
-    relay = _RELAYS.get(session.bind) if session.bind is not None else None
+    if session.bind is not None:
+        await deliver_now(session.bind)
+
+
+async def deliver_now(bind: Any) -> None:
+    """Deliver what was just committed on this engine, waiting at most DELIVER_WAIT_SECONDS: a slow consumer does
+    not hold up the caller's answer (the delivery goes on in the background, and the relay retries what fails)."""
+    relay = _RELAYS.get(bind)
     if relay is None:
         return
-    try:
-        await relay.run_once()
-    except Exception as exc:  # the change is committed; delivery is the relay's job from here
+    delivery = asyncio.ensure_future(relay.run_once())
+    _IN_FLIGHT.add(delivery)
+    delivery.add_done_callback(_delivery_done)
+    with contextlib.suppress(TimeoutError, Exception):
+        await asyncio.wait_for(asyncio.shield(delivery), DELIVER_WAIT_SECONDS)
+
+
+def _delivery_done(delivery: asyncio.Future[int]) -> None:
+    _IN_FLIGHT.discard(delivery)
+    if delivery.cancelled():
+        return
+    exc = delivery.exception()
+    if exc is not None:  # the change is committed; delivery is the relay's job from here
         log.warning("outbox_immediate_delivery_failed", error=f"{type(exc).__name__}: {exc}"[:300])
-        relay.wakeup.set()
 
 
 def outbox_extension(table: Table) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
@@ -334,6 +351,7 @@ def outbox_extension(table: Table) -> Callable[[FastAPI], contextlib.AbstractAsy
     return extension
 
 
+_IN_FLIGHT: set[asyncio.Future[int]] = set()  # deliveries started after a commit, kept until they end
 # The running relay of each database engine, so a service function holding only its session can deliver.
 _RELAYS: weakref.WeakKeyDictionary[Any, OutboxRelay] = weakref.WeakKeyDictionary()
 

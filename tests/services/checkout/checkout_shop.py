@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+import shop_testing
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICES = ("product-service", "payment-service", "shipping-service", "order-service")
@@ -71,6 +72,9 @@ class Shop:
             "ECOMMERCE_ACCESS_LOG": "false",
             "ECOMMERCE_PEERS": json.dumps(self.urls),
             "PYTHONUNBUFFERED": "1",
+            # the tests' identity secrets and user-token key: components prove themselves, the tests sign in
+            **shop_testing.TEST_SECRETS,
+            "JWT_JWKS_URL": shop_testing.jwks_url(),
             **extra_env,
         }
         for name, url in (database_urls or {}).items():

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from checkout_shop import SERVICES, Shop, postgres_databases
+from shop_testing import admin_headers, operator_headers
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +45,7 @@ async def shop(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 @pytest_asyncio.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=admin_headers()) as client:
         yield client
 
 
@@ -187,7 +188,7 @@ async def test_a_failed_payment_cancels_the_order_and_releases_the_stock(shop: S
 
 
 def circuit_state(shop: Shop, peer: str) -> float:
-    text = httpx.get(shop.url("order-service", "/actuator/prometheus")).text
+    text = httpx.get(shop.url("order-service", "/actuator/prometheus"), headers=operator_headers()).text
     match = re.search(rf'circuit_breaker_state\{{application="order-service",peer="{peer}"\}} (\S+)', text)
     assert match, "no circuit_breaker_state series"
     return float(match.group(1))
@@ -251,16 +252,40 @@ async def test_a_failing_then_down_peer_opens_the_circuit_which_closes_again(
 
 async def test_a_slow_peer_times_out_into_503_and_undo(shop: Shop, http: httpx.AsyncClient) -> None:
     product = await new_product(shop, http, quantity=5)
-    shipping = shop.processes["shipping-service"]
-    shipping.send_signal(signal.SIGSTOP)
+    payments = shop.processes["payment-service"]
+    payments.send_signal(signal.SIGSTOP)
     try:
         response = await checkout(shop, http, [(product, 2)])
     finally:
-        shipping.send_signal(signal.SIGCONT)
+        payments.send_signal(signal.SIGCONT)
     assert response.status_code == 503, response.text
     assert await stock(shop, http, product) == 5
     last = (await orders(shop, http))[-1]
     assert last["orderStatus"] == "CANCELLED"
+
+
+async def test_a_stopped_shipping_service_gets_the_shipment_when_it_is_back(
+    shop: Shop, http: httpx.AsyncClient
+) -> None:
+    product = await new_product(shop, http, quantity=5)
+    deadline = time.monotonic() + 20  # an earlier test may have left a circuit open: wait until checkouts pass
+    while (await checkout(shop, http, [(product, 1)])).status_code != 201 and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    shipping = shop.processes["shipping-service"]
+    shipping.send_signal(signal.SIGSTOP)
+    try:
+        response = await checkout(shop, http, [(product, 2)])
+        assert response.status_code == 201, response.text  # the shipment follows through the outbox
+    finally:
+        shipping.send_signal(signal.SIGCONT)
+    order_id = response.json()["orderId"]
+    url = shop.url("shipping-service", f"/api/shippings/orders/{order_id}")
+    deadline = time.monotonic() + 20
+    while (found := await http.get(url)).status_code == 404 and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert found.status_code == 200, found.text
+    assert [(i["productId"], i["orderedQuantity"]) for i in found.json()["items"]] == [(product, 2)]
+    assert await stock(shop, http, product) == 2
 
 
 async def test_concurrent_checkouts_for_the_last_units(shop: Shop, http: httpx.AsyncClient) -> None:

@@ -5,10 +5,11 @@ Steps, each idempotent per order so a retried request (same Idempotency-Key) can
   2. store the key, the order (CREATED) and its lines in one local transaction
   3. reserve the stock, all lines or none (product-service)
   4. open the payment, NOT_STARTED (payment-service)
-  5. create the shipment's order items (shipping-service)
-  6. mark the key completed
-If 3-5 fail, what was done is undone: stock released, shipment and payment removed, order CANCELLED, and the key
-forgotten so the client may try again. A release that cannot reach product-service is retried in the background.
+  5. mark the key completed and publish OrderPlaced (shipping-service opens the shipment) in one transaction
+If 3-4 fail, what was done is undone: stock released, payment removed, order CANCELLED (OrderCancelled), and the
+key forgotten so the client may try again. A release that cannot reach product-service is retried in the
+background. The shipment follows the committed order through the outbox, so a slow or stopped shipping-service
+no longer fails a checkout, and a crash can never leave a shipment for an order that was not placed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from prometheus_client import Counter
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ecommerce.chassis import Conflict, Database, ServiceError, ServiceUnavailable
+from ecommerce.chassis import Conflict, Database, ServiceError, ServiceUnavailable, outbox
 from ecommerce.chassis.errors import database_unavailable
 from ecommerce.chassis.http import PeerClient
 from ecommerce.services.orders import clients
@@ -145,7 +146,6 @@ async def _complete(
     try:
         await clients.reserve_stock(peers, order_id, lines)
         payment_id = await clients.open_payment(peers, order_id)
-        await clients.create_shipment(peers, order_id, lines)
     except Exception as exc:
         reason = "error"
         if isinstance(exc, Conflict):
@@ -162,6 +162,7 @@ async def _complete(
             await session.execute(
                 update(CheckoutKey).where(CheckoutKey.idempotency_key == key).values(completed=True, lease_until=None)
             )
+            await order_service.publish_placed(session, order_id, lines)
             order = await order_service.get_order(session, order_id=order_id)
     except Exception as exc:
         if not database_unavailable(exc):
@@ -170,13 +171,13 @@ async def _complete(
         CHECKOUTS_FAILED.labels("order-service", "database_unavailable").inc()
         await _undo(database, peers, key=key, order_id=order_id)
         raise
+    await outbox.deliver_now(database.engine)
     ORDERS_CREATED.labels("order-service").inc()
     return order
 
 
 async def _undo(database: Database, peers: PeerClient, *, key: str, order_id: int) -> None:
-    """Compensate a failed checkout: nothing reserved, paid for or shipped stays behind."""
-    await clients.drop_shipment(peers, order_id)
+    """Compensate a failed checkout: nothing reserved or paid for stays behind (no shipment was asked for yet)."""
     await clients.drop_payment(peers, order_id)
     try:
         await clients.release_stock(peers, order_id)

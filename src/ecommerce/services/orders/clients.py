@@ -1,4 +1,4 @@
-"""order-service's calls to its peers: users (cart reads), products (prices, stock), payments, shipping."""
+"""order-service's calls to its peers: users (cart reads), products (prices, stock), payments."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ log = structlog.get_logger("ecommerce.orders.clients")
 USERS = "user-service"
 PRODUCTS = "product-service"
 PAYMENTS = "payment-service"
-SHIPPING = "shipping-service"
 
 
 def _ids(ids: set[int]) -> str:
@@ -115,24 +114,3 @@ async def drop_payment(peers: PeerClient, order_id: int) -> None:
             await peers.request("DELETE", PAYMENTS, f"/payment-service/api/payments/{payment['paymentId']}")
     except PeerError as exc:
         log.warning("payment_not_dropped", order_id=order_id, error=str(exc))
-
-
-async def create_shipment(peers: PeerClient, order_id: int, lines: dict[int, int]) -> None:
-    """Create the order's items in shipping-service (idempotent PUT); 503 when it is out."""
-    body = {"items": [{"productId": p, "orderedQuantity": q} for p, q in sorted(lines.items())]}
-    try:
-        status, answer = await peers.request(
-            "PUT", SHIPPING, f"/shipping-service/api/shippings/orders/{order_id}", json=body
-        )
-    except PeerUnavailable as exc:
-        raise ServiceUnavailable(f"The shipment cannot be created now: {exc}") from exc
-    if status >= 400:
-        raise Conflict(f"The shipment cannot be created: {_msg(PeerError(SHIPPING, status, answer))}")
-
-
-async def drop_shipment(peers: PeerClient, order_id: int) -> None:
-    """Remove the order's shipment if one was created (undoing a checkout); errors are logged, not raised."""
-    try:
-        await peers.request("DELETE", SHIPPING, f"/shipping-service/api/shippings/orders/{order_id}")
-    except PeerError as exc:
-        log.warning("shipment_not_dropped", order_id=order_id, error=str(exc))

@@ -1,9 +1,11 @@
 """order-service's events: what it publishes (models.outbox) and what it consumes (`POST /api/events`).
 
-Published: OrderCancelled, to product-service (release the reservation), shipping-service (drop the pending
+Published: OrderPlaced, to shipping-service (open the order's shipment), in the transaction that completes a
+checkout; OrderCancelled, to product-service (release the reservation), shipping-service (drop the pending
 shipment) and payment-service (fail a payment that took no money), in the transaction that cancels the order.
 Consumed, from payment-service: PaymentCompleted (CREATED -> PAID) and PaymentFailed (CREATED -> CANCELLED, which
-publishes OrderCancelled). Each event is applied once (the inbox), in the transaction of its change; an event
+publishes OrderCancelled); from shipping-service: ShipmentShipped (PAID -> SHIPPED) and ShipmentDelivered
+(SHIPPED -> DELIVERED). Each event is applied once (the inbox), in the transaction of its change; an event
 for an order that has moved on already changes nothing, and one that contradicts it is counted for the reconciler.
 """
 
@@ -29,7 +31,11 @@ CONTRADICTIONS = Counter(
 router = APIRouter(prefix="/api", tags=["events"])
 
 
-@router.post("/events", dependencies=[event_senders("payment-service")])
+# What each event moves the order from and to (the moves the shipment's events drive).
+SHIPMENT_MOVES = {"ShipmentShipped": ("PAID", "SHIPPED"), "ShipmentDelivered": ("SHIPPED", "DELIVERED")}
+
+
+@router.post("/events", dependencies=[event_senders("payment-service", "shipping-service")])
 async def receive(session: DbSession, event: Event) -> dict[str, bool]:
     """Apply an event once; a duplicate is acknowledged and ignored, an unknown order is 404 (not retried)."""
     status = (
@@ -70,3 +76,11 @@ async def _apply(session: AsyncSession, event: Event, status: str) -> None:
         elif status != "CANCELLED":
             CONTRADICTIONS.labels(APPLICATION).inc()
             log.warning("payment_failed_for_order", order_id=order_id, status=status)
+    elif event.event_type in SHIPMENT_MOVES:
+        source, target = SHIPMENT_MOVES[event.event_type]
+        moved = await session.execute(
+            update(Order).where(Order.order_id == order_id, Order.order_status == source).values(order_status=target)
+        )
+        if int(moved.rowcount) != 1 and status not in (target, "DELIVERED"):  # type: ignore[attr-defined]
+            CONTRADICTIONS.labels(APPLICATION).inc()
+            log.warning("shipment_event_for_order", order_id=order_id, status=status, event=event.event_type)

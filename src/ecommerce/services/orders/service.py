@@ -32,6 +32,7 @@ EVENTS: dict[str, tuple[frozenset[str], str]] = {
     "cancel": (frozenset({"CREATED"}), "CANCELLED"),
 }
 CANCELLED_FOLLOWERS = ("product-service", "shipping-service", "payment-service")
+PLACED_FOLLOWERS = ("shipping-service",)
 REVENUE = Counter("shop_revenue", "Fees of paid orders (currency units)", ["application"])
 
 _ORDER_ROWS = select(
@@ -212,6 +213,19 @@ async def publish_cancelled(session: AsyncSession, order_id: int) -> None:
         aggregate_id=order_id,
         payload={"orderId": order_id},
         destinations=CANCELLED_FOLLOWERS,
+    )
+
+
+async def publish_placed(session: AsyncSession, order_id: int, lines: dict[int, int]) -> None:
+    """OrderPlaced, in the transaction that completes a checkout: shipping-service opens the order's shipment."""
+    items = [{"productId": pid, "quantity": qty} for pid, qty in sorted(lines.items())]
+    await outbox.publish(
+        session,
+        outbox_table,
+        event_type="OrderPlaced",
+        aggregate_id=order_id,
+        payload={"orderId": order_id, "items": items},
+        destinations=PLACED_FOLLOWERS,
     )
 
 

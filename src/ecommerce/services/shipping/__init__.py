@@ -3,7 +3,9 @@
 from pathlib import Path
 
 from ecommerce.chassis import ServiceSpec
+from ecommerce.chassis.outbox import outbox_extension
 from ecommerce.services.shipping import events
+from ecommerce.services.shipping.models import outbox
 from ecommerce.services.shipping.router import root_router, router
 from ecommerce.services.shipping.seed import seed
 
@@ -15,4 +17,5 @@ SPEC = ServiceSpec(
     routers=(root_router, router, events.router),
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
+    extensions=(outbox_extension(outbox),),
 )

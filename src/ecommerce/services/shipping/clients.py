@@ -6,7 +6,7 @@ from typing import Any
 
 import structlog
 
-from ecommerce.chassis import BadRequest, Conflict, ServiceUnavailable
+from ecommerce.chassis import BadRequest, NotFound, ServiceUnavailable
 from ecommerce.chassis.http import PeerClient, PeerError, PeerUnavailable
 
 log = structlog.get_logger("ecommerce.shipping.clients")
@@ -66,14 +66,16 @@ async def _require(peers: PeerClient, peer: str, path: str, what: str) -> dict[s
     return data
 
 
-async def tell_order(peers: PeerClient, order_id: int, event: str) -> None:
-    """Move the order along (`shipped`, `delivered`); 409 when it refuses, 503 when it cannot be told."""
+async def order_status(peers: PeerClient, order_id: int) -> str:
+    """The order's status as order-service has it: 404 when it does not exist, 503 when it cannot be asked."""
     try:
-        await peers.post_json(
-            "order-service", f"/order-service/api/orders/{order_id}/{event}", json={}, idempotent=True
-        )
+        order = await peers.get_json("order-service", f"/order-service/api/orders/{order_id}")
     except PeerUnavailable as exc:
-        raise ServiceUnavailable(f"order-service cannot be told that order {order_id} is {event}: {exc}") from exc
+        raise ServiceUnavailable(f"order-service is unavailable; cannot check Order with id: {order_id}") from exc
     except PeerError as exc:
-        detail = exc.body.get("msg") if isinstance(exc.body, dict) else None
-        raise Conflict(f"Order {order_id} refused '{event}': {detail or exc}") from exc
+        if exc.status == 404:
+            raise NotFound(f"Order with id: {order_id} not found") from exc
+        raise ServiceUnavailable(f"order-service could not check Order with id: {order_id} ({exc.status})") from exc
+    if not isinstance(order, dict) or not isinstance(order.get("orderStatus"), str):
+        raise ServiceUnavailable(f"order-service sent an unexpected answer for Order with id: {order_id}")
+    return str(order["orderStatus"])

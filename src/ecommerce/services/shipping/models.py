@@ -6,10 +6,11 @@ from sqlalchemy import CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ecommerce.chassis import Base, TimestampMixin, new_metadata
-from ecommerce.chassis.outbox import inbox_table
+from ecommerce.chassis.outbox import inbox_table, outbox_table
 
 metadata = new_metadata()
-inbox = inbox_table(metadata)  # OrderCancelled from order-service
+outbox = outbox_table(metadata)  # ShipmentShipped, ShipmentDelivered -> order-service
+inbox = inbox_table(metadata)  # OrderPlaced, OrderCancelled from order-service
 
 SHIPPING_STATUSES = ("PENDING", "SHIPPED", "DELIVERED")
 

@@ -1,7 +1,11 @@
 """shipping-service rules: order items keyed (order, product) the right way round, and a shipment per order.
 
-A shipment goes PENDING -> SHIPPED -> DELIVERED; order-service is told first, so the order's status follows and
-refuses (409) a shipment of an order that is not paid. Items can change only while the shipment is PENDING.
+A shipment is opened PENDING when order-service announces the placed order (OrderPlaced, events.py) or through
+`PUT .../shippings/orders/{id}`, and goes PENDING -> SHIPPED -> DELIVERED. A move is checked against the order
+first (SHIPPED needs it PAID, DELIVERED needs it SHIPPED: 409 otherwise, 503 when order-service cannot be asked),
+then committed with its event (ShipmentShipped, ShipmentDelivered) in the outbox and delivered: the order follows
+the shipment once the shipment is stored, and a crash in between leaves the event for the relay. Items can change
+only while the shipment is PENDING.
 """
 
 from __future__ import annotations
@@ -12,14 +16,18 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecommerce.chassis import Conflict, NotFound
+from ecommerce.chassis import Conflict, NotFound, outbox
 from ecommerce.chassis.http import PeerClient
 from ecommerce.services.shipping import clients
 from ecommerce.services.shipping.models import OrderItem, Shipment
+from ecommerce.services.shipping.models import outbox as outbox_table
 from ecommerce.services.shipping.schemas import OrderItemIn, OrderItemOut, ShipmentIn, ShipmentOut
 
 NEXT = {"PENDING": "SHIPPED", "SHIPPED": "DELIVERED"}
-ORDER_EVENTS = {"SHIPPED": "shipped", "DELIVERED": "delivered"}
+EVENTS = {"SHIPPED": "ShipmentShipped", "DELIVERED": "ShipmentDelivered"}
+# The order statuses a move may meet: the order can follow (PAID, SHIPPED) or already has.
+ORDER_CAN_FOLLOW = {"SHIPPED": {"PAID", "SHIPPED", "DELIVERED"}, "DELIVERED": {"SHIPPED", "DELIVERED"}}
+ORDERS = "order-service"
 
 _ITEM_ROWS = select(OrderItem.product_id, OrderItem.order_id, OrderItem.ordered_quantity)
 
@@ -94,16 +102,31 @@ async def get_shipment(session: AsyncSession, peers: PeerClient, *, order_id: in
 async def put_shipment(session: AsyncSession, peers: PeerClient, *, order_id: int, data: ShipmentIn) -> ShipmentOut:
     """Set every item of the order's PENDING shipment (idempotent: the checkout may send it twice)."""
     await clients.require_order_lines(peers, order_id, {line.product_id for line in data.items})
-    await _open_pending(session, order_id)
     merged: dict[int, int] = {}
     for line in data.items:
         merged[line.product_id] = merged.get(line.product_id, 0) + line.ordered_quantity
+    await _open_pending(session, order_id)
+    await _set_items(session, order_id, merged)
+    return await get_shipment(session, peers, order_id=order_id)
+
+
+async def open_shipment(session: AsyncSession, *, order_id: int, items: dict[int, int]) -> bool:
+    """The placed order's PENDING shipment with these items (OrderPlaced, on order-service's word: no look-up);
+    False, changing nothing, when its shipment has left PENDING already."""
+    try:
+        await _open_pending(session, order_id)
+    except Conflict:
+        return False
+    await _set_items(session, order_id, items)
+    return True
+
+
+async def _set_items(session: AsyncSession, order_id: int, items: dict[int, int]) -> None:
     await session.execute(delete(OrderItem).where(OrderItem.order_id == order_id))
     session.add_all(
-        OrderItem(product_id=pid, order_id=order_id, ordered_quantity=qty) for pid, qty in sorted(merged.items())
+        OrderItem(product_id=pid, order_id=order_id, ordered_quantity=qty) for pid, qty in sorted(items.items())
     )
     await session.flush()
-    return await get_shipment(session, peers, order_id=order_id)
 
 
 async def delete_shipment(session: AsyncSession, *, order_id: int) -> None:
@@ -116,8 +139,19 @@ async def delete_shipment(session: AsyncSession, *, order_id: int) -> None:
     await session.execute(delete(OrderItem).where(OrderItem.order_id == order_id))
 
 
+async def drop_pending_shipment(session: AsyncSession, *, order_id: int) -> bool:
+    """Drop the order's shipment and its items while it is PENDING (its order was cancelled); True when dropped."""
+    dropped = await session.execute(
+        delete(Shipment).where(Shipment.order_id == order_id, Shipment.shipping_status == "PENDING")
+    )
+    if int(dropped.rowcount) != 1:  # type: ignore[attr-defined]
+        return False
+    await session.execute(delete(OrderItem).where(OrderItem.order_id == order_id))
+    return True
+
+
 async def advance_shipment(session: AsyncSession, peers: PeerClient, *, order_id: int, status: str) -> ShipmentOut:
-    """Move the shipment one step to `status`; order-service moves the order too, or the move is rolled back."""
+    """Move the shipment one step to `status` when the order can follow; the move and its event commit together."""
     previous = [source for source, target in NEXT.items() if target == status]
     moved = await session.execute(
         update(Shipment)
@@ -129,8 +163,24 @@ async def advance_shipment(session: AsyncSession, peers: PeerClient, *, order_id
         if current != status:
             raise Conflict(f"Shipment of order: {order_id} is {current}; it cannot become {status}")
         return await get_shipment(session, peers, order_id=order_id)
-    await clients.tell_order(peers, order_id, ORDER_EVENTS[status])
+    order_status = await clients.order_status(peers, order_id)
+    if order_status not in ORDER_CAN_FOLLOW[status]:
+        raise Conflict(f"Order {order_id} is {order_status}; its shipment cannot become {status}")
+    await publish_move(session, order_id=order_id, status=status)
+    await outbox.commit_and_deliver(session)
     return await get_shipment(session, peers, order_id=order_id)
+
+
+async def publish_move(session: AsyncSession, *, order_id: int, status: str) -> None:
+    """ShipmentShipped or ShipmentDelivered for order-service, in the caller's transaction."""
+    await outbox.publish(
+        session,
+        outbox_table,
+        event_type=EVENTS[status],
+        aggregate_id=order_id,
+        payload={"orderId": order_id, "shippingStatus": status},
+        destinations=[ORDERS],
+    )
 
 
 async def _open_pending(session: AsyncSession, order_id: int) -> None:
