@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from ecommerce.services.storefront import SPEC
+from ecommerce.services.storefront.keys import generate_private_key, private_pem
 from ecommerce.services.storefront.tokens import issue
 
 
@@ -90,3 +91,31 @@ async def test_pages_stay_small(client: httpx.AsyncClient) -> None:
         answer = await client.get(path)
         assert answer.status_code == 200
         assert len(answer.content) < 100_000
+
+
+async def test_every_page_sends_the_security_headers(client: httpx.AsyncClient) -> None:
+    for path in ("/app/signin", "/app/static/shop.css", "/app/api/authenticate/jwt/x", "/app/nowhere"):
+        answer = await client.get(path)
+        csp = answer.headers.get("content-security-policy", "")
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp
+        assert "script-src 'self'" in csp and "object-src 'none'" in csp, csp
+        assert answer.headers.get("x-frame-options") == "DENY"
+        assert answer.headers.get("x-content-type-options") == "nosniff"
+        assert answer.headers.get("referrer-policy") == "strict-origin-when-cross-origin"
+        assert "strict-transport-security" not in answer.headers  # the dev profile serves plain http
+
+
+async def test_redirects_are_relative_whatever_the_host_header(client: httpx.AsyncClient) -> None:
+    for path in ("/app/account/", "/app/signin/", "/app/account"):
+        answer = await client.get(path, headers={"Host": "evil.example"})
+        assert answer.status_code in (303, 307), answer.status_code
+        location = answer.headers["location"]
+        assert location.startswith("/app/") and "evil" not in location, location
+
+
+async def test_the_prod_profile_adds_hsts(make_client: Callable[..., Any], tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    key.write_bytes(private_pem(generate_private_key()))
+    async with make_client(SPEC, data_dir=tmp_path, profile="prod", jwt_private_key_file=key, headers={}) as client:
+        answer = await client.get("/app/signin")
+        assert answer.headers["strict-transport-security"].startswith("max-age=31536000")

@@ -11,6 +11,7 @@ from ecommerce.chassis import ServiceSpec
 from ecommerce.chassis.forwarded import TrustedProxies
 from ecommerce.chassis.security import revocation_poller
 from ecommerce.services.storefront import api, assets, pages_account, pages_admin, pages_shop
+from ecommerce.services.storefront.headers import SecurityHeaders
 from ecommerce.services.storefront.keys import load_keyring
 from ecommerce.services.storefront.settings import StorefrontSettings
 from ecommerce.services.storefront.throttle import SignInBrake
@@ -30,7 +31,13 @@ async def _keys(app: FastAPI) -> AsyncIterator[None]:
         address_free_failures=settings.signin_address_free_failures,
         max_delay=settings.signin_max_delay_seconds,
     )
-    yield
+    # Starlette built the middleware stack on the lifespan's call (running now): the headers go in front of it.
+    stack = app.middleware_stack or app.build_middleware_stack()
+    app.middleware_stack = SecurityHeaders(stack, hsts=settings.profile == "prod")
+    try:
+        yield
+    finally:
+        app.middleware_stack = stack
 
 
 SPEC = ServiceSpec(
