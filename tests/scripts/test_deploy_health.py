@@ -93,7 +93,7 @@ def test_deploy_all_follows_the_manual_order(cluster, tmp_path):
 
     assert result.returncode == 0, result.stderr
     applied = [call.argv[-1].removeprefix(str(layout) + "/") for call in result.calls if "apply" in call.argv]
-    assert applied[:6] == FIRST_APPLIED
+    assert applied[: len(FIRST_APPLIED)] == FIRST_APPLIED
     deployments = [path for path in applied if path.startswith("services/")]
     assert deployments == [f"services/{name}/deployment.yaml" for name in COMPONENTS]
     assert applied[-5:] == [
@@ -169,6 +169,7 @@ def rendered_stream(namespace: str) -> str:
         obj("StorageClass", "fast-ssd", api="storage.k8s.io/v1"),
         obj("PersistentVolumeClaim", "backup-storage"),
         obj("Secret", "postgres-secret", "postgres", stringData={"password": f"{namespace}-generated"}),
+        obj("Secret", "identity-secret"),
         obj("ConfigMap", "postgres-init-scripts", "postgres"),
         obj("StatefulSet", "postgres", "postgres", api="apps/v1"),
         obj("CronJob", "postgres-backup", "postgres-backup", api="batch/v1"),
@@ -220,7 +221,7 @@ def test_deploy_all_renders_qa_and_prod_on_the_fly(cluster, tmp_path, namespace)
     assert render_root != layout and not str(render_root).startswith(str(tmp_path))
     assert all(path.startswith(str(render_root) + "/") for path in paths)
     applied = [path.removeprefix(str(render_root) + "/") for path in paths]
-    assert applied[:6] == FIRST_APPLIED
+    assert applied[: len(FIRST_APPLIED)] == FIRST_APPLIED
     assert [path for path in applied if path.startswith("services/")] == [
         f"services/{name}/deployment.yaml" for name in COMPONENTS
     ]
