@@ -46,7 +46,7 @@ PROMETHEUS = "prometheus"
 LEEWAY_SECONDS = 5
 TOKEN_LIFETIME_SECONDS = 300
 _RENEW_BEFORE_SECONDS = 60
-_DEV_FILE = Path("secrets") / "identity.json"
+DEV_SECRETS_FILE = Path("secrets") / "identity.json"
 
 CallerKind = Literal["component", "operator", "prometheus"]
 
@@ -115,7 +115,7 @@ class MeshSecrets:
 
 def dev_secrets(data_dir: Path) -> dict[str, str]:
     """The dev profile's generated secrets under `data_dir`, created once (atomically: processes start together)."""
-    path = data_dir / _DEV_FILE
+    path = data_dir / DEV_SECRETS_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         document = {

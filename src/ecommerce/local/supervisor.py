@@ -276,7 +276,7 @@ class Supervisor:
         for row in self.monitoring.table_rows() if self.monitoring is not None else ():
             table.add_row(*row)
         err.print(table)
-        secrets = self.data_dir / identity._DEV_FILE  # where dev_secrets keeps them (one fact, in identity.py)
+        secrets = self.data_dir / identity.DEV_SECRETS_FILE
         # Below the table, whole: a table cell would cut the path to the terminal's width.
         err.print(f"Operator credentials: user operator, OPERATOR_PASSWORD in {secrets}", markup=False, soft_wrap=True)
         err.print("Press Ctrl-C to stop everything.")
