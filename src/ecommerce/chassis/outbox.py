@@ -156,6 +156,19 @@ async def publish(
     return event_id
 
 
+async def in_flight(session: AsyncSession, table: Table, aggregate_ids: Sequence[int]) -> set[int]:
+    """The aggregates among these with an event still undelivered: their consumers have yet to follow (a
+    reconciler leaves them to the relay instead of publishing the same news again)."""
+    if not aggregate_ids:
+        return set()
+    rows = await session.execute(
+        select(table.c.aggregate_id)
+        .where(table.c.delivered_at.is_(None), table.c.aggregate_id.in_(sorted(set(aggregate_ids))))
+        .distinct()
+    )
+    return {int(row.aggregate_id) for row in rows}
+
+
 async def consume(session: AsyncSession, table: Table, event: Event, application: str) -> bool:
     """Record the event as processed in the caller's transaction; False when it was processed before."""
     dialect = session.get_bind().dialect.name

@@ -84,6 +84,15 @@ class ServiceSettings(BaseSettings):
         5.0, gt=0, le=60, validation_alias=_env("REVOCATION_POLL_SECONDS", "revocation_poll_seconds")
     )
 
+    # The reconcilers (chassis/reconcile.py): how often a service that owns a pair of services that must agree looks
+    # for divergence (0: only on demand), and how old a row must be before it counts (younger ones are in flight).
+    reconcile_interval_seconds: float = Field(
+        60.0, ge=0, validation_alias=_env("RECONCILE_INTERVAL_SECONDS", "reconcile_interval_seconds")
+    )
+    reconcile_grace_seconds: float = Field(
+        30.0, ge=0, validation_alias=_env("RECONCILE_GRACE_SECONDS", "reconcile_grace_seconds")
+    )
+
     # The environment's identity secrets (chassis/identity.py): required outside dev, generated under data_dir in dev.
     service_keys: SecretStr | None = Field(None, validation_alias=_env("SERVICE_KEYS", "service_keys"))
     operator_password: SecretStr | None = Field(None, validation_alias=_env("OPERATOR_PASSWORD", "operator_password"))

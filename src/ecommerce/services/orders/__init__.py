@@ -4,7 +4,8 @@ from pathlib import Path
 
 from ecommerce.chassis import ServiceSpec
 from ecommerce.chassis.outbox import outbox_extension
-from ecommerce.services.orders import events
+from ecommerce.chassis.reconcile import outbox_reconciler, reconcile_extension, reconcile_router
+from ecommerce.services.orders import events, reconcile
 from ecommerce.services.orders.checkout import stock_release_worker
 from ecommerce.services.orders.models import outbox
 from ecommerce.services.orders.router import root_router, router
@@ -15,8 +16,12 @@ SPEC = ServiceSpec(
     port=8300,
     context_path="/order-service",
     description="Carts, orders and the checkout.",
-    routers=(root_router, router, events.router),
+    routers=(root_router, router, events.router, reconcile_router()),
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
-    extensions=(stock_release_worker, outbox_extension(outbox)),
+    extensions=(
+        stock_release_worker,
+        outbox_extension(outbox),
+        reconcile_extension(reconcile.RECONCILER, outbox_reconciler(outbox)),
+    ),
 )

@@ -4,7 +4,8 @@ from pathlib import Path
 
 from ecommerce.chassis import ServiceSpec
 from ecommerce.chassis.outbox import outbox_extension
-from ecommerce.services.payments import events
+from ecommerce.chassis.reconcile import outbox_reconciler, reconcile_extension, reconcile_router
+from ecommerce.services.payments import events, reconcile
 from ecommerce.services.payments.models import outbox
 from ecommerce.services.payments.router import root_router, router
 from ecommerce.services.payments.seed import seed
@@ -14,8 +15,8 @@ SPEC = ServiceSpec(
     port=8400,
     context_path="/payment-service",
     description="Payments: NOT_STARTED -> IN_PROGRESS -> COMPLETED or FAILED.",
-    routers=(root_router, router, events.router),
+    routers=(root_router, router, events.router, reconcile_router()),
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
-    extensions=(outbox_extension(outbox),),
+    extensions=(outbox_extension(outbox), reconcile_extension(reconcile.RECONCILER, outbox_reconciler(outbox))),
 )

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from ecommerce.chassis import ServiceSpec
-from ecommerce.services.products import events
+from ecommerce.services.products import events, reconcile
 from ecommerce.services.products.reads import read_pool
 from ecommerce.services.products.reservations_router import router as reservations_router
 from ecommerce.services.products.router import router
@@ -14,7 +14,7 @@ SPEC = ServiceSpec(
     port=8500,
     context_path="/product-service",
     description="The catalog: categories and products.",
-    routers=(router, reservations_router, events.router),
+    routers=(router, reservations_router, reconcile.router, events.router),
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
     extensions=(read_pool,),

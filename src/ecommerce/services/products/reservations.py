@@ -115,6 +115,23 @@ async def get_reservation(session: AsyncSession, *, order_id: int) -> Reservatio
     return ReservationOut.model_construct(order_id=order_id, reservation_status=status, items=items)
 
 
+async def list_reservations(session: AsyncSession, *, status: str, after: int, limit: int) -> list[ReservationOut]:
+    """Reservations in `status`, by order id after `after` (a page for order-service's reconciler)."""
+    order_ids = (
+        (
+            await session.execute(
+                select(StockReservation.order_id)
+                .where(StockReservation.reservation_status == status, StockReservation.order_id > after)
+                .order_by(StockReservation.order_id)
+                .limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return [await get_reservation(session, order_id=order_id) for order_id in order_ids]
+
+
 def _merged(items: list[ReservationLine]) -> dict[int, int]:
     lines: dict[int, int] = {}
     for item in items:
