@@ -6,6 +6,7 @@ import typer
 
 from ecommerce.cli import db as db_cli
 from ecommerce.cli import service
+from ecommerce.cli.reconcile import reconcile
 from ecommerce.cli.status import status
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 service.register(app)
 app.command()(status)
+app.command()(reconcile)
 app.add_typer(db_cli.app, name="db")
 app.command("backup")(db_cli.backup_command)
 app.command("restore")(db_cli.restore_command)
