@@ -10,11 +10,13 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 import uvicorn
+from shop_testing import start_service
 from starlette.types import Receive, Scope, Send
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -246,3 +248,50 @@ async def test_uvicorn_contract() -> None:
     assert protocol.headers and protocol.url == b"/many"
     protocol.connection_lost(None)
     assert protocol.head_timer is None
+
+
+@pytest.mark.slow
+async def test_real_components_keep_the_limits(tmp_path: Path) -> None:
+    """`ecommerce run` as the shop runs it (8080, 8500 and 8900 in the issue): oversized heads refused, and with
+    300 slowloris sockets held against them a normal request still answered; the sockets closed at the deadline."""
+    names = ("api-gateway", "product-service", "proxy-client")
+    services = await asyncio.gather(
+        *(asyncio.to_thread(start_service, name, data_dir=tmp_path / name) for name in names)
+    )
+    try:
+        health = {"api-gateway": "/actuator/health", "product-service": "/product-service/actuator/health"}
+        health["proxy-client"] = "/app/actuator/health"
+        for service in services:
+            big = await _exchange(service.port, _head("x-big: " + "a" * (64 * 1024), path=health[service.name]))
+            many = await _exchange(service.port, _head(*(f"x-{i}: v" for i in range(101)), path=health[service.name]))
+            assert big.startswith(b"HTTP/1.1 431 ") and many.startswith(b"HTTP/1.1 431 "), service.name
+        slow = [await asyncio.open_connection("127.0.0.1", services[i % 3].port) for i in range(300)]
+        held_from = time.monotonic()
+        for _, writer in slow:
+            writer.write(b"GET / HTTP/1.1\r\nhost: shop\r\n")
+        latencies: dict[str, list[float]] = {name: [] for name in names}
+        for round_ in range(6):
+            for _, writer in slow:
+                writer.write(b"x-a: b\r\n")
+            for service in services:
+                started = time.perf_counter()
+                answer = await _exchange(service.port, _head("connection: close", path=health[service.name]))
+                latencies[service.name].append(time.perf_counter() - started)
+                assert answer.startswith(b"HTTP/1.1 200 "), (service.name, round_, answer[:80])
+            await asyncio.sleep(1)
+        closed = await asyncio.wait_for(asyncio.gather(*(reader.read() for reader, _ in slow)), 15)
+        held = time.monotonic() - held_from
+        for _, writer in slow:
+            writer.close()
+    finally:
+        for service in services:
+            service.stop()
+    assert all(data == b"" for data in closed)
+    assert held < LIMITS.head_timeout + 3
+    for name, figures in latencies.items():
+        assert max(figures) < 1.0, (name, figures)  # generous; bench/results/http-limits.md has the figures
+        print(
+            f"{name}: max {max(figures) * 1000:.1f} ms, median {sorted(figures)[len(figures) // 2] * 1000:.1f} ms",
+            end="; ",
+        )
+    print(f"slow sockets closed after {held:.1f} s")

@@ -26,6 +26,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -87,8 +88,20 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        # uvicorn's own, with the head's bytes counted after each chunk (inlined: it runs for every chunk)
+        self._unset_keepalive_if_required()
         self.chunk_bytes = len(data)
-        super().data_received(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.send_400_response("Invalid HTTP request received.")  # a refusal from `end_head` is one, too
+            return
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
         if self.head_since is not None:
             self.head_bytes += self.chunk_bytes
             if self.head_bytes > self.limits.max_head_bytes and not self.transport.is_closing():
@@ -103,7 +116,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
-        self.end_head()
+        self.head_since = None  # `end_head`, inlined for the common case (it runs for every request)
+        if (
+            len(self.headers) > self.limits.max_headers
+            or self.head_bytes + self.chunk_bytes > self.limits.max_head_bytes
+        ):
+            self._measure_head()
         super().on_headers_complete()
 
     def start_head(self) -> None:
@@ -117,10 +135,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         """The head is complete: refuse it (stopping the parser) when it breaks a limit."""
         self.head_since = None
         limits = self.limits
+        if len(self.headers) > limits.max_headers or self.head_bytes + self.chunk_bytes > limits.max_head_bytes:
+            self._measure_head()
+
+    def _measure_head(self) -> None:
+        limits = self.limits
         if len(self.headers) > limits.max_headers:
             self.refusal = f"More than {limits.max_headers} header fields"
             raise _HeadRefused
-        if self.head_bytes + self.chunk_bytes > limits.max_head_bytes and self._head_size() > limits.max_head_bytes:
+        if self._head_size() > limits.max_head_bytes:
             self.refusal = "Request header fields too large"
             raise _HeadRefused
 
