@@ -57,7 +57,8 @@ class ServiceSpec:
     migrations: Path | None = None
     seed: Callable[[AsyncSession], Awaitable[None]] | None = None
     extensions: Sequence[Extension] = field(default_factory=tuple)
-    # uvicorn's HTTP protocol, as an import string; None means its httptools protocol.
+    # uvicorn's HTTP protocol, as an import string; None means the chassis' (http_limits.PROTOCOL: httptools with the
+    # HTTP limits). One named here subclasses it, so every component keeps the limits.
     http_protocol: str | None = None
 
     @property
