@@ -17,7 +17,9 @@ balancing, retries of idempotent requests within the budget (also after a refuse
 per-route read timeouts (504), 502 when the upstream breaks, streaming of large or chunked answers with flow
 control both ways, the upstream metrics, `http_server_requests_seconds`, the access log, the request id and the
 trace context. Every gateway test runs on both protocols. Select it with uvicorn's `http=` option (`PROTOCOL`
-below is its import string).
+below is its import string). It subclasses the chassis' protocol (chassis/http_limits.py), so the HTTP limits
+(head size, field count, the head's deadline) hold on both paths; requests pipelined behind a native one keep
+their own cycle and are answered in order.
 """
 
 from __future__ import annotations
