@@ -95,6 +95,7 @@ def fork_server() -> None:
     import uvicorn
 
     from ecommerce.chassis import create_app
+    from ecommerce.chassis.http_limits import server_options
 
     specs = [components.load_spec(name) for name in components.names()]
     gc.collect()
@@ -108,8 +109,8 @@ def fork_server() -> None:
             os.dup2(devnull, 2)
             os.environ["ECOMMERCE_PORT"] = str(spec.port + OFFSET)
             app = create_app(spec)
-            uvicorn.run(app, host="127.0.0.1", port=spec.port + OFFSET, loop="uvloop", http="httptools",
-                        access_log=False, log_config=None)  # fmt: skip
+            uvicorn.run(app, host="127.0.0.1", port=spec.port + OFFSET, loop="uvloop",
+                        **server_options(spec.http_protocol), access_log=False, log_config=None)  # fmt: skip
             os._exit(0)
         pids.append(pid)
     signal.signal(signal.SIGTERM, lambda *_: stop(pids) or os._exit(0))

@@ -206,6 +206,24 @@ def test_ecommerce_run_gives_uvicorn_the_options(monkeypatch: pytest.MonkeyPatch
     assert given["http"] == "ecommerce.services.gateway.protocol:GatewayProtocol"
 
 
+class _Client:
+    """Answers the client address uvicorn gives the app."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = orjson.dumps({"client": scope["client"][0], "scheme": scope["scheme"]})
+        headers = [(b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+async def test_uvicorn_does_not_believe_forwarded_headers() -> None:
+    """Only the component decides whom to believe (chassis/forwarded.py): uvicorn, by default, takes the client
+    address and scheme from X-Forwarded-* sent from loopback, which let a local caller pose as any address."""
+    async with serve(_Client()) as port:
+        answer = await _exchange(port, _head("x-forwarded-for: 203.0.113.9", "x-forwarded-proto: https"))
+    assert _body_of(answer) == {"client": "127.0.0.1", "scheme": "http"}
+
+
 class _Transport(asyncio.Transport):
     """Records what the protocol writes."""
 

@@ -49,12 +49,13 @@ _PATH_IN_ERRORS = 256  # characters of the path an error body repeats
 
 
 def server_options(http_protocol: str | None = None) -> dict[str, Any]:
-    """uvicorn's options for a component: its protocol (this module's unless the spec names a subclass) and the
-    limits uvicorn applies itself."""
+    """uvicorn's options for a component: its protocol (this module's unless the spec names a subclass), the
+    limits uvicorn applies itself, and no belief in X-Forwarded-* (chassis/forwarded.py decides whom to believe)."""
     return {
         "http": http_protocol or PROTOCOL,
         "timeout_keep_alive": LIMITS.keep_alive_timeout,
         "h11_max_incomplete_event_size": LIMITS.max_head_bytes,
+        "proxy_headers": False,
     }
 
 
