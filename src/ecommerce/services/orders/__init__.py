@@ -10,12 +10,14 @@ from ecommerce.services.orders.checkout import stock_release_worker
 from ecommerce.services.orders.models import outbox
 from ecommerce.services.orders.router import root_router, router
 from ecommerce.services.orders.seed import seed
+from ecommerce.services.orders.settings import OrderSettings
 
 SPEC = ServiceSpec(
     name="order-service",
     port=8300,
     context_path="/order-service",
     description="Carts, orders and the checkout.",
+    settings_cls=OrderSettings,
     routers=(root_router, router, events.router, reconcile_router()),
     migrations=Path(__file__).parent / "migrations",
     seed=seed,

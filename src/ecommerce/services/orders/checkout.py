@@ -41,7 +41,9 @@ log = structlog.get_logger("ecommerce.orders.checkout")
 ORDERS_CREATED = Counter("shop_orders_created", "Orders placed by checkout", ["application"])
 CHECKOUTS_FAILED = Counter("shop_checkouts_failed", "Checkouts that failed", ["application", "reason"])
 RELEASE_RETRY_SECONDS = 5.0
-LEASE_SECONDS = 60.0  # longer than any checkout takes: peer timeouts and retries included
+LEASE_SECONDS = 60.0  # longer than any checkout takes: peer timeouts and retries included (CHECKOUT_LEASE_SECONDS)
+# The lease of each running service's database (its setting), by database.
+_LEASES: dict[int, float] = {}
 # Undos whose local write failed because the database was out, by database: retried by the background worker.
 _UNFINISHED_UNDOS: dict[int, dict[str, int]] = {}
 
@@ -113,13 +115,14 @@ async def _claim(database: Database, key: str) -> bool:
                 CheckoutKey.completed.is_(False),
                 or_(CheckoutKey.lease_until.is_(None), CheckoutKey.lease_until < now),
             )
-            .values(lease_until=_lease())
+            .values(lease_until=_lease(database))
         )
     return int(claimed.rowcount) == 1  # type: ignore[attr-defined]
 
 
-def _lease() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=LEASE_SECONDS)
+def _lease(database: Database) -> datetime:
+    seconds = _LEASES.get(id(database), LEASE_SECONDS)
+    return datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=seconds)
 
 
 class _Resume(Exception):
@@ -131,7 +134,7 @@ async def _place(database: Database, key: str, request_hash: str, user_id: int, 
     async with database.sessionmaker() as session, session.begin():
         # The key first: a write opens the transaction (SQLite takes its writer lock before any read).
         await session.execute(
-            insert(CheckoutKey).values(idempotency_key=key, request_hash=request_hash, lease_until=_lease())
+            insert(CheckoutKey).values(idempotency_key=key, request_hash=request_hash, lease_until=_lease(database))
         )
         cart_id = await order_service.cart_for_user(session, user_id=user_id)
         values = {"cart_id": cart_id, "order_desc": "checkout", "order_fee": order_fee(priced)}
@@ -268,6 +271,7 @@ async def finish_checkouts(database: Database, peers: PeerClient) -> int:
 @contextlib.asynccontextmanager
 async def stock_release_worker(app: FastAPI) -> AsyncIterator[None]:
     """Background task: keep retrying deferred stock releases until product-service takes them."""
+    _LEASES[id(app.state.database)] = getattr(app.state.settings, "checkout_lease_seconds", LEASE_SECONDS)
 
     async def loop() -> None:
         while True:
