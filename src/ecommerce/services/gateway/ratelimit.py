@@ -1,12 +1,16 @@
-"""Token-bucket rate limits per client and route: in Redis (shared by every replica) or in this process."""
+"""Token-bucket rate limits per client and route: in Redis (shared by every replica) or in this process (the
+chassis' `MemoryRateLimiter`, the storefront's limiter too)."""
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Protocol
 
 import structlog
+
+from ecommerce.chassis.ratelimit import MemoryRateLimiter, retry_after_header
+
+__all__ = ["MemoryRateLimiter", "RateLimiter", "RedisRateLimiter", "retry_after_header"]
 
 log = structlog.get_logger("ecommerce.gateway.ratelimit")
 
@@ -17,45 +21,6 @@ class RateLimiter(Protocol):
         ...
 
     async def close(self) -> None: ...
-
-
-class MemoryRateLimiter:
-    """Buckets in a dict: `key -> [tokens, last refill]`, swept of full, idle buckets when it grows."""
-
-    def __init__(self, max_keys: int = 100_000) -> None:
-        self.max_keys = max_keys
-        self._buckets: dict[str, list[float]] = {}
-
-    async def acquire(self, key: str, rate: float, burst: int) -> float:
-        return self.take(key, rate, burst)
-
-    def take(self, key: str, rate: float, burst: int) -> float:
-        """`acquire` without the coroutine: the in-memory bucket never waits on anything."""
-        now = time.monotonic()
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            if len(self._buckets) >= self.max_keys:
-                self._sweep(now, rate, burst)
-            bucket = self._buckets[key] = [float(burst), now]
-        tokens = min(float(burst), bucket[0] + (now - bucket[1]) * rate)
-        bucket[1] = now
-        if tokens >= 1.0:
-            bucket[0] = tokens - 1.0
-            return 0.0
-        bucket[0] = tokens
-        return (1.0 - tokens) / rate
-
-    def _sweep(self, now: float, rate: float, burst: int) -> None:
-        idle = burst / rate  # a bucket idle this long is full again: forgetting it changes nothing
-        stale = [key for key, (_, last) in self._buckets.items() if now - last > idle]
-        for key in stale:
-            del self._buckets[key]
-        if len(self._buckets) >= self.max_keys:  # still full of active clients: drop the oldest half
-            for key in list(self._buckets)[: self.max_keys // 2]:
-                del self._buckets[key]
-
-    async def close(self) -> None:
-        self._buckets.clear()
 
 
 # KEYS[1] bucket; ARGV rate, burst. Redis' own clock keeps replicas consistent. Returns {allowed, wait in ms}.
@@ -111,8 +76,3 @@ class RedisRateLimiter:
 
     async def close(self) -> None:
         await self._client.aclose()
-
-
-def retry_after_header(wait: float) -> str:
-    """Whole seconds, at least 1, for the Retry-After header."""
-    return str(max(1, math.ceil(wait)))

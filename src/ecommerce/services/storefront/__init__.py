@@ -13,6 +13,7 @@ from ecommerce.chassis.security import revocation_poller
 from ecommerce.services.storefront import api, assets, pages_account, pages_admin, pages_shop
 from ecommerce.services.storefront.headers import SecurityHeaders
 from ecommerce.services.storefront.keys import load_keyring
+from ecommerce.services.storefront.ratelimit import RateLimit
 from ecommerce.services.storefront.settings import StorefrontSettings
 from ecommerce.services.storefront.throttle import SignInBrake
 from ecommerce.services.storefront.tokens import verifier_for
@@ -20,7 +21,7 @@ from ecommerce.services.storefront.tokens import verifier_for
 
 @asynccontextmanager
 async def _keys(app: FastAPI) -> AsyncIterator[None]:
-    """Load the signing keys, the verifier over them and the sign-in brake before the first request."""
+    """Load the signing keys, the verifier over them, the sign-in brake and the rate limit before the first request."""
     settings: StorefrontSettings = app.state.settings
     app.state.keys = load_keyring(settings)
     app.state.token_verifier = verifier_for(app.state.keys, issuer=settings.jwt_issuer)
@@ -31,9 +32,17 @@ async def _keys(app: FastAPI) -> AsyncIterator[None]:
         address_free_failures=settings.signin_address_free_failures,
         max_delay=settings.signin_max_delay_seconds,
     )
-    # Starlette built the middleware stack on the lifespan's call (running now): the headers go in front of it.
+    # Starlette built the middleware stack on the lifespan's call (running now): the rate limit goes in front of it
+    # (a refused request costs nothing more), the headers in front of both (a 429 carries them too).
     stack = app.middleware_stack or app.build_middleware_stack()
-    app.middleware_stack = SecurityHeaders(stack, hsts=settings.profile == "prod")
+    limited = RateLimit(
+        stack,
+        rate=settings.rate_limit_per_second,
+        burst=settings.rate_limit_burst,
+        proxies=app.state.trusted_proxies,
+        state=app.state,
+    )
+    app.middleware_stack = SecurityHeaders(limited, hsts=settings.profile == "prod")
     try:
         yield
     finally:

@@ -1,4 +1,4 @@
-"""proxy-client's own knobs: signing keys, token lifetime, cookies and the sign-in brake."""
+"""proxy-client's own knobs: signing keys, token lifetime, cookies, the sign-in brake and the rate limit."""
 
 from __future__ import annotations
 
@@ -38,9 +38,18 @@ class StorefrontSettings(ServiceSettings):
         60.0, gt=0, validation_alias=AliasChoices("SIGNIN_MAX_DELAY_SECONDS", "signin_max_delay_seconds")
     )
     # The proxies in front of the storefront (CIDRs, comma-separated in the environment; none by default): the
-    # client is the right-most X-Forwarded-For address none of them added. The sign-in brake keys on it.
+    # client is the right-most X-Forwarded-For address none of them added. The sign-in brake and the rate limit
+    # key on it.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=AliasChoices("STOREFRONT_TRUSTED_PROXIES", "trusted_proxies")
+    )
+    # The token bucket per client (signed-in user, else client address) in front of everything under /app: enough
+    # for a browser loading a page with its script, styles and a dozen product pictures several times a second.
+    rate_limit_per_second: float = Field(
+        100.0, gt=0, validation_alias=AliasChoices("STOREFRONT_RATE_LIMIT_PER_SECOND", "rate_limit_per_second")
+    )
+    rate_limit_burst: int = Field(
+        200, ge=1, validation_alias=AliasChoices("STOREFRONT_RATE_LIMIT_BURST", "rate_limit_burst")
     )
     page_size: int = Field(12, ge=1, le=100, validation_alias=AliasChoices("STOREFRONT_PAGE_SIZE", "page_size"))
 
