@@ -147,14 +147,11 @@ def test_a_running_storefront_limits_direct_clients(running_service: Callable[..
     assert int(answers[-1].headers["retry-after"]) >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="uvicorn applies X-Forwarded-For from 127.0.0.1 itself before the app sees the peer (proxy_headers is on "
-    "by default): `ecommerce run` must serve with proxy_headers=False (chassis/http_limits.server_options)",
-)
 def test_a_running_storefront_gives_no_fresh_bucket_to_forwarded_for_from_loopback(
     running_service: Callable[..., Any],
 ) -> None:
+    """uvicorn must not apply a loopback peer's X-Forwarded-For before the app sees the peer (`ecommerce run` serves
+    with proxy_headers off); with it on, every request here got a fresh bucket."""
     service = running_service(
         "proxy-client", env={"STOREFRONT_RATE_LIMIT_PER_SECOND": "0.5", "STOREFRONT_RATE_LIMIT_BURST": "4"}
     )
