@@ -39,10 +39,36 @@ def _config(script_location: Path, connection: Connection | None = None) -> Conf
 
 
 async def upgrade(database: Database, script_location: Path, revision: str = "head") -> None:
-    """Apply migrations up to `revision`, serialised across processes that share the database."""
-    async with database.engine.begin() as conn:
-        await _lock(conn, database)
-        await conn.run_sync(lambda sync: command.upgrade(_config(script_location, sync), revision))
+    """Apply migrations up to `revision`, serialised across processes that share the database.
+
+    On SQLite the foreign keys are off while the migrations run, and checked before they commit: a table is
+    rebuilt (batch mode: create the new one, copy, drop the old, rename) and dropping a table that others refer to
+    would otherwise fire their ON DELETE actions (cascades emptying the children, RESTRICT refusing the drop).
+    SQLite ignores the pragma inside a transaction, so it is set on the connection before it begins (SQLite's own
+    procedure for changing a table's definition)."""
+    async with database.engine.connect() as conn:
+        if database.is_sqlite:
+            await conn.run_sync(_sqlite_foreign_keys, False)
+        try:
+            async with conn.begin():
+                await _lock(conn, database)
+                await conn.run_sync(lambda sync: command.upgrade(_config(script_location, sync), revision))
+                if database.is_sqlite:
+                    broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise RuntimeError(f"migrations left rows whose references are gone: {broken[:5]}")
+        finally:
+            if database.is_sqlite:
+                await conn.run_sync(_sqlite_foreign_keys, True)
+
+
+def _sqlite_foreign_keys(sync: Connection, enabled: bool) -> None:
+    """Switch SQLite's foreign keys on the connection's DBAPI connection, outside any transaction."""
+    cursor = sync.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if enabled else 'OFF'}")
+    finally:
+        cursor.close()
 
 
 async def downgrade(database: Database, script_location: Path, revision: str = "base") -> None:
@@ -74,7 +100,8 @@ def never_reuse_ids(op: Any, *tables: str) -> None:
     comes back (plain INTEGER PRIMARY KEY hands out max+1 again). PostgreSQL's sequences never go back already.
 
     SQLite only knows AUTOINCREMENT from CREATE TABLE, so the table is rebuilt (rows, ids and constraints kept);
-    only tables no foreign key cascades from may be rebuilt this way (dropping one would cascade the delete).
+    `upgrade` runs with the foreign keys off, so tables others refer to may be rebuilt too (their children keep
+    their rows and references), and checks every reference before it commits.
     """
     if op.get_bind().dialect.name != "sqlite":
         return

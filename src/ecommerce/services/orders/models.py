@@ -25,6 +25,7 @@ class OrderBase(Base):
 
 class Cart(TimestampMixin, OrderBase):
     __tablename__ = "carts"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     cart_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
@@ -37,6 +38,7 @@ class Order(TimestampMixin, OrderBase):
             "order_status IN ('CREATED', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED')", name="status_known"
         ),
         CheckConstraint("order_fee >= 0", name="fee_not_negative"),
+        {"sqlite_autoincrement": True},
     )
 
     order_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -22,6 +22,7 @@ class ProductBase(Base):
 
 class Category(TimestampMixin, ProductBase):
     __tablename__ = "categories"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     category_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     parent_category_id: Mapped[int | None] = mapped_column(
