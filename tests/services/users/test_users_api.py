@@ -83,12 +83,14 @@ async def snapshot(client: httpx.AsyncClient) -> list[Any]:
 
 
 # Only proxy-client checks passwords: with its service token and no user's.
-SIGN_IN = {"Authorization": "", **service_headers("proxy-client", "user-service")}
+def _sign_in() -> dict[str, str]:
+    """proxy-client's service token alone, minted per call (a token minted at import expires during a long run)."""
+    return {"Authorization": "", **service_headers("proxy-client", "user-service")}
 
 
 async def verify(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
     body = {"username": username, "password": password}
-    return await client.post(f"{BASE}/credentials/verify", json=body, headers=SIGN_IN)
+    return await client.post(f"{BASE}/credentials/verify", json=body, headers=_sign_in())
 
 
 # --- shapes of the seeded data --------------------------------------------------------------------------
@@ -192,8 +194,8 @@ async def test_unknown_user_costs_a_bcrypt_check_too(
 
 async def test_verify_needs_both_fields(client: httpx.AsyncClient) -> None:
     for body in ({}, {"username": "admin"}, {"password": "admin-demo"}, {"username": "", "password": "x"}, []):
-        assert_error(await client.post(f"{BASE}/credentials/verify", json=body, headers=SIGN_IN), 400)
-    malformed = await client.post(f"{BASE}/credentials/verify", content=b"{nope", headers=_json() | SIGN_IN)
+        assert_error(await client.post(f"{BASE}/credentials/verify", json=body, headers=_sign_in()), 400)
+    malformed = await client.post(f"{BASE}/credentials/verify", content=b"{nope", headers=_json() | _sign_in())
     assert_error(malformed, 400)
 
 
