@@ -4,6 +4,7 @@ and rotating X-Forwarded-For gains nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -122,6 +123,14 @@ async def test_a_forged_token_counts_against_the_address(shop: Callable[..., Any
         forged = [f"Bearer {token_for(client, 50 + i, f'user{i}')[:-4]}AAAA" for i in range(BURST + 2)]
         answers = [(await client.get(PATH, headers={"Authorization": f})).status_code for f in forged]
         assert answers == [200] * BURST + [429] * 2
+
+
+async def test_a_refreshed_rate_applies_at_once(shop: Callable[..., Any]) -> None:
+    async with shop("203.0.113.80") as client:
+        assert await statuses(client, BURST + 1) == [200] * BURST + [429]
+        client.app.state.settings.rate_limit_per_second = 1000.0  # what POST /app/actuator/refresh does, in place
+        await asyncio.sleep(0.01)  # ten tokens at the new rate, none at the old
+        assert await statuses(client, 1) == [200]
 
 
 def test_rate_limit_settings() -> None:

@@ -37,8 +37,7 @@ async def _keys(app: FastAPI) -> AsyncIterator[None]:
     stack = app.middleware_stack or app.build_middleware_stack()
     limited = RateLimit(
         stack,
-        rate=settings.rate_limit_per_second,
-        burst=settings.rate_limit_burst,
+        settings=settings,
         proxies=app.state.trusted_proxies,
         state=app.state,
     )

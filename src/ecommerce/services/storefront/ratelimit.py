@@ -11,6 +11,7 @@ token nor a rotated X-Forwarded-For buys a fresh bucket. Users and addresses nev
 Everything is limited, pages and static files included: one page with its script, styles and pictures is about 20
 requests, far below the default burst, and the product pictures are drawn per request. Plain ASGI, put in front of
 the app's middleware stack at start-up, so a refused request costs no routing, no body read and no telemetry.
+Rate and burst are read per request: `POST /app/actuator/refresh` changes them (they match `*rate_limit*`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ecommerce.chassis.forwarded import TrustedProxies
 from ecommerce.chassis.ratelimit import MemoryRateLimiter, retry_after_header
 from ecommerce.chassis.security import TokenError, TokenVerifier, bearer_token
 from ecommerce.services.storefront.auth import SESSION_COOKIE
+from ecommerce.services.storefront.settings import StorefrontSettings
 
 RATE_LIMITED = Counter("storefront_rate_limited", "Requests refused by the storefront's rate limit", ["application"])
 
@@ -36,14 +38,12 @@ class RateLimit:
         self,
         app: ASGIApp,
         *,
-        rate: float,
-        burst: int,
+        settings: StorefrontSettings,
         proxies: TrustedProxies,
         state: State,
     ) -> None:
         self.app = app
-        self.rate = rate
-        self.burst = burst
+        self.settings = settings  # rate and burst read per request: a config refresh changes them in place
         self.proxies = proxies
         self.state = state  # the app's: its token verifier is read per request
         self.limiter = MemoryRateLimiter()  # idle buckets are forgotten: memory stays bounded
@@ -52,7 +52,10 @@ class RateLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        wait = self.limiter.take(await self.client_key(scope), self.rate, self.burst)
+        settings = self.settings
+        wait = self.limiter.take(
+            await self.client_key(scope), settings.rate_limit_per_second, settings.rate_limit_burst
+        )
         if wait > 0:
             RATE_LIMITED.labels("proxy-client").inc()
             refusal = error_response(scope, 429, "Too many requests", {"Retry-After": retry_after_header(wait)})
