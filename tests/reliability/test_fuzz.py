@@ -3,6 +3,9 @@
 Each component runs in-process over ASGI (its app from `create_app`, a temporary SQLite database, the demo rows);
 the services it calls are real processes. For every documented operation, generated requests must get:
 no 5xx, a response that matches the documented schema and content type, and the one error body on every 4xx.
+Each generated request is also sent again with a string of its query, body or path made hostile: one holding NUL
+(never storable in PostgreSQL: a 4xx with the error body, never a 2xx or a 5xx) and one of characters outside the
+Basic Multilingual Plane (emoji, musical symbols: never a 5xx), since random generation seldom makes either.
 
 `RELIABILITY_FUZZ_EXAMPLES` (default 25) bounds the examples per operation.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +108,69 @@ def fuzz(operation: Any, headers: dict[str, str]) -> None:
             response, checks=[not_a_server_error, response_schema_conformance, content_type_conformance]
         )
         error_body_on_4xx(response, case)
+        for hostile in HOSTILE:
+            for variant in hostile_variants(case, hostile.text):
+                answer = variant.call(headers=headers)
+                where = f"{variant.method} {variant.path} with {hostile.text!r}: {answer.status_code}"
+                assert answer.status_code < 500, f"{where} {answer.content[:300]!r}"
+                if hostile.refused:
+                    assert 400 <= answer.status_code < 500, where
+                error_body_on_4xx(answer, variant)
 
     run()
+
+
+@dataclass(frozen=True)
+class Hostile:
+    """A string random generation seldom makes, and whether it must be refused (4xx) wherever it is sent."""
+
+    text: str
+    refused: bool
+
+
+HOSTILE = (Hostile("nul\x00byte", refused=True), Hostile("astral \U0001f600\U0001d11e\U00010348", refused=False))
+
+
+def hostile_variants(case: Any, text: str) -> Iterator[Any]:
+    """Copies of `case`, each with the first string of its query, its body or its path parameters set to `text`."""
+    for part in ("query", "body", "path_parameters"):
+        value = getattr(case, part)
+        if part == "body" and not isinstance(value, (dict, list, str)):
+            continue
+        changed, done = _replace_first_string(value, text)
+        if not done:
+            continue
+        fields = {name: getattr(case, name) for name in ("query", "body", "path_parameters")}
+        fields[part] = changed
+        yield type(case)(
+            case.operation,
+            case.method,
+            case.path,
+            path_parameters=dict(fields["path_parameters"] or {}),
+            headers=case.headers.copy() if case.headers is not None else None,
+            cookies=dict(case.cookies or {}),
+            query=dict(fields["query"] or {}),
+            body=fields["body"],
+            media_type=case.media_type,
+        )
+
+
+def _replace_first_string(value: Any, text: str) -> tuple[Any, bool]:
+    if isinstance(value, str):
+        return text, True
+    if isinstance(value, dict):
+        copy = dict(value)
+        for key, item in value.items():
+            copy[key], done = _replace_first_string(item, text)
+            if done:
+                return copy, True
+    if isinstance(value, list):
+        items = list(value)
+        for index, item in enumerate(value):
+            items[index], done = _replace_first_string(item, text)
+            if done:
+                return items, True
+    return value, False
 
 
 def storefront_user(spec: Any, overrides: dict[str, Any], tmp_path: Path) -> dict[str, str]:
