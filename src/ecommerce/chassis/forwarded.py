@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator
+from pydantic_settings import NoDecode
 
 LOOPBACK = ("127.0.0.0/8", "::1/128")
 _MAX_VERDICTS = 4096
@@ -60,3 +64,16 @@ def _within(address: str, networks: tuple[_Network, ...]) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return any(ip in network for network in networks)
+
+
+def _split(value: Any) -> Any:
+    return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+
+def _check(networks: list[str]) -> list[str]:
+    TrustedProxies(networks)  # a malformed network stops the component at start, not at the first request
+    return networks
+
+
+# A settings field of trusted proxy networks: CIDRs, comma-separated in the environment.
+ProxyNetworks = Annotated[list[str], NoDecode, BeforeValidator(_split), AfterValidator(_check)]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import NoDecode
+from pydantic import AliasChoices, Field
 
 from ecommerce.chassis import ServiceSettings
-from ecommerce.chassis.forwarded import LOOPBACK, TrustedProxies
+from ecommerce.chassis.forwarded import LOOPBACK, ProxyNetworks
 
 
 class GatewaySettings(ServiceSettings):
@@ -27,17 +26,6 @@ class GatewaySettings(ServiceSettings):
     )
     # The proxies in front of the gateway (CIDRs, comma-separated in the environment) whose X-Forwarded-* headers are
     # believed when trust_forwarded_for is on: the client is the right-most address none of them added.
-    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+    trusted_proxies: ProxyNetworks = Field(
         list(LOOPBACK), validation_alias=AliasChoices("GATEWAY_TRUSTED_PROXIES", "trusted_proxies")
     )
-
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _split_networks(cls, value: Any) -> Any:
-        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _check_networks(cls, value: list[str]) -> list[str]:
-        TrustedProxies(value)  # a malformed network stops the gateway at start, not at the first request
-        return value

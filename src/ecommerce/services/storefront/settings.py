@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import NoDecode
+from pydantic import AliasChoices, Field
 
 from ecommerce.chassis import ServiceSettings
-from ecommerce.chassis.forwarded import TrustedProxies
+from ecommerce.chassis.forwarded import ProxyNetworks
 
 
 class StorefrontSettings(ServiceSettings):
@@ -40,7 +38,7 @@ class StorefrontSettings(ServiceSettings):
     # The proxies in front of the storefront (CIDRs, comma-separated in the environment; none by default): the
     # client is the right-most X-Forwarded-For address none of them added. The sign-in brake and the rate limit
     # key on it.
-    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+    trusted_proxies: ProxyNetworks = Field(
         default_factory=list, validation_alias=AliasChoices("STOREFRONT_TRUSTED_PROXIES", "trusted_proxies")
     )
     # The token bucket per client (signed-in user, else client address) in front of everything under /app: enough
@@ -57,14 +55,3 @@ class StorefrontSettings(ServiceSettings):
     def secure_cookies(self) -> bool:
         """Whether cookies carry the Secure flag."""
         return self.profile != "dev" if self.cookie_secure is None else self.cookie_secure
-
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _split_networks(cls, value: Any) -> Any:
-        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _check_networks(cls, value: list[str]) -> list[str]:
-        TrustedProxies(value)  # a malformed network stops the storefront at start, not at the first sign-in
-        return value
