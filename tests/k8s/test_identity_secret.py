@@ -139,3 +139,16 @@ def test_docker_compose_gives_every_component_the_same_identity_and_prometheus_i
     password = next(iter(components.values()))["environment"]["PROMETHEUS_PASSWORD"]
     for job in prometheus["scrape_configs"]:
         assert job["basic_auth"] == {"username": "prometheus", "password": password}
+
+
+def test_the_edge_believes_forwarded_for_only_from_the_cluster_networks(docs: list[Doc]) -> None:
+    """Behind the ingress every client arrives from the controller's address: unless the gateway and the storefront
+    believe the entries the cluster's proxies add, every shopper shares one rate-limit bucket and sign-in brake."""
+    config = {d["metadata"]["name"]: d["data"] for d in by_kind(docs, "ConfigMap")}
+    networks = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+    assert config["api-gateway-config"]["GATEWAY_TRUST_FORWARDED_FOR"] == "true"
+    assert config["api-gateway-config"]["GATEWAY_TRUSTED_PROXIES"] == networks
+    assert config["proxy-client-config"]["STOREFRONT_TRUSTED_PROXIES"] == networks
+    for name, data in config.items():
+        if name not in ("api-gateway-config", "proxy-client-config", "proxy-client-eureka-config"):
+            assert not any("TRUST" in key for key in data), name
