@@ -22,7 +22,7 @@ from fastapi.params import Depends as DependsParam
 
 from ecommerce.chassis.errors import Forbidden, Unauthorized
 from ecommerce.chassis.identity import SERVICE_TOKEN_HEADER, Caller, IdentityError, ServiceTokenVerifier
-from ecommerce.chassis.security import Principal, _authenticate, bearer_token
+from ecommerce.chassis.security import Principal, authenticate, bearer_token
 
 UserRule = Literal["user", "admin", "none"]
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ecommerce"'}
@@ -103,7 +103,7 @@ def require_service(*components: str) -> DependsParam:
 async def _access(request: Request, caller: Caller | None, allowed: frozenset[str], users: UserRule) -> Access:
     token = bearer_token(request.headers.get("authorization"))
     if token is not None:
-        user = await _authenticate(request, token)
+        user = await authenticate(request, token)
         if users == "none" or (users == "admin" and not user.is_admin):
             raise Forbidden("Not allowed for this user")
         return Access(user, caller)

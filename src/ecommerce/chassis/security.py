@@ -342,7 +342,8 @@ async def _poll_revocations(app: FastAPI, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-async def _authenticate(request: Request, token: str) -> Principal:
+async def authenticate(request: Request, token: str) -> Principal:
+    """The principal of `token` by the app's verifier: 401 for a bad token, 503 when the keys cannot be fetched."""
     verifier = get_verifier(request.app)
     if not verifier.keys.configured:
         raise Unauthorized("Token verification is not configured", headers=_CHALLENGE)
@@ -359,13 +360,13 @@ async def current_user(request: Request) -> Principal:
     token = bearer_token(request.headers.get("authorization"))
     if token is None:
         raise Unauthorized("Sign-in required", headers=_CHALLENGE)
-    return await _authenticate(request, token)
+    return await authenticate(request, token)
 
 
 async def optional_user(request: Request) -> Principal | None:
     """The signed-in user, or None without a token; 401 for a bad token."""
     token = bearer_token(request.headers.get("authorization"))
-    return None if token is None else await _authenticate(request, token)
+    return None if token is None else await authenticate(request, token)
 
 
 def require_roles(*roles: str) -> DependsParam:
