@@ -124,6 +124,10 @@ CALLS: dict[tuple[str, str], Rights] = {
     ("rotate-secrets.sh", "exec statefulset/postgres"): EXEC | rights("apps", "statefulsets", "get"),
     ("rotate-secrets.sh", "rollout restart deployment/*"): PATCH_DEPLOYMENT,
     ("rotate-secrets.sh", "rollout status deployment/*"): ROLLOUT_STATUS,
+    # scripts/lib/identity.sh: `rotate-secrets.sh identity` restarts every component through kube::workload
+    # (`* *` is how the scan splits "$(kube::workload ...)"): nine Deployments and the registry's StatefulSet.
+    ("identity.sh", "rollout restart * *"): PATCH_DEPLOYMENT | rights("apps", "statefulsets", "get", "patch"),
+    ("identity.sh", "rollout status * *"): ROLLOUT_STATUS | rights("apps", "statefulsets", "get", "list", "watch"),
     # Health and access.
     ("health-check.sh", "get * *"): GET_DEPLOYMENT | rights("apps", "statefulsets", "get"),  # kube::workload
     ("health-check.sh", "get endpoints *"): rights("", "endpoints", "get"),
