@@ -97,11 +97,13 @@ health_check() {
       failed=1
     fi
   done
-  # The registry page is the operator's: the pod holds OPERATOR_PASSWORD (identity-secret).
-  # shellcheck disable=SC2016  # expanded by the pod's shell
-  kubectl exec -n "${NAMESPACE}" "$(first_pod api-gateway)" -- sh -c \
-    'wget -q -T 5 -O- --auth-no-challenge --user=operator --password="$OPERATOR_PASSWORD" http://service-discovery:8761/eureka/' \
-    >/dev/null
+  # The registry page is the operator's: the pod holds OPERATOR_PASSWORD (identity-secret). Python reads it from
+  # its own environment, so the password is on no command line (wget --password would show it in ps).
+  kubectl exec -n "${NAMESPACE}" "$(first_pod api-gateway)" -- python3 -c \
+    'import base64, os, urllib.request
+token = base64.b64encode(("operator:" + os.environ["OPERATOR_PASSWORD"]).encode()).decode()
+request = urllib.request.Request("http://service-discovery:8761/eureka/", headers={"Authorization": "Basic " + token})
+urllib.request.urlopen(request, timeout=5).read()' >/dev/null
   return "${failed}"
 }
 
