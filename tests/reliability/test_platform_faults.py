@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from reliability_support import Shop, new_shop, wait_until
-from shop_testing import free_port, start_service
+from shop_testing import free_port, operator_headers, start_service
 
 pytestmark = pytest.mark.slow
 
@@ -28,9 +28,12 @@ FAST_LEASES = {
 
 
 def registry_instances(registry_url: str, app: str) -> list[str]:
-    answer = httpx.get(f"{registry_url}/eureka/apps/{app}", headers={"Accept": "application/json"}, timeout=3)
+    """The UP instances of `app`, read as the operator (the registry answers proven callers only)."""
+    headers = {"Accept": "application/json", **operator_headers()}
+    answer = httpx.get(f"{registry_url}/eureka/apps/{app}", headers=headers, timeout=3)
     if answer.status_code == 404:
         return []
+    assert answer.status_code == 200, (answer.status_code, answer.text)
     instances = answer.json()["application"]["instance"]
     instances = instances if isinstance(instances, list) else [instances]
     return sorted(str(i["instanceId"]) for i in instances if i.get("status") == "UP")
@@ -129,6 +132,14 @@ def test_the_registry_down_keeps_cached_routes_working(platform: Shop) -> None:
     assert httpx.get(f"{platform.urls['api-gateway']}/actuator/health/liveness").status_code == 200
 
 
+def refresh(product_url: str) -> list[str]:
+    """product-service's refresh, called as the operator (refresh is the operator's): the settings it changed."""
+    answer = httpx.post(f"{product_url}/product-service/actuator/refresh", headers=operator_headers(), timeout=10)
+    assert answer.status_code == 200, (answer.status_code, answer.text)
+    changed: list[str] = answer.json()
+    return changed
+
+
 def test_the_config_server_down_at_start_then_back(tmp_path: Path) -> None:
     """Defaults first; the values arrive with the next refresh once the config server is back."""
     repo = tmp_path / "repo"
@@ -147,8 +158,7 @@ def test_the_config_server_down_at_start_then_back(tmp_path: Path) -> None:
     try:
         assert time.monotonic() - started < 30
         assert "config server unavailable" in product.logs()
-        refresh = f"{product.url}/product-service/actuator/refresh"
-        assert httpx.post(refresh, timeout=10).json() == []  # still down: nothing changes, nothing fails
+        assert refresh(product.url) == []  # still down: nothing changes, nothing fails
         assert httpx.get(f"{product.url}/product-service/api/products/1").status_code == 200
         config = start_service(
             "cloud-config-server",
@@ -157,9 +167,9 @@ def test_the_config_server_down_at_start_then_back(tmp_path: Path) -> None:
             data_dir=tmp_path / "config",
             health_path="/actuator/health",
         )
-        changed = httpx.post(refresh, timeout=10).json()
+        changed = refresh(product.url)
         assert "peer_timeout_seconds" in changed, changed
-        assert httpx.post(refresh, timeout=10).json() == []  # applied once
+        assert refresh(product.url) == []  # applied once
     finally:
         if config is not None:
             config.stop()
