@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
+from shop_testing import operator_headers
 
 from ecommerce import components
 from ecommerce.chassis import create_app
@@ -17,12 +18,27 @@ from ecommerce.services.config import SPEC as CONFIG_SPEC
 async def test_config_server_answers_404_for_a_name_too_long_for_the_file_system(
     make_client: Callable[..., Any],
 ) -> None:
-    async with make_client(CONFIG_SPEC) as client:
-        for path in (f"/{'a' * 300}/default", f"/{'a' * 300}-dev.yml", f"/x/{'b' * 300}/main"):
+    """Names and labels longer than a file name may be are documents or folders that are not there, never a 500.
+
+    Asked as the operator, who may read every application's documents, so the request reaches the files.
+    """
+    long_names = (
+        f"/{'a' * 300}/default",
+        f"/{'a' * 300}-dev.yml",
+        f"/x/{'b' * 300}/main",
+        f"/x/default/{'c' * 300}",
+        f"/{'c' * 300}/x-default.yml",
+    )
+    async with make_client(CONFIG_SPEC, headers=operator_headers()) as client:
+        for path in long_names:
             answer = await client.get(path)
             assert answer.status_code in (200, 404), (path, answer.status_code, answer.text[:200])
             if answer.status_code == 404:
                 assert answer.json()["msg"]
+        # The one error body for a document name the server cannot read at all.
+        answer = await client.get(f"/{'a' * 300}.yml")
+        assert answer.status_code == 404, answer.text[:200]
+        assert answer.json()["msg"]
 
 
 def test_every_openapi_document_builds_without_warnings(tmp_path: Path) -> None:

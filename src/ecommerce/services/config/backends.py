@@ -32,6 +32,14 @@ class Snapshot:
     origin: str  # what a property source's name starts with: relative to the repository, never a server path
 
 
+def _is_dir(path: Path) -> bool:
+    """A label too long for the file system (OSError) is a folder that is not there, like any other label."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 class FolderBackend:
     """Files in a folder; a label that names a subfolder selects it, any other label is ignored."""
 
@@ -39,7 +47,7 @@ class FolderBackend:
         self.root = root
 
     async def snapshot(self, label: str | None) -> Snapshot:
-        if label and _SAFE_LABEL.match(label) and ".." not in label and (self.root / label).is_dir():
+        if label and _SAFE_LABEL.match(label) and ".." not in label and _is_dir(self.root / label):
             return Snapshot(self.root / label, label, None, f"{label}/")
         return Snapshot(self.root, label, None, "")
 
