@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from reliability_support import Shop, running_shop, set_faults, wait_until
+from shop_testing import admin_headers, jwks_url, prometheus_headers
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +19,9 @@ PRODUCT_ACTUATOR = "/product-service/actuator"
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    env = {"PEER_TIMEOUT_SECONDS": "0.5", "PEER_RETRIES": "0"}
+    # No storefront here: the services trust the tests' user-token key, so an administrator's token lists everyone's
+    # favourites.
+    env = {"PEER_TIMEOUT_SECONDS": "0.5", "PEER_RETRIES": "0", "JWT_JWKS_URL": jwks_url()}
     names = ("user-service", "product-service", "favourite-service")
     with running_shop(tmp_path_factory.mktemp("peer-faults"), names, env) as shop:
         yield shop
@@ -26,12 +29,18 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
 
 def favourites(shop: Shop) -> tuple[int, list[dict[str, object]], float]:
     started = time.monotonic()
-    answer = httpx.get(f"{shop.urls['favourite-service']}/favourite-service/api/favourites", timeout=15)
+    answer = httpx.get(
+        f"{shop.urls['favourite-service']}/favourite-service/api/favourites", headers=admin_headers(), timeout=15
+    )
     return answer.status_code, answer.json().get("collection", []), time.monotonic() - started
 
 
 def circuit(shop: Shop) -> float:
-    text = httpx.get(f"{shop.urls['favourite-service']}/favourite-service/actuator/prometheus").text
+    answer = httpx.get(
+        f"{shop.urls['favourite-service']}/favourite-service/actuator/prometheus", headers=prometheus_headers()
+    )
+    assert answer.status_code == 200, (answer.status_code, answer.text)  # a scrape needs Prometheus' credential
+    text = answer.text
     found = re.search(r'circuit_breaker_state\{application="favourite-service",peer="product-service"\} (\S+)', text)
     return float(found.group(1)) if found else 0.0
 
