@@ -26,7 +26,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from reliability_support import Shop, new_shop
-from shop_testing import free_port, require
+from shop_testing import admin_headers, free_port, jwks_url, require, user_headers
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -103,7 +103,8 @@ async def shop(cluster: ThrowawayCluster, tmp_path_factory: pytest.TempPathFacto
             await admin.execute(f'CREATE DATABASE "{name.split("-")[0]}db"')
     finally:
         await admin.close()
-    env = {"PEER_TIMEOUT_SECONDS": "2", "PEER_RETRIES": "1", "DB_POOL_TIMEOUT": "2"}
+    # No storefront here: the services trust the tests' user-token key (shoppers check out, the admin inspects).
+    env = {"PEER_TIMEOUT_SECONDS": "2", "PEER_RETRIES": "1", "DB_POOL_TIMEOUT": "2", "JWT_JWKS_URL": jwks_url()}
     for name in CHECKOUT_SERVICES:
         env[f"{name.upper().replace('-', '_')}_DATABASE_URL"] = cluster.url(f"{name.split('-')[0]}db")
     shop = new_shop(tmp_path_factory.mktemp("pg-restart"), CHECKOUT_SERVICES, env)
@@ -139,7 +140,7 @@ async def until(predicate: Any, timeout: float, message: str) -> None:
 async def test_checkouts_survive_a_database_restart(cluster: ThrowawayCluster, shop: Shop) -> None:
     async with httpx.AsyncClient(timeout=30) as http:
         body = {"productTitle": "Restart", "priceUnit": 2.5, "quantity": UNITS, "category": {"categoryId": 1}}
-        created = await http.post(url(shop, "product-service", "/api/products"), json=body)
+        created = await http.post(url(shop, "product-service", "/api/products"), json=body, headers=admin_headers())
         assert created.status_code == 201, created.text
         product = created.json()["productId"]
         answers: list[tuple[str, int, dict[str, Any] | None]] = []
@@ -153,7 +154,7 @@ async def test_checkouts_survive_a_database_restart(cluster: ThrowawayCluster, s
                     answer = await http.post(
                         url(shop, "order-service", "/api/orders/checkout"),
                         json=checkout,
-                        headers={"Idempotency-Key": key},
+                        headers={**user_headers(user), "Idempotency-Key": key},  # each checks out for themselves
                     )
                     status = answer.status_code
                     payload = (
@@ -208,7 +209,8 @@ async def _not(awaitable: Any) -> bool:
 async def _inconsistency(http: httpx.AsyncClient, shop: Shop, product: int, placed: set[int]) -> str | None:
     """None when every 201 order is there and live, every live order has its payment and shipment, and the stock
     adds up; else what is wrong."""
-    listed = await http.get(url(shop, "order-service", "/api/orders"))
+    admin = admin_headers()  # every shopper's orders, payments and shipments
+    listed = await http.get(url(shop, "order-service", "/api/orders"), headers=admin)
     if listed.status_code != 200:
         return f"orders: {listed.status_code}"
     orders = [o for o in listed.json()["collection"] if any(line["productId"] == product for line in o["orderLines"])]
@@ -218,8 +220,10 @@ async def _inconsistency(http: httpx.AsyncClient, shop: Shop, product: int, plac
     for order in live.values():
         if order["orderStatus"] != "CREATED" or order["paymentId"] is None:
             return f"order {order['orderId']} is {order['orderStatus']} with payment {order['paymentId']}"
-        payment = await http.get(url(shop, "payment-service", f"/api/payments/{order['paymentId']}"))
-        shipment = await http.get(url(shop, "shipping-service", f"/api/shippings/orders/{order['orderId']}"))
+        payment = await http.get(url(shop, "payment-service", f"/api/payments/{order['paymentId']}"), headers=admin)
+        shipment = await http.get(
+            url(shop, "shipping-service", f"/api/shippings/orders/{order['orderId']}"), headers=admin
+        )
         if payment.status_code != 200 or shipment.status_code != 200:
             return f"order {order['orderId']}: payment {payment.status_code}, shipment {shipment.status_code}"
     sold = sum(line["quantity"] for o in live.values() for line in o["orderLines"] if line["productId"] == product)
