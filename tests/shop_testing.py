@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ecommerce.chassis.identity import SERVICE_TOKEN_HEADER, MeshSecrets, ServiceTokens
+from ecommerce.chassis.identity import SERVICE_TOKEN_HEADER, MeshSecrets, ServiceTokens, dev_secrets
 from ecommerce.chassis.security import USER_TOKEN_AUDIENCE, USER_TOKEN_ISSUER, JwksCache, TokenVerifier
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,14 +64,21 @@ def basic_headers(user: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
-def operator_headers() -> dict[str, str]:
-    """The operator's management credential."""
-    return basic_headers("operator", TEST_SECRETS["OPERATOR_PASSWORD"])
+def data_folder_secrets(data_dir: Path) -> dict[str, str]:
+    """The identity secrets of a shop on `data_dir` (`ecommerce up` generates them into identity.DEV_SECRETS_FILE
+    before any component starts; created here when nothing has yet), for tests of a shop that does not run on
+    TEST_SECRETS."""
+    return dev_secrets(data_dir)
 
 
-def prometheus_headers() -> dict[str, str]:
-    """Prometheus' scrape credential."""
-    return basic_headers("prometheus", TEST_SECRETS["PROMETHEUS_PASSWORD"])
+def operator_headers(secrets_: Mapping[str, str] = TEST_SECRETS) -> dict[str, str]:
+    """The operator's management credential (of the session's secrets unless others are given)."""
+    return basic_headers("operator", secrets_["OPERATOR_PASSWORD"])
+
+
+def prometheus_headers(secrets_: Mapping[str, str] = TEST_SECRETS) -> dict[str, str]:
+    """Prometheus' scrape credential (of the session's secrets unless others are given)."""
+    return basic_headers("prometheus", secrets_["PROMETHEUS_PASSWORD"])
 
 
 @functools.cache

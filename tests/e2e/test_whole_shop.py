@@ -10,10 +10,11 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
+from shop_testing import data_folder_secrets, operator_headers
 
 from ecommerce.local.procfs import pid_listening_on
 
@@ -46,8 +47,15 @@ def _wait(check: Any, timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+class UpShop(NamedTuple):
+    """The running `ecommerce up` and the operator's credential of its data folder (the registry wants a proof)."""
+
+    process: subprocess.Popen[bytes]
+    operator: dict[str, str]
+
+
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[bytes]]:
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpShop]:
     folder = tmp_path_factory.mktemp("shop")
     log = (folder / "up.log").open("wb")
     process = subprocess.Popen(
@@ -68,10 +76,11 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[
     )
     try:
         _wait(lambda: b"The shop is up" in (folder / "up.log").read_bytes(), 180, "the shop to come up")
+        operator = operator_headers(data_folder_secrets(folder / "data"))
         # Every instance is ready; give the registry's clients a renewal or two to see each other.
-        _wait(lambda: len(_product_instances()) == 2, 60, "both product-service instances in the registry")
+        _wait(lambda: len(_product_instances(operator)) == 2, 60, "both product-service instances in the registry")
         _wait(_can_sign_in, 60, "the storefront to reach user-service")
-        yield process
+        yield UpShop(process, operator)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -90,16 +99,20 @@ def _can_sign_in() -> bool:
     return answer.status_code == 200
 
 
-def _product_instances() -> list[str]:
-    answer = httpx.get(f"{REGISTRY}/apps/PRODUCT-SERVICE", headers={"Accept": "application/json"}, timeout=2)
-    if answer.status_code != 200:
+def _product_instances(operator: dict[str, str]) -> list[str]:
+    """product-service's UP instances, read as the operator."""
+    answer = httpx.get(
+        f"{REGISTRY}/apps/PRODUCT-SERVICE", headers={"Accept": "application/json", **operator}, timeout=2
+    )
+    if answer.status_code == 404:  # none registered yet
         return []
+    assert answer.status_code == 200, (answer.status_code, answer.text)
     instances = answer.json()["application"]["instance"]
     instances = instances if isinstance(instances, list) else [instances]
     return sorted(i["instanceId"] for i in instances if i["status"] == "UP")
 
 
-def test_a_purchase_through_the_gateway(shop: subprocess.Popen[bytes]) -> None:
+def test_a_purchase_through_the_gateway(shop: UpShop) -> None:
     with httpx.Client(base_url=GATEWAY, timeout=10) as client:
         assert client.get("/product-service/api/products/1").json()["productTitle"] == "asus"
         assert client.get("/user-service/api/users").status_code == 401  # user administration needs an admin
@@ -127,8 +140,11 @@ def test_a_purchase_through_the_gateway(shop: subprocess.Popen[bytes]) -> None:
         assert order_after["orderStatus"] == "PAID"
 
 
-def test_the_gateway_keeps_answering_when_an_instance_dies(shop: subprocess.Popen[bytes]) -> None:
-    assert len(_wait(lambda: len(_product_instances()) == 2 and _product_instances(), 30, "two instances")) == 2
+def test_the_gateway_keeps_answering_when_an_instance_dies(shop: UpShop) -> None:
+    def instances() -> list[str]:
+        return _product_instances(shop.operator)
+
+    assert len(_wait(lambda: len(instances()) == 2 and instances(), 30, "two instances")) == 2
     victim = _pid_listening_on(8510)
     failures: list[str] = []
     served = 0
@@ -149,7 +165,7 @@ def test_the_gateway_keeps_answering_when_an_instance_dies(shop: subprocess.Pope
     try:
         time.sleep(2)
         os.kill(victim, signal.SIGKILL)
-        remaining = _wait(lambda: len(_product_instances()) == 1 and _product_instances(), 30, "the eviction")
+        remaining = _wait(lambda: len(instances()) == 1 and instances(), 30, "the eviction")
         time.sleep(2)
     finally:
         stop.set()
