@@ -24,7 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from shop_testing import RunningService, free_port, start_service
+from shop_testing import RunningService, data_folder_secrets, free_port, start_service
 
 from ecommerce.local.monitoring import LocalMonitoring
 
@@ -162,6 +162,12 @@ class TelemetryShop:
         return self.urls["api-gateway"]
 
     @property
+    def secrets(self) -> dict[str, str]:
+        """The shop's identity secrets: its data folder's, as `ecommerce up` gives them to every component and to
+        the local Prometheus (which reads its password from the same folder)."""
+        return data_folder_secrets(self.data_dir)
+
+    @property
     def prometheus(self) -> str:
         assert self.monitoring is not None
         return self.monitoring.prometheus_url
@@ -178,6 +184,7 @@ class TelemetryShop:
             "OTEL_TRACES_SAMPLER_ARG": "1",
             "OTEL_BSP_SCHEDULE_DELAY": "200",  # milliseconds: spans reach the receiver quickly
             "ECOMMERCE_ACCESS_LOG": "true",
+            **self.secrets,  # instead of the session's TEST_SECRETS: Prometheus must scrape with the same ones
         }
 
     def start(self) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from shop_testing import ROOT, require
+from shop_testing import ROOT, operator_headers, require
 from telemetry_shop import ALL, ReceivedSpan, TelemetryShop, wait_for
 
 pytestmark = pytest.mark.slow
@@ -109,7 +109,9 @@ def purchases(shop: TelemetryShop) -> list[Purchase]:
     HighResponseTime threshold: the alert rules must stay quiet for a healthy shop.
     """
     done = []
-    with httpx.Client(base_url=shop.urls["cloud-config-server"], timeout=10) as config:
+    # The config server answers proven callers only; the operator may read every application's documents.
+    operator = operator_headers(shop.secrets)
+    with httpx.Client(base_url=shop.urls["cloud-config-server"], headers=operator, timeout=10) as config:
         for name in ALL * 2:
             assert config.get(f"/{name}/dev").status_code == 200
     with httpx.Client(base_url=shop.gateway, timeout=30) as http:
