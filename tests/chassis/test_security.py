@@ -70,6 +70,7 @@ class JwksServer:
         self.keys: list[dict[str, Any]] = []
         self.hits = 0
         self.port = 0
+        self.delay = 0.0  # seconds each answer takes
 
     @property
     def url(self) -> str:
@@ -77,6 +78,7 @@ class JwksServer:
 
     async def _jwks(self, _request: Request) -> JSONResponse:
         self.hits += 1
+        await asyncio.sleep(self.delay)
         return JSONResponse({"keys": self.keys})
 
     @contextlib.asynccontextmanager
@@ -129,6 +131,21 @@ async def test_keys_fetched_once_and_tokens_cached(jwks: JwksServer, rsa_key: Si
     verifier = TokenVerifier(JwksCache(jwks.url))
     for sub in ("a", "b", "a", "b"):
         await verifier.verify(rsa_key.sign(sub))
+    assert jwks.hits == 1
+
+
+async def test_requests_arriving_during_the_first_fetch_wait_for_its_keys(
+    jwks: JwksServer, rsa_key: SigningKey
+) -> None:
+    """A component's first burst of user requests (a page asking for five shipments at once) all verify.
+
+    They used to see the fetch "attempted" and answer 503 "Signing keys are unavailable" without waiting for it;
+    the callers' circuit breakers then opened on those 503s.
+    """
+    jwks.delay = 0.3
+    verifier = TokenVerifier(JwksCache(jwks.url))
+    principals = await asyncio.gather(*(verifier.verify(rsa_key.sign(f"user{n}")) for n in range(5)))
+    assert [p.username for p in principals] == [f"user{n}" for n in range(5)]
     assert jwks.hits == 1
 
 

@@ -146,7 +146,9 @@ class JwksCache:
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
         """The public key named `kid` (the only key when the token names none); TokenError when unknown."""
-        if self.url is not None and self._wants_fetch(kid):
+        # A fetch in flight counts as attempted, so `_wants_fetch` says no while it runs: wait for its keys rather
+        # than answer "unavailable" to every request of a cold component's first burst.
+        if self.url is not None and (self._lock.locked() or self._wants_fetch(kid)):
             async with self._lock:
                 if self._wants_fetch(kid):  # another task may have fetched while this one waited
                     await self._fetch()

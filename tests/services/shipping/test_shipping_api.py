@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -10,8 +11,10 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from shop_testing import jwks_url
 from stub_peer import StubPeer, stub_peer
 
+from ecommerce.chassis.security import JwksCache, TokenVerifier
 from ecommerce.services.shipping import SPEC
 
 BASE = "/shipping-service/api"
@@ -76,6 +79,23 @@ async def test_hello(client: httpx.AsyncClient) -> None:
 
 async def test_seeded_items_with_null_embeds_while_peers_are_down(client: httpx.AsyncClient) -> None:
     assert (await everything(client))["collection"][:4] == [item(1, 1, 2), item(2, 1, 1), item(1, 2, 1), item(2, 2, 1)]
+
+
+async def test_a_cold_service_answers_a_burst_of_admin_reads(client: httpx.AsyncClient) -> None:
+    """The admin's orders page asks for every order's shipment at once, right after shipping-service started.
+
+    While the first request fetched the signing keys the others were answered 503 "Signing keys are unavailable",
+    and enough 503s opened proxy-client's circuit to shipping-service: "Mark shipped" then failed with
+    "shipping-service is unavailable". Here the verifier fetches the keys from a real JWKS endpoint, cold.
+    """
+    app = client.app  # type: ignore[attr-defined]
+    trusting = app.state.token_verifier
+    app.state.token_verifier = TokenVerifier(JwksCache(jwks_url()))
+    try:
+        answers = await asyncio.gather(*(client.get(f"{BASE}/shippings/orders/{n}") for n in (1, 2, 901, 902, 903)))
+    finally:
+        app.state.token_verifier = trusting
+    assert [answer.status_code for answer in answers] == [200, 200, 404, 404, 404], [a.text for a in answers]
 
 
 async def test_get_and_delete_by_id_use_order_then_product(client: httpx.AsyncClient) -> None:
