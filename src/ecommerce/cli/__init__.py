@@ -6,6 +6,8 @@ import typer
 
 from ecommerce.cli import db as db_cli
 from ecommerce.cli import service
+from ecommerce.cli.loadgen import loadgen
+from ecommerce.cli.logs import logs
 from ecommerce.cli.reconcile import reconcile
 from ecommerce.cli.status import status
 
@@ -17,7 +19,9 @@ app = typer.Typer(
 )
 service.register(app)
 app.command()(status)
+app.command()(logs)
 app.command()(reconcile)
+app.command()(loadgen)
 app.add_typer(db_cli.app, name="db")
 app.command("backup")(db_cli.backup_command)
 app.command("restore")(db_cli.restore_command)

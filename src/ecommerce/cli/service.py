@@ -116,8 +116,21 @@ def up(
             "--no-fork starts each as its own interpreter.",
         ),
     ] = True,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Interleave every component's log lines on stdout; by default they go to <data-dir>/logs/ "
+            "(`ecommerce logs`) and only warnings and errors reach the terminal.",
+        ),
+    ] = False,
 ) -> None:
-    """Start the whole shop in the right order, wait until healthy, and stream the logs (Ctrl-C stops all)."""
+    """Start the whole shop in order, wait until healthy, restart what crashes (Ctrl-C stops all).
+
+    The terminal shows the components' states, the URL table, and warnings and errors; each component's log goes
+    to <data-dir>/logs/<component>.log (`ecommerce logs [NAME] [-f]`).
+    """
     from ecommerce.local.monitoring import INSTALL_HINT, LocalMonitoring, missing_tools
     from ecommerce.local.supervisor import Supervisor, parse_instances
 
@@ -135,6 +148,7 @@ def up(
         postgres_admin_url=postgres,
         monitoring=local_monitoring,
         fork=fork,
+        verbose=verbose,
     )
     raise typer.Exit(asyncio.run(supervisor.run()))
 

@@ -1,29 +1,38 @@
-"""`ecommerce status`: what the registry knows, and how each instance says it is doing."""
+"""`ecommerce status`: what the registry knows, how each instance says it is doing, and what the local supervisor
+(`ecommerce up` on this data folder) knows of each process: its state, restarts and uptime."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated, Any
 
 import aiohttp
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ecommerce import components
 from ecommerce.chassis.http import DEFAULT_PORTS
 from ecommerce.chassis.identity import OPERATOR, MeshSecrets
 from ecommerce.chassis.settings import ServiceSettings
-
-out = Console()
+from ecommerce.local.healing import SupervisorState, read_state, uptime
+from ecommerce.local.terminal import uncut_console
 
 
 def status(
     registry: Annotated[
         str, typer.Option(help="The registry's base URL.", envvar="DISCOVERY_URL")
     ] = f"http://127.0.0.1:{DEFAULT_PORTS['service-discovery']}/eureka/",
+    data_dir: Annotated[
+        Path, typer.Option(help="The data folder of the local `ecommerce up`.", envvar="ECOMMERCE_DATA_DIR")
+    ] = Path(".data"),
 ) -> None:
-    """Show every registered instance with its registry status and its own health (env: DISCOVERY_URL)."""
+    """Show every registered instance with its registry status and its own health (env: DISCOVERY_URL), and the
+    local `ecommerce up`'s processes with their state, restarts and uptime."""
+    out = uncut_console()
+    local = read_state(data_dir)
+    if local is not None:
+        out.print(_local_table(local))
     rows, reachable = asyncio.run(_collect(registry.rstrip("/")))
     table = Table(title=f"Registry {registry}" + ("" if reachable else " (unreachable: local defaults shown)"))
     for column in ("component", "instance", "registry", "health", "url"):
@@ -35,6 +44,23 @@ def status(
         table.add_row(row["name"], row["instance"], row["registry"], f"[{colour}]{row['health']}[/]", row["url"])
     out.print(table)
     raise typer.Exit(1 if unhealthy or not rows else 0)
+
+
+def _local_table(state: SupervisorState) -> Table:
+    table = Table(title=f"ecommerce up (pid {state.pid})")
+    for column in ("component", "state", "pid", "restarts", "uptime", "url"):
+        table.add_column(column, overflow="fold")
+    for item in state.instances:
+        colour = {"healthy": "green", "starting": "yellow", "restarting": "yellow"}.get(item.state, "red")
+        table.add_row(
+            item.name,
+            f"[{colour}]{item.state}[/]",
+            str(item.pid or "-"),
+            str(item.restarts),
+            uptime(item.started_at),
+            item.url,
+        )
+    return table
 
 
 async def _collect(registry: str) -> tuple[list[dict[str, str]], bool]:

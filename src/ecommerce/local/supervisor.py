@@ -1,7 +1,10 @@
-"""The process supervisor behind `ecommerce up`: start in order, wait for health, stream logs, stop cleanly.
+"""The process supervisor behind `ecommerce up`: start in order, wait for health, heal crashes, stop cleanly.
 
 By default every component is a fork of one fork server (ecommerce.local.zygote) that imported them all once,
 started before anything else; with `fork=False` each is its own `python -m ecommerce run` interpreter.
+Each component's output goes to its own file (ecommerce.local.logfiles); the terminal shows states, the URL table,
+warnings and errors (ecommerce.local.terminal), or everything interleaved with `verbose`. A component that exits on
+its own is started again with a back-off (ecommerce.local.healing).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from rich.console import Console
 from rich.table import Table
 
 from ecommerce import components
@@ -24,8 +26,11 @@ from ecommerce.chassis import identity
 from ecommerce.chassis.app import ServiceSpec
 from ecommerce.chassis.http import DEFAULT_PORTS
 from ecommerce.local.forking import ForkedProcess, Zygote, ZygoteError
+from ecommerce.local.healing import GIVE_UP_AFTER, Backoff, InstanceState, SupervisorState
+from ecommerce.local.logfiles import LogFile, logs_dir, parse
 from ecommerce.local.monitoring import LocalMonitoring, MonitoringError
 from ecommerce.local.postgres import database_urls
+from ecommerce.local.terminal import Terminal
 
 COLOURS = [
     "cyan",
@@ -42,8 +47,6 @@ HEALTH_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 15.0
 INSTANCE_PORT_STEP = 10  # the second product-service listens on 8510, the third on 8520
 
-err = Console(stderr=True)
-
 
 def parse_instances(values: list[str]) -> dict[str, int]:
     """`["product-service=2"]` -> `{"product-service": 2}`."""
@@ -58,13 +61,19 @@ def parse_instances(values: list[str]) -> dict[str, int]:
 
 @dataclass
 class Instance:
-    """One running process of one component."""
+    """One running process of one component, and what the supervisor knows of its life."""
 
     spec: ServiceSpec
     index: int
     colour: str
     process: asyncio.subprocess.Process | ForkedProcess | None = None
     pumps: list[asyncio.Task[None]] = field(default_factory=list)
+    log: LogFile | None = None
+    state: str = "waiting"
+    started: float = 0.0  # monotonic, for the back-off
+    started_at: float | None = None  # wall clock, for the uptime `ecommerce status` shows
+    last_exit: int | None = None
+    backoff: Backoff = field(default_factory=Backoff)
 
     @property
     def port(self) -> int:
@@ -91,6 +100,7 @@ class Supervisor:
         postgres_admin_url: str | None = None,
         monitoring: LocalMonitoring | None = None,
         fork: bool = True,
+        verbose: bool = False,
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.monitoring = monitoring  # Prometheus and Alertmanager, started once the shop is healthy
@@ -101,65 +111,137 @@ class Supervisor:
             for index in range(instances.get(name, 1)):
                 self.instances.append(Instance(spec, index, COLOURS[position % len(COLOURS)]))
         self.stopping = asyncio.Event()
+        self.verbose = verbose  # every line of every component on stdout, as before the log files
         self.tty = sys.stdout.isatty()
+        self.terminal = Terminal(live=not verbose)
         self.zygote = Zygote() if fork and self.instances else None
         self._config_server_ours = False  # we point the components at the local config server
+        self._env: dict[str, str] = {}
 
     async def run(self) -> int:
-        """Bring everything up, wait for a stop signal or a crash, then bring everything down."""
+        """Bring everything up, keep it up until a stop signal, then bring everything down."""
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self.stopping.set)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        for instance in self.instances:
+            instance.log = LogFile(logs_dir(self.data_dir) / f"{instance.label}.log")
+        self.terminal.track([instance.label for instance in self.instances])
+        self._publish()
         started = time.monotonic()
         try:
-            env = self._base_environment()
-            if self.zygote is not None:  # first, so it imports while the databases are prepared
-                await self.zygote.start(env)
-            env = await self._with_databases(env)
-            if self.zygote is not None:
-                with err.status("importing the components once, to fork them"):
-                    await self.zygote.ready()
-                if self.stopping.is_set():
-                    err.print("Stopped before the shop was up.")
-                    return 0
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-                for stage in start_stages(self.instances):
-                    for instance in stage:
-                        await self._start(instance, env)
-                    with err.status(f"waiting for {', '.join(i.label for i in stage)}"):
-                        healthy = await asyncio.gather(*(self._wait_healthy(i, http) for i in stage))
-                    for instance, ok in zip(stage, healthy, strict=True):
-                        if ok:
-                            continue
-                        if self.stopping.is_set():
-                            err.print("Stopped before the shop was up.")
-                            return 0
-                        err.print(f"[red]{instance.label} did not become healthy; stopping the shop.[/]")
-                        return 1
+            with self.terminal.starting():
+                failed = await self._start_shop()
+            if failed is not None:
+                return failed
             if self.monitoring is not None:
                 try:
                     await self.monitoring.start()
                 except MonitoringError as exc:
-                    err.print(f"{exc}; stopping the shop.", style="red", markup=False)
+                    self.terminal.note(f"{exc}; stopping the shop.", style="red")
                     return 1
             self._print_table(time.monotonic() - started)
-            all_exited = asyncio.create_task(self._watch_exits())
-            stop = asyncio.create_task(self.stopping.wait())
-            done, _ = await asyncio.wait({all_exited, stop}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (all_exited, stop):
-                task.cancel()
-            if all_exited in done and not self.stopping.is_set():
-                if self.zygote is not None and self.zygote.lost.is_set():
-                    err.print("[red]The fork server exited and took the components with it.[/]")
-                err.print("[red]Every component has exited.[/]")
-                return 1
-            return 0
+            return await self._keep_running()
         except ZygoteError as exc:
-            err.print(f"{exc}; stopping the shop.", style="red", markup=False)
+            self.terminal.note(f"{exc}; stopping the shop.", style="red")
             return 1
         finally:
             await self._stop_all()
+            SupervisorState.remove(self.data_dir)
+            for instance in self.instances:
+                if instance.log is not None:
+                    instance.log.close()
+
+    async def _start_shop(self) -> int | None:
+        """Start every stage and wait for its health; None once all are healthy, else the exit status."""
+        env = self._base_environment()
+        if self.zygote is not None:  # first, so it imports while the databases are prepared
+            await self.zygote.start(env)
+        if self.postgres_admin_url:
+            self.terminal.activity("creating the databases")
+        self._env = env = await self._with_databases(env)
+        if self.zygote is not None:
+            self.terminal.activity("importing the components once, to fork them")
+            await self.zygote.ready()
+        self.terminal.activity("")
+        if self.stopping.is_set():
+            self.terminal.note("Stopped before the shop was up.")
+            return 0
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+            for stage in start_stages(self.instances):
+                for instance in stage:
+                    await self._start(instance, env)
+                healthy = await asyncio.gather(*(self._wait_healthy(i, http) for i in stage))
+                for instance, ok in zip(stage, healthy, strict=True):
+                    if ok:
+                        continue
+                    if self.stopping.is_set():
+                        self.terminal.note("Stopped before the shop was up.")
+                        return 0
+                    self._set_state(instance, "failed")
+                    self.terminal.note(
+                        f"{instance.label} did not become healthy; stopping the shop "
+                        f"(its log: {instance.log.path if instance.log else '-'}).",
+                        style="red",
+                    )
+                    return 1
+        return None
+
+    async def _keep_running(self) -> int:
+        """Restart what crashes until a stop is asked for (0) or nothing is left to run (1)."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+            watchers = [asyncio.create_task(self._keep_alive(i, http)) for i in self.instances if i.process]
+            waits = {asyncio.create_task(self.stopping.wait()), asyncio.ensure_future(asyncio.gather(*watchers))}
+            if self.zygote is not None:
+                waits.add(asyncio.create_task(self.zygote.lost.wait()))
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in [*waits, *watchers]:  # before the stop: a stop must never look like a crash
+                    task.cancel()
+                await asyncio.gather(*waits, *watchers, return_exceptions=True)
+        if self.stopping.is_set():
+            return 0
+        if self.zygote is not None and self.zygote.lost.is_set():
+            self.terminal.note("The fork server exited and took the components with it.", style="red")
+        self.terminal.note("No component is left running.", style="red")
+        return 1
+
+    async def _keep_alive(self, instance: Instance, http: aiohttp.ClientSession) -> None:
+        """Wait for the instance to exit on its own; start it again after its back-off, or give up on it."""
+        while True:
+            assert instance.process is not None
+            code = await instance.process.wait()
+            if self.stopping.is_set() or (self.zygote is not None and self.zygote.lost.is_set()):
+                return
+            instance.last_exit = code
+            delay = instance.backoff.after_exit(time.monotonic() - instance.started)
+            if delay is None:
+                self._set_state(instance, "failed", f"exit code {code}")
+                self.terminal.note(
+                    f"{instance.label} exited with code {code}, {GIVE_UP_AFTER + 1} quick crashes in a row: giving "
+                    f"up on it; the rest of the shop keeps running (its log: `ecommerce logs {instance.label}`).",
+                    style="bold red",
+                )
+                return
+            self._set_state(instance, "restarting", f"exit code {code}, back in {delay:.0f} s")
+            self.terminal.note(
+                f"{instance.label} exited with code {code}; restarting it in {delay:.0f} s "
+                f"(restart {instance.backoff.restarts}).",
+                style="red",
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
+            if self.stopping.is_set():
+                return
+            try:
+                await self._start(instance, self._env)
+            except ZygoteError as exc:
+                self._set_state(instance, "failed", str(exc))
+                self.terminal.note(f"{instance.label} could not be restarted: {exc}.", style="bold red")
+                return
+            if await self._wait_healthy(instance, http):
+                self.terminal.note(f"{instance.label} is back (restart {instance.backoff.restarts}).", style="green")
 
     def _base_environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -194,29 +276,46 @@ class Supervisor:
             # Started before it answers (the config server itself too): they would retry it for 3.5 s, then go on
             # with their defaults; they go on with their defaults at once.
             env = {key: value for key, value in env.items() if key != "CONFIG_SERVER_URL"}
+        instance.pumps = [pump for pump in instance.pumps if not pump.done()]
         if self.zygote is not None:
             process = await self.zygote.spawn(instance.spec.name, instance.port, env)
             instance.process = process
-            instance.pumps.append(asyncio.create_task(self._pump(instance, process.stdout)))
-            return
-        command = [sys.executable, "-m", "ecommerce", "run", instance.spec.name, "--port", str(instance.port)]
-        instance.process = await asyncio.create_subprocess_exec(
-            *command,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
-        )
-        assert instance.process.stdout is not None
-        instance.pumps.append(asyncio.create_task(self._pump(instance, instance.process.stdout)))
+            stream = process.stdout
+        else:
+            command = [sys.executable, "-m", "ecommerce", "run", instance.spec.name, "--port", str(instance.port)]
+            instance.process = await asyncio.create_subprocess_exec(
+                *command,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
+            )
+            assert instance.process.stdout is not None
+            stream = instance.process.stdout
+        instance.started, instance.started_at = time.monotonic(), time.time()
+        instance.pumps.append(asyncio.create_task(self._pump(instance, stream)))
+        self._set_state(instance, "starting")
 
     async def _pump(self, instance: Instance, stream: asyncio.StreamReader) -> None:
+        """Every line to the instance's file; to the terminal, everything (verbose) or its warnings and errors."""
         prefix = f"{instance.label:<20}| "
         if self.tty:
             prefix = f"\x1b[1;{_ansi(instance.colour)}m{prefix}\x1b[0m"
-        while line := await stream.readline():
-            sys.stdout.write(prefix + line.decode(errors="replace"))
-            sys.stdout.flush()
+        while True:
+            try:
+                line = await stream.readline()
+            except ValueError:  # a line over the reader's limit: dropped, the next ones still flow
+                continue
+            if not line:
+                return
+            text = line.decode(errors="replace")
+            if instance.log is not None:
+                instance.log.write(text.rstrip("\r\n"))
+            if self.verbose:
+                sys.stdout.write(prefix + text)
+                sys.stdout.flush()
+            elif (parsed := parse(text)).loud:
+                self.terminal.log(instance.label, parsed)
 
     async def _wait_healthy(self, instance: Instance, http: aiohttp.ClientSession) -> bool:
         url = f"{instance.base_url}{instance.spec.actuator_base}/health/readiness"
@@ -224,25 +323,40 @@ class Supervisor:
         while time.monotonic() < deadline and not self.stopping.is_set():
             assert instance.process is not None
             if instance.process.returncode is not None:
+                self._set_state(instance, "exited", f"exit code {instance.process.returncode}")
                 return False
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with http.get(url) as response:
                     if response.status == 200:
-                        err.print(f"[green]✓[/] {instance.label} healthy")
+                        self._set_state(instance, "healthy", f"{time.monotonic() - instance.started:.1f} s")
                         return True
             await asyncio.sleep(0.1)
+        if not self.stopping.is_set():
+            self._set_state(instance, "unhealthy", f"not ready after {HEALTH_TIMEOUT_SECONDS:.0f} s")
         return False
 
-    async def _watch_exits(self) -> None:
-        """Report each component that exits on its own; the others keep serving (as with one crashed pod)."""
+    def _set_state(self, instance: Instance, state: str, detail: str = "") -> None:
+        instance.state = state
+        self.terminal.state(instance.label, state, detail)
+        self._publish()
 
-        async def watch(instance: Instance) -> None:
-            assert instance.process is not None
-            code = await instance.process.wait()
-            if not self.stopping.is_set():
-                err.print(f"[red]{instance.label} exited with code {code}; the rest of the shop keeps running.[/]")
-
-        await asyncio.gather(*(watch(i) for i in self.instances if i.process is not None))
+    def _publish(self) -> None:
+        """The state file `ecommerce status` reads (ecommerce.local.healing)."""
+        rows = [
+            InstanceState(
+                name=i.label,
+                component=i.spec.name,
+                url=f"{i.base_url}{i.spec.context_path}/",
+                state=i.state,
+                pid=i.process.pid if i.process is not None and i.process.returncode is None else None,
+                restarts=i.backoff.restarts,
+                started_at=i.started_at if i.state in {"starting", "healthy", "unhealthy"} else None,
+                last_exit=i.last_exit,
+            )
+            for i in self.instances
+        ]
+        with contextlib.suppress(OSError):  # a full disk must not take the shop down
+            SupervisorState(instances=rows).write(self.data_dir)
 
     async def _stop_all(self) -> None:
         if self.monitoring is not None:
@@ -268,18 +382,21 @@ class Supervisor:
 
     def _print_table(self, elapsed: float) -> None:
         table = Table(title=f"The shop is up ({elapsed:.1f} s)")
-        for column in ("component", "url", "health"):
-            table.add_column(column)
+        table.add_column("component", no_wrap=True)
+        table.add_column("url", overflow="fold")  # folded on a narrow terminal, never cut with an ellipsis
+        table.add_column("health", overflow="fold")
         for instance in self.instances:
             base = f"{instance.base_url}{instance.spec.context_path}/"
             table.add_row(instance.label, base, f"{instance.base_url}{instance.spec.actuator_base}/health")
         for row in self.monitoring.table_rows() if self.monitoring is not None else ():
             table.add_row(*row)
-        err.print(table)
+        self.terminal.print(table)
         secrets = self.data_dir / identity.DEV_SECRETS_FILE
         # Below the table, whole: a table cell would cut the path to the terminal's width.
-        err.print(f"Operator credentials: user operator, OPERATOR_PASSWORD in {secrets}", markup=False, soft_wrap=True)
-        err.print("Press Ctrl-C to stop everything.")
+        self.terminal.note(f"Operator credentials: user operator, OPERATOR_PASSWORD in {secrets}")
+        if not self.verbose and self.instances:
+            self.terminal.note(f"Logs: {logs_dir(self.data_dir)} (`ecommerce logs -f`); warnings and errors show here.")
+        self.terminal.note("Press Ctrl-C to stop everything.")
 
 
 # Start order, a stage at a time: the registry (everyone registers at start and only retries after a lease
