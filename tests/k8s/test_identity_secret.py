@@ -129,13 +129,17 @@ def test_rotated_identity_survives_an_upgrade(request: pytest.FixtureRequest, he
 def test_docker_compose_gives_every_component_the_same_identity_and_prometheus_its_password() -> None:
     import yaml
 
-    compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text())
+    root = Path(__file__).resolve().parents[2]
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text())
     components = {name: s for name, s in compose["services"].items() if s.get("image", "").startswith("ecommerce")}
     assert len(components) == 10
     for service in components.values():
         env = service["environment"]
         MeshSecrets.parse(env["SERVICE_KEYS"], env["OPERATOR_PASSWORD"], env["PROMETHEUS_PASSWORD"])
-    prometheus = yaml.safe_load(compose["configs"]["prometheus"]["content"])
+    # The file Prometheus' container mounts as its configuration (a bind mount: Compose v1 has no inline configs).
+    mounts = dict(v.rsplit(":", 2)[:2] for v in compose["services"]["prometheus"]["volumes"])
+    source = next(src for src, target in mounts.items() if target == "/etc/prometheus/prometheus.yml")
+    prometheus = yaml.safe_load((root / source).read_text())
     password = next(iter(components.values()))["environment"]["PROMETHEUS_PASSWORD"]
     for job in prometheus["scrape_configs"]:
         assert job["basic_auth"] == {"username": "prometheus", "password": password}
