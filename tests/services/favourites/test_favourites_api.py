@@ -110,9 +110,9 @@ async def test_seeded_favourites_embed_user_and_product(client: httpx.AsyncClien
     assert favourite["product"] == {
         "productId": 1,
         "productTitle": "asus",
-        "imageUrl": "xxx",
+        "imageUrl": "/app/images/catalog/laptop.svg",
         "sku": "dfqejklejrkn",
-        "priceUnit": 0.0,
+        "priceUnit": 749.0,
         "quantity": 50,
     }
     assert seeded[(2, 2)]["product"]["productTitle"] == "hp"

@@ -45,6 +45,8 @@ class Product(TimestampMixin, ProductBase):
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.category_id", ondelete="RESTRICT"), nullable=False)
     product_title: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
     image_url: Mapped[str | None] = mapped_column(String(255))
+    # What the product page says about it (not in the original, which had titles only).
+    description: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     sku: Mapped[str | None] = mapped_column(String(255), unique=True)
     price_unit: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False, default=Decimal("0"))
     quantity: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

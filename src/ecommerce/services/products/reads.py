@@ -22,7 +22,8 @@ ATTEMPTS = 3  # a restarted database can leave more than one pooled connection d
 # The same columns, in the same order, as service._PRODUCT_ROWS.
 PRODUCT_BY_ID = (
     "SELECT products.product_id, products.product_title, products.image_url, products.sku, products.price_unit,"
-    " products.quantity, categories.category_id, categories.category_title, categories.image_url"
+    " products.quantity, categories.category_id, categories.category_title, categories.image_url,"
+    " products.description"
     " FROM products JOIN categories ON categories.category_id = products.category_id"
     " WHERE products.product_id = $1"
 )

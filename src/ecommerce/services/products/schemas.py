@@ -49,6 +49,7 @@ class ProductOut(ApiModel):
     product_id: int
     product_title: str
     image_url: str | None
+    description: str | None = None
     sku: str | None
     price_unit: Money
     quantity: int
@@ -61,6 +62,7 @@ class ProductIn(ApiModel):
     product_id: Id | None = None
     product_title: Title
     image_url: Text255 | None = None
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
     sku: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] | None = None
     price_unit: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] = Decimal("0")
     quantity: Annotated[int, Field(ge=0, le=2_147_483_647)] = 0

@@ -1,26 +1,17 @@
-"""The original's demo catalog (Flyway V2 and V4), loaded into an empty database in the dev profile."""
+"""The dev profile's demo catalog (demo_catalog.py), loaded into an empty database; qa and prod start empty."""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecommerce.chassis import is_empty, sync_sequence
+from ecommerce.services.products.demo_catalog import CATEGORIES, PRODUCTS
 from ecommerce.services.products.models import Category, Product
-
-CATEGORIES = [(1, "Computer"), (2, "Mode"), (3, "Game")]
-PRODUCTS = [
-    (1, 1, "asus", "dfqejklejrkn"),
-    (2, 1, "hp", "zsejfedbjh"),
-    (3, 2, "Armani", "fjdvf"),
-    (4, 3, "GTA", "qsdkjnvfrekjrf"),
-]
 
 
 async def seed(session: AsyncSession) -> None:
-    """Insert the demo categories and products when the catalog is empty."""
+    """Insert the demo categories and products when the catalog is empty (ids 1.. in the demo's order)."""
     if not await is_empty(session, Category.__table__):
         return
     await session.execute(
@@ -30,9 +21,17 @@ async def seed(session: AsyncSession) -> None:
     await session.execute(
         insert(Product),
         [
-            {"product_id": pid, "category_id": cid, "product_title": title, "image_url": "xxx", "sku": sku}
-            | {"price_unit": Decimal("0.00"), "quantity": 50}
-            for pid, cid, title, sku in PRODUCTS
+            {
+                "product_id": pid,
+                "category_id": p.category_id,
+                "product_title": p.title,
+                "description": p.description,
+                "image_url": p.image_url,
+                "sku": p.sku,
+                "price_unit": p.price_unit,
+                "quantity": p.quantity,
+            }
+            for pid, p in enumerate(PRODUCTS, start=1)
         ],
     )
     await sync_sequence(session, Category.__table__, "category_id")

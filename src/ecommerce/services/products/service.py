@@ -36,6 +36,7 @@ _PRODUCT_ROWS = select(
     Category.category_id,
     Category.category_title,
     Category.image_url.label("category_image_url"),
+    Product.description,
 ).join(Category, Category.category_id == Product.category_id)
 
 _CATEGORY_ROWS = select(
@@ -172,6 +173,7 @@ def _product_fields(data: ProductIn) -> dict[str, Any]:
     return {
         "product_title": data.product_title,
         "image_url": data.image_url,
+        "description": data.description,
         "sku": data.sku,
         "price_unit": data.price_unit,
         "quantity": data.quantity,
@@ -190,6 +192,7 @@ def _product_out(row: Any) -> ProductOut:
         price_unit=row[4],
         quantity=row[5],
         category=CategoryRef.model_construct(category_id=row[6], category_title=row[7], image_url=row[8]),
+        description=row[9],
     )
 
 

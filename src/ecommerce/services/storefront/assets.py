@@ -1,4 +1,4 @@
-"""Static files (CSS, JS, the logo) and product pictures drawn as SVG: nothing comes from the internet."""
+"""Static files (CSS, JS, the logo), the demo catalog's pictures and drawn placeholders: nothing from the internet."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ router = APIRouter(include_in_schema=False)
 STATIC_DIR = Path(__file__).parent / "static"
 _TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 _FILES = {p.name: (p.read_bytes(), _TYPES[p.suffix]) for p in STATIC_DIR.iterdir() if p.suffix in _TYPES}
+CATALOG_DIR = STATIC_DIR / "catalog"
+# The demo catalog's pictures (Fluent Emoji Flat, MIT: static/catalog/NOTICE), by name without ".svg".
+_CATALOG = {p.stem: p.read_bytes() for p in CATALOG_DIR.glob("*.svg")}
 _LABEL = re.compile(r"[^\w ]+", re.UNICODE)
 
 
@@ -29,6 +32,15 @@ async def static_file(name: Annotated[str, PathParam(max_length=64)]) -> Respons
     if found is None:
         raise NotFound(f"No static file {name}")
     return Response(found[0], media_type=found[1], headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/images/catalog/{name}.svg")
+async def catalog_picture(name: Annotated[str, PathParam(max_length=64)]) -> Response:
+    """A picture of the demo catalog (products name it in their imageUrl)."""
+    found = _CATALOG.get(name)
+    if found is None:
+        raise NotFound(f"No picture {name}")
+    return Response(found, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/images/products/{productId}.svg")

@@ -94,6 +94,7 @@ def _product_body(form: FormData) -> dict[str, Any]:
         raise BadRequest("A product needs a title, a category, a price and a stock of 0 or more")
     return {
         "productTitle": title,
+        "description": field(form, "description", max_length=2000) or None,
         "sku": sku or None,
         "priceUnit": float(price),
         "quantity": quantity,
