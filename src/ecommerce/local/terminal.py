@@ -81,7 +81,7 @@ class Terminal:
         """What the supervisor itself is doing now (importing, creating databases)."""
         self._activity = text
         if text and self._live is None:
-            self.console.print(f"{text}…", markup=False, highlight=False)
+            self.console.print(text, markup=False, highlight=False)
 
     def state(self, label: str, state: str, detail: str = "") -> None:
         """A component's new state; off the live view (or once the shop is up) one line says so."""
