@@ -1,5 +1,5 @@
-"""`ecommerce up` forking the components from its fork server: both serve, one killed leaves the other serving,
-Ctrl-C stops everything with exit 0 and leaves no process behind."""
+"""`ecommerce up --verbose` forking the components from its fork server: both serve, one killed leaves the other
+serving (and comes back), Ctrl-C stops everything with exit 0 and leaves no process behind."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_forked_components_serve_survive_a_killed_sibling_and_stop_on_ctrl_c(tmp
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "ecommerce", "up", "--only", "product-service", "--only", "favourite-service"]
-            + ["--data-dir", str(tmp_path / "data")],
+            + ["--data-dir", str(tmp_path / "data"), "--verbose"],  # every line on stdout, as prefixed below
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
