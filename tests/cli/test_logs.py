@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,30 @@ def test_the_state_file_of_a_running_supervisor_only(tmp_path: Path) -> None:
     assert healing.uptime(100.0, now=100.0 + 3725) == "1 h 02 min"
     assert healing.uptime(100.0, now=165.0) == "1 min 05 s"
     assert healing.uptime(None) == "-"
+
+
+def test_logs_follow_prints_what_the_files_gain_across_a_rotation(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "product-service.log"
+    log.write_text(_record("before", "info", 1) + "\n")
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "ecommerce", "logs", "-f", "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert follower.stdout is not None
+        assert follower.stdout.readline().strip() == "10:00:01 product-service INFO before"
+        with log.open("a") as stream:
+            stream.write(_record("appended", "warning", 2) + "\n")
+        assert follower.stdout.readline().strip() == "10:00:02 product-service WARNING appended"
+        log.rename(logs / "product-service.log.1")  # rotated: a new file starts
+        log.write_text(_record("rotated", "error", 3) + "\n")
+        (logs / "order-service.log").write_text(_record("a newcomer", "info", 4, service="order-service") + "\n")
+        seen = {follower.stdout.readline().strip() for _ in range(2)}
+        assert seen == {"10:00:03 product-service ERROR rotated", "10:00:04 order-service INFO a newcomer"}
+    finally:
+        follower.kill()
+        follower.wait(10)

@@ -47,10 +47,12 @@ def logs(
         )
         raise typer.Exit(1)
     prefixed = name is None or "#" not in name and len(files) > 1
-    _print(interleave({component_of(path): tail(path, lines) for path in files}), prefixed=prefixed, raw=raw)
+    cursors = {path: _Cursor.at_end(path) for path in files}  # before the tail: a line written meanwhile is followed
+    past = {component_of(path): tail(path, lines, upto=cursors[path].offset) for path in files}
+    _print(interleave(past), prefixed=prefixed, raw=raw)
     if follow:
         with contextlib.suppress(KeyboardInterrupt):
-            _follow(data_dir, name, prefixed=prefixed or name is None, raw=raw)
+            _follow(data_dir, name, cursors, prefixed=prefixed or name is None, raw=raw)
 
 
 def _matching(data_dir: Path, name: str | None) -> list[Path]:
@@ -73,13 +75,14 @@ class _Cursor:
     inode: int
     offset: int
 
-
-def _follow(data_dir: Path, name: str | None, *, prefixed: bool, raw: bool) -> None:
-    """Print what the files gain, from their current ends; a rotated or recreated file is read from its start."""
-    cursors = {}
-    for path in _matching(data_dir, name):
+    @classmethod
+    def at_end(cls, path: Path) -> _Cursor:
         stat = path.stat()
-        cursors[path] = _Cursor(stat.st_ino, stat.st_size)
+        return cls(stat.st_ino, stat.st_size)
+
+
+def _follow(data_dir: Path, name: str | None, cursors: dict[Path, _Cursor], *, prefixed: bool, raw: bool) -> None:
+    """Print what the files gain past their cursors; a rotated, recreated or new file is read from its start."""
     while True:
         fresh: dict[str, list[str]] = {}
         for path in _matching(data_dir, name):

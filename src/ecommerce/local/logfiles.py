@@ -102,13 +102,15 @@ def log_files(data_dir: Path, name: str | None = None) -> list[Path]:
     return sorted(path for path in folder.glob("*.log") if component_of(path).partition("#")[0] == name)
 
 
-def tail(path: Path, count: int) -> list[str]:
-    """The last `count` lines of a log, the rotated older file included when the current one is short."""
+def tail(path: Path, count: int, upto: int | None = None) -> list[str]:
+    """The last `count` lines of a log up to byte `upto` (a follower goes on from there), the rotated older file
+    included when the current one is short."""
     lines: deque[str] = deque(maxlen=count or None)
     for part in (path.with_name(path.name + ".1"), path):
         if part.exists():
-            with part.open(encoding="utf-8", errors="replace") as stream:
-                lines.extend(line.rstrip("\n") for line in stream)
+            with part.open("rb") as stream:
+                chunk = stream.read(upto if part == path and upto is not None else -1)
+            lines.extend(chunk.decode(errors="replace").splitlines())
     return list(lines) if count else []
 
 
