@@ -6,6 +6,8 @@ Like the other `ecommerce up` tests it uses the components' fixed ports; pytest 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,7 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
+from ecommerce.local import healing
 from ecommerce.local.procfs import pid_listening_on
+from ecommerce.local.supervisor import Supervisor
 
 pytestmark = pytest.mark.slow
 
@@ -112,3 +116,34 @@ def test_up_is_calm_heals_a_killed_component_and_stops_on_ctrl_c(tmp_path: Path,
     assert "restarting" not in after_stop and "exited with code" not in after_stop, after_stop
     assert pid_listening_on(8500) is None and pid_listening_on(8800) is None, "everything stopped"
     assert not (data / "supervisor.json").exists(), "the state file goes with the supervisor"
+
+
+async def test_up_gives_up_after_quick_crashes_in_a_row_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(healing, "FIRST_DELAY", 0.05)
+    monkeypatch.setattr(healing, "GIVE_UP_AFTER", 2)
+    supervisor = Supervisor(names=["favourite-service"], instances={}, data_dir=tmp_path / "data")
+    (instance,) = supervisor.instances
+    loop = asyncio.get_running_loop()
+    running = asyncio.create_task(supervisor.run())
+    try:
+        for crash in range(3):
+            deadline = time.monotonic() + 60
+            while instance.state != "healthy" or instance.process is None:
+                assert time.monotonic() < deadline and not running.done(), f"no healthy start before crash {crash}"
+                await asyncio.sleep(0.05)
+            os.kill(instance.process.pid, signal.SIGKILL)
+            await instance.process.wait()
+        code = await asyncio.wait_for(running, 30)
+    finally:
+        supervisor.stopping.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(running, 30)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    said = capsys.readouterr().err
+    assert code == 1, said
+    assert instance.state == "failed" and instance.backoff.restarts == 2
+    assert "favourite-service exited with code -9, 3 quick crashes in a row: giving up on it" in said, said
+    assert pid_listening_on(8800) is None

@@ -25,8 +25,9 @@ from ecommerce import components
 from ecommerce.chassis import identity
 from ecommerce.chassis.app import ServiceSpec
 from ecommerce.chassis.http import DEFAULT_PORTS
+from ecommerce.local import healing
 from ecommerce.local.forking import ForkedProcess, Zygote, ZygoteError
-from ecommerce.local.healing import GIVE_UP_AFTER, Backoff, InstanceState, SupervisorState
+from ecommerce.local.healing import Backoff, InstanceState, SupervisorState
 from ecommerce.local.logfiles import LogFile, logs_dir, parse
 from ecommerce.local.monitoring import LocalMonitoring, MonitoringError
 from ecommerce.local.postgres import database_urls
@@ -219,8 +220,8 @@ class Supervisor:
             if delay is None:
                 self._set_state(instance, "failed", f"exit code {code}")
                 self.terminal.note(
-                    f"{instance.label} exited with code {code}, {GIVE_UP_AFTER + 1} quick crashes in a row: giving "
-                    f"up on it; the rest of the shop keeps running (its log: `ecommerce logs {instance.label}`).",
+                    f"{instance.label} exited with code {code}, {healing.GIVE_UP_AFTER + 1} quick crashes in a row: "
+                    f"giving up on it; the rest of the shop keeps running (see `ecommerce logs {instance.label}`).",
                     style="bold red",
                 )
                 return
