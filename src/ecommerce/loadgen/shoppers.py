@@ -3,12 +3,15 @@
 Run by `ecommerce loadgen` (which starts `python -m locust -f` on this file); never imported by the shop itself.
 Catalog reads go through the gateway, as an API client's do; everything a signed-in shopper does goes through
 proxy-client's /app/api, as the pages' script does. The weights make browsing dominate, as in a shop's real
-traffic: of 100 actions about 70 read the catalog, 8 sign in or read an account, a handful buy.
+traffic: of 100 actions about 70 read the catalog, the rest sign in, like, fill a cart, buy or read their orders.
 
 Each action is a Locust task; `--rate` actions per second are spread over `--users` shoppers
 (constant_throughput per shopper), so the offered load does not depend on how fast the shop answers until a
-shopper's own action takes longer than its share of a second. A buy is three requests (checkout, then the payment
-moved to IN_PROGRESS and COMPLETED), so requests per second run a little above the rate.
+shopper's own action takes longer than its share of a second. An action may be several requests (a buy is a cart
+line, the checkout and the payment), so requests per second run above the rate.
+
+The cart: through proxy-client's cart API (/app/api/cart, the signed cart cookie the session keeps) when it answers,
+else POST /app/api/checkout with the items and the payment moved on with PATCH /app/api/payments/{id}.
 
 The smoke gate (`--min-requests N`): the run fails when fewer than N requests were made; Locust itself fails it
 when any request failed (exit code 1). An answer the shop gives a shopper on purpose is no failure: a product sold
@@ -104,6 +107,7 @@ class Shopper(HttpUser):
         self.products: list[dict[str, Any]] = []
         self.categories = 0
         self.pages = 1
+        self.cart_api: bool | None = None
 
     # --- browsing: anonymous, through the gateway -------------------------------------------------------------
 
@@ -175,36 +179,39 @@ class Shopper(HttpUser):
 
     @task(4)
     def cart(self) -> None:
-        if self._signed_in():
+        """Put a product in the cart and look at it (the cart API), or read one's carts (without it)."""
+        if not self._signed_in():
+            return
+        if not self._has_cart_api():
             self.client.get("/app/api/carts", headers=self._auth(), name="carts")
+            return
+        product = self._some_product()
+        if product is not None:
+            line = {"productId": product["productId"], "quantity": 1}
+            self.client.post("/app/api/cart/lines", json=line, headers=self._auth(), name="cart: add")
+        self.client.get("/app/api/cart", headers=self._auth(), name="cart")
 
     @task(4)
     def buy(self) -> None:
-        """Checkout with the items directly (one line, one or two units of a product in stock), then pay."""
+        """Check out one or two units of a product in stock, then pay: through the cart API when the storefront
+        has it (the cart is the cookie the session keeps), else POST /app/api/checkout with the items."""
         in_stock = [p for p in self.products if (p.get("quantity") or 0) > 0]
         if not in_stock or not self._signed_in():
             return
         product = random.choice(in_stock)
-        items = [{"productId": product["productId"], "quantity": random.choice((1, 1, 1, 2))}]
+        line = {"productId": product["productId"], "quantity": random.choice((1, 1, 1, 2))}
         headers = {**self._auth(), "Idempotency-Key": uuid.uuid4().hex}
-        with self.client.post(
-            "/app/api/checkout", json={"items": items}, headers=headers, name="checkout", catch_response=True
-        ) as answer:
-            if answer.status_code == 409:  # sold out since the listing: the shop's answer, not a failure
-                answer.success()
-                answer.request_meta["name"] = "checkout (sold out)"
-                return
-            order = _object(answer)
-        payment_id = order.get("paymentId") if order else None
-        if payment_id is None:
+        if self._has_cart_api():
+            self.client.post("/app/api/cart/lines", json=line, headers=self._auth(), name="cart: add")
+            order = self._checkout("/app/api/cart/checkout", None, headers)
+            if order and order.get("orderId"):
+                self.client.post(f"/app/api/orders/{order['orderId']}/pay", headers=self._auth(), name="pay")
             return
-        for status in ("IN_PROGRESS", "COMPLETED"):
-            self.client.patch(
-                f"/app/api/payments/{payment_id}",
-                json={"paymentStatus": status},
-                headers=self._auth(),
-                name=f"pay: {status}",
-            )
+        order = self._checkout("/app/api/checkout", {"items": [line]}, headers)
+        if order and order.get("paymentId"):
+            for status in ("IN_PROGRESS", "COMPLETED"):
+                path = f"/app/api/payments/{order['paymentId']}"
+                self.client.patch(path, json={"paymentStatus": status}, headers=self._auth(), name="pay")
 
     @task(8)
     def order_history(self) -> None:
@@ -221,6 +228,26 @@ class Shopper(HttpUser):
         if not self.products:
             self.browse_catalog()
         return random.choice(self.products) if self.products else None
+
+    def _checkout(self, path: str, body: dict[str, Any] | None, headers: dict[str, str]) -> dict[str, Any] | None:
+        with self.client.post(path, json=body, headers=headers, name="checkout", catch_response=True) as answer:
+            if answer.status_code != 409:
+                return _object(answer)
+            # Sold out since the listing: the shop's answer, not a failure; the cart starts again empty.
+            answer.success()
+            answer.request_meta["name"] = "checkout (sold out)"
+        if self.cart_api:
+            self.client.delete("/app/api/cart", headers=self._auth(), name="cart: empty")
+        return None
+
+    def _has_cart_api(self) -> bool:
+        """Whether proxy-client has /app/api/cart (asked once per shopper; a 404 is the answer, not a failure)."""
+        if self.cart_api is None:
+            with self.client.get("/app/api/cart", headers=self._auth(), name="cart", catch_response=True) as answer:
+                self.cart_api = answer.status_code != 404
+                if not self.cart_api:
+                    answer.success()
+        return self.cart_api
 
     def _signed_in(self) -> bool:
         if self.account is None:
