@@ -41,7 +41,7 @@ class Backoff:
         if self.quick_crashes > GIVE_UP_AFTER:
             return None
         self.restarts += 1
-        return min(FIRST_DELAY * 2 ** (self.quick_crashes - 1), MAX_DELAY)
+        return float(min(FIRST_DELAY * 2.0 ** (self.quick_crashes - 1), MAX_DELAY))
 
 
 @dataclass

@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from rich.table import Table
@@ -192,7 +193,10 @@ class Supervisor:
         """Restart what crashes until a stop is asked for (0) or nothing is left to run (1)."""
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
             watchers = [asyncio.create_task(self._keep_alive(i, http)) for i in self.instances if i.process]
-            waits = {asyncio.create_task(self.stopping.wait()), asyncio.ensure_future(asyncio.gather(*watchers))}
+            waits: set[asyncio.Future[Any]] = {
+                asyncio.create_task(self.stopping.wait()),
+                asyncio.ensure_future(asyncio.gather(*watchers)),
+            }
             if self.zygote is not None:
                 waits.add(asyncio.create_task(self.zygote.lost.wait()))
             try:
