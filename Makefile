@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test install tools lint typecheck bench audit lock clean
+.PHONY: up test test-containers install tools lint typecheck bench audit lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -51,3 +51,12 @@ lock:
 
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache
+
+## test-containers: the shop as containers on a Docker engine (installs and starts one when missing), stand-in base
+## images from Debian's packages, the project's image, then tests/containers/test_shop_*.py and test_image.py
+test-containers: install
+	bash tools/containers/ensure-docker.sh
+	bash tools/containers/build-images.sh
+	DOCKER_BUILDKIT=0 docker build --quiet --network host -t ecommerce-microservices:1.0.0 . >/dev/null
+	docker-compose config --quiet
+	ECOMMERCE_CONTAINER_TESTS=1 $(BIN)/pytest -p no:cacheprovider tests/containers -v
