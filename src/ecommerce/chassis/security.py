@@ -312,6 +312,9 @@ def get_verifier(app: FastAPI) -> TokenVerifier:
     return verifier
 
 
+_START_GRACE_SECONDS = 60.0
+
+
 @contextlib.asynccontextmanager
 async def revocation_poller(app: FastAPI) -> AsyncIterator[None]:
     """App extension: keep the verifier's revocation list fresh from user-service, through the app's PeerClient
@@ -328,6 +331,8 @@ async def revocation_poller(app: FastAPI) -> AsyncIterator[None]:
 
 async def _poll_revocations(app: FastAPI, interval: float) -> None:
     healthy: bool | None = None
+    # While the shop starts, user-service may simply not be up yet: that is not worth a warning on the terminal.
+    quiet_until = time.monotonic() + _START_GRACE_SECONDS
     while True:
         try:
             document = await app.state.peers.get_json(REVOCATIONS_PEER, REVOCATIONS_PATH)
@@ -339,8 +344,11 @@ async def _poll_revocations(app: FastAPI, interval: float) -> None:
             raise
         except Exception as exc:  # keep the last good list: user-service being down must not stop the shop
             if healthy is not False:
-                log.warning("revocations_fetch_failed", error=f"{type(exc).__name__}: {exc}"[:200])
-            healthy = False
+                starting = healthy is None and time.monotonic() < quiet_until
+                (log.info if starting else log.warning)(
+                    "revocations_fetch_failed", error=f"{type(exc).__name__}: {exc}"[:200]
+                )
+                healthy = None if starting else False
         await asyncio.sleep(interval)
 
 
