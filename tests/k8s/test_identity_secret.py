@@ -21,12 +21,22 @@ IDENTITY_ENV["PROMETHEUS_PASSWORD"] = "prometheus-password"
 
 
 def _components(docs: list[Doc]) -> list[Doc]:
-    """The ten components' Deployments and StatefulSets (the database and the backup job are not components)."""
+    """The ten components' Deployments and StatefulSets (the database, the backup job and the load generator, an
+    outside client that holds no identity, are not components)."""
     return [
         d
         for d in docs
-        if d["kind"] in ("Deployment", "StatefulSet") and d["metadata"]["labels"].get("app") != "postgres"
+        if d["kind"] in ("Deployment", "StatefulSet")
+        and d["metadata"]["labels"].get("app") not in ("postgres", "loadgenerator")
     ]
+
+
+def test_the_load_generator_holds_no_identity(rendered: dict[str, list[Doc]]) -> None:
+    [generator] = [d for d in rendered["dev"] if d["kind"] == "Deployment" and d["metadata"]["name"] == "loadgenerator"]
+    [container] = pod_spec(generator)["containers"]
+    assert container["args"][:2] == ["loadgen", "--headless"]
+    assert not [e for e in container.get("env", []) if e["name"] in IDENTITY_ENV]
+    assert not [d for d in rendered["prod"] if d["metadata"]["name"] == "loadgenerator"]  # off in prod
 
 
 def test_one_secret_gives_every_component_its_identity(docs: list[Doc]) -> None:

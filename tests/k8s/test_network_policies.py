@@ -137,6 +137,8 @@ def net(docs: list[Doc]) -> tuple[Network, dict[str, Pod]]:
     pods.update({k: v for k, v in OUTSIDE.items() if v is not None})
     pods["debug-pod"] = Pod(namespace, {"run": "debug"})
     pods["restore-job"] = Pod(namespace, {"app": "postgres-restore"})
+    # Where the load generator is off (qa, prod), a pod with its label must reach nothing.
+    pods.setdefault("loadgenerator", Pod(namespace, {"app": "loadgenerator"}))
     return Network(policies, namespace_labels), pods
 
 
@@ -144,7 +146,12 @@ def port_of(name: str) -> int:
     return 5432 if name == "postgres" else COMPONENTS[name][0]
 
 
-def allowed_flows() -> set[tuple[str, str, int]]:
+def loadgenerator_rendered(pods: dict[str, Pod]) -> bool:
+    """Whether the environment runs the load generator (dev); elsewhere `pods` has a stand-in with its label."""
+    return pods["loadgenerator"].labels.get("app.kubernetes.io/name") == "loadgenerator"
+
+
+def allowed_flows(pods: dict[str, Pod]) -> set[tuple[str, str, int]]:
     flows = {("ingress-controller", "api-gateway", 8080), ("ingress-controller", "proxy-client", 8900)}
     for source, targets in CALLS.items():
         flows |= {(source, target, port_of(target)) for target in targets}
@@ -158,18 +165,21 @@ def allowed_flows() -> set[tuple[str, str, int]]:
         flows.add((service, "postgres", 5432))
     flows.add(("postgres-backup", "postgres", 5432))
     flows.add(("restore-job", "postgres", 5432))
+    if loadgenerator_rendered(pods):  # its shoppers (dev): the gateway and the storefront, nothing else
+        flows.add(("loadgenerator", "api-gateway", 8080))
+        flows.add(("loadgenerator", "proxy-client", 8900))
     return flows
 
 
 def test_every_real_flow_is_allowed(net: tuple[Network, dict[str, Pod]]) -> None:
     network, pods = net
-    denied = [f for f in sorted(allowed_flows()) if not network.allows(pods[f[0]], pods[f[1]], f[2])]
+    denied = [f for f in sorted(allowed_flows(pods)) if not network.allows(pods[f[0]], pods[f[1]], f[2])]
     assert not denied
 
 
 def test_dns_is_allowed_for_every_component_and_the_backup(net: tuple[Network, dict[str, Pod]]) -> None:
     network, pods = net
-    for name in [*COMPONENTS, "postgres-backup"]:
+    for name in [*COMPONENTS, "postgres-backup", *(["loadgenerator"] if loadgenerator_rendered(pods) else [])]:
         assert network.allows(pods[name], pods["dns"], 53, "UDP"), name
         assert network.allows(pods[name], pods["dns"], 53, "TCP"), name
 
@@ -193,6 +203,11 @@ FORBIDDEN = [
     ("prometheus", "postgres", 5432),
     ("user-service", "other-namespace-pod", 80),
     ("user-service", "api-gateway", 8080),
+    ("loadgenerator", "postgres", 5432),
+    ("loadgenerator", "user-service", 8700),
+    ("loadgenerator", "service-discovery", 8761),
+    ("loadgenerator", "other-namespace-pod", 80),
+    ("debug-pod", "loadgenerator", 8089),
 ]
 
 
@@ -206,12 +221,12 @@ def test_forbidden_flows_are_denied(
 
 def test_nothing_beyond_the_real_flows_is_allowed_between_the_shops_pods(net: tuple[Network, dict[str, Pod]]) -> None:
     network, pods = net
-    allowed = allowed_flows()
-    inside = [*COMPONENTS, "postgres", "postgres-backup", "restore-job", "debug-pod"]
+    allowed = allowed_flows(pods)
+    inside = [*COMPONENTS, "postgres", "postgres-backup", "restore-job", "debug-pod", "loadgenerator"]
     extra = []
     for source in inside:
         for destination in inside:
-            if source == destination or destination in ("postgres-backup", "restore-job", "debug-pod"):
+            if source == destination or destination in ("postgres-backup", "restore-job", "debug-pod", "loadgenerator"):
                 continue
             port = port_of(destination)
             if network.allows(pods[source], pods[destination], port) and (source, destination, port) not in allowed:
