@@ -17,8 +17,9 @@ import asyncio
 import random
 import time
 from collections import deque
+from collections.abc import Mapping
 from enum import IntEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import aiohttp
 import orjson
@@ -55,6 +56,14 @@ CLIENT_REQUESTS = Histogram(
     buckets=BUCKETS,
 )
 CIRCUIT_STATE = Gauge("circuit_breaker_state", "0 closed, 1 open, 2 half-open", ["application", "peer"])
+
+
+class PeerAnswer(NamedTuple):
+    """A peer's answer: status, parsed body (JSON, text or None) and headers (names case-insensitive)."""
+
+    status: int
+    body: Any
+    headers: Mapping[str, str]
 
 
 class PeerError(Exception):
@@ -231,6 +240,24 @@ class PeerClient:
         timeout: float | None = None,
     ) -> tuple[int, Any]:
         """Call `peer` and return (status, parsed JSON or None); raise PeerUnavailable when it cannot answer."""
+        answer = await self.exchange(
+            method, peer, path, params=params, json=json, headers=headers, idempotent=idempotent, timeout=timeout
+        )
+        return answer.status, answer.body
+
+    async def exchange(
+        self,
+        method: str,
+        peer: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool | None = None,
+        timeout: float | None = None,
+    ) -> PeerAnswer:
+        """`request`, with the answer's headers too (for a caller that relays one, e.g. Idempotent-Replayed)."""
         if self._session is None:
             raise RuntimeError("PeerClient.start() was not awaited")
         method = method.upper()
@@ -248,19 +275,19 @@ class PeerClient:
             tried.add(base)
             started = time.perf_counter()
             try:
-                status, body = await self._send(method, f"{base}{path}", params, json, headers, timeout, peer)
+                answer = await self._send(method, f"{base}{path}", params, json, headers, timeout, peer)
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 self._observe(peer, method, "UNAVAILABLE", started)
                 breaker.record(False)
                 last_error = f"{peer} unreachable: {type(exc).__name__}"
                 continue
-            self._observe(peer, method, _outcome(status), started)
-            breaker.record(status < 500)
-            if status < 500:
-                return status, body
-            last_error = f"{peer} failed with {status}"
+            self._observe(peer, method, _outcome(answer.status), started)
+            breaker.record(answer.status < 500)
+            if answer.status < 500:
+                return answer
+            last_error = f"{peer} failed with {answer.status}"
             if attempt + 1 == attempts:
-                raise PeerUnavailable(peer, last_error, body)
+                raise PeerUnavailable(peer, last_error, answer.body)
         log.warning("peer_unavailable", peer=peer, error=last_error, attempts=attempts)
         raise PeerUnavailable(peer, last_error)
 
@@ -276,7 +303,7 @@ class PeerClient:
         headers: dict[str, str] | None,
         timeout: float | None,
         peer: str,
-    ) -> tuple[int, Any]:
+    ) -> PeerAnswer:
         assert self._session is not None
         span = None
         if trace.get_current_span().is_recording():
@@ -298,7 +325,7 @@ class PeerClient:
                     span.set_attribute("http.response.status_code", response.status)
                     span.set_attribute("url.full", url)
                 body = _parse(raw, response.content_type)
-                return response.status, body
+                return PeerAnswer(response.status, body, response.headers.copy())
         finally:
             if span is not None:
                 assert context_token is not None

@@ -18,7 +18,7 @@ from pydantic import Field, StringConstraints
 
 from ecommerce.chassis import ApiModel, BadRequest
 from ecommerce.chassis.security import TokenError
-from ecommerce.services.storefront import api_accounts, api_catalog, api_orders, clients
+from ecommerce.services.storefront import api_accounts, api_cart, api_catalog, api_orders, clients
 from ecommerce.services.storefront.api_support import JsonObject, answer
 from ecommerce.services.storefront.auth import ApiUser, MaybeApiUser, check, keyring, user_id_of
 from ecommerce.services.storefront.signin import sign_in
@@ -100,8 +100,11 @@ async def checkout(
     """Place an order for the signed-in user (the user comes from the token, never from the body)."""
     items = [{"productId": line.product_id, "quantity": line.quantity} for line in body.items]
     key = idempotency_key or uuid.uuid4().hex
-    return await clients.checkout(clients.Peers.of(request, principal), user_id_of(principal), items, key)
+    placed = await clients.checkout(clients.Peers.of(request, principal), user_id_of(principal), items, key)
+    return JSONResponse(
+        placed.order, status_code=201, headers={clients.REPLAYED_HEADER: "true"} if placed.replayed else None
+    )
 
 
-for _resources in (api_accounts.router, api_catalog.router, api_orders.router):
+for _resources in (api_accounts.router, api_cart.router, api_catalog.router, api_orders.router):
     router.include_router(_resources)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import Request
 
 from ecommerce.chassis import ServiceError, ServiceUnavailable
-from ecommerce.chassis.http import PeerClient, PeerUnavailable
+from ecommerce.chassis.http import PeerAnswer, PeerClient, PeerUnavailable
 from ecommerce.chassis.security import Principal
 
 USERS = "user-service"
@@ -23,6 +23,8 @@ FAVOURITES = "favourite-service"
 ORDERS = "order-service"
 PAYMENTS = "payment-service"
 SHIPPING = "shipping-service"
+# order-service's mark on the answer of a checkout it had already placed under the same Idempotency-Key.
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 MAX_ID = 2_147_483_647
@@ -84,13 +86,30 @@ class Peers:
         idempotent: bool | None = None,
     ) -> tuple[int, Any]:
         """(status, body) of a call; ServiceUnavailable when the peer cannot answer."""
+        answer = await self.exchange(
+            method, peer, path, params=params, json=json, headers=headers, idempotent=idempotent
+        )
+        return answer.status, answer.body
+
+    async def exchange(
+        self,
+        method: str,
+        peer: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> PeerAnswer:
+        """`call`, with the answer's headers; ServiceUnavailable when the peer cannot answer."""
         if not isinstance(path, PeerPath):
             raise UnsafeSegment(f"peer paths are built by peer_path, not {path!r}")
         sent = dict(headers or {})
         if self.token is not None:
             sent["Authorization"] = f"Bearer {self.token}"
         try:
-            return await self.client.request(
+            return await self.client.exchange(
                 method, peer, path, params=params, json=json, headers=sent, idempotent=idempotent
             )
         except PeerUnavailable as exc:
@@ -272,9 +291,16 @@ async def unlike(peers: Peers, favourite: dict[str, Any]) -> None:
 # --- orders, payments, shipping -----------------------------------------------------------------------------
 
 
-async def checkout(peers: Peers, user_id: int, items: list[dict[str, int]], idempotency_key: str) -> dict[str, Any]:
+class Placed(NamedTuple):
+    """order-service's checkout answer, and whether it replays an earlier checkout with the same key."""
+
+    order: dict[str, Any]
+    replayed: bool
+
+
+async def checkout(peers: Peers, user_id: int, items: list[dict[str, int]], idempotency_key: str) -> Placed:
     """Place an order for the user: price, reserve stock, create the order and its payment."""
-    result: dict[str, Any] = await peers.fetch(
+    answer = await peers.exchange(
         "POST",
         ORDERS,
         peer_path("/order-service/api/orders/checkout"),
@@ -282,7 +308,9 @@ async def checkout(peers: Peers, user_id: int, items: list[dict[str, int]], idem
         headers={"Idempotency-Key": idempotency_key},
         idempotent=True,
     )
-    return result
+    if answer.status >= 400 or not isinstance(answer.body, dict):
+        raise peer_error(ORDERS, answer.status, answer.body)
+    return Placed(answer.body, answer.headers.get(REPLAYED_HEADER, "").lower() == "true")
 
 
 def order_owner(order: dict[str, Any]) -> int | None:

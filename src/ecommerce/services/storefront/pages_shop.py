@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from ecommerce.chassis import BadRequest, Forbidden, ServiceError
-from ecommerce.services.storefront import clients
+from ecommerce.chassis import BadRequest, ServiceError
+from ecommerce.services.storefront import clients, shopping
 from ecommerce.services.storefront.clients import Peers
 from ecommerce.services.storefront.web import (
     BASE,
@@ -152,7 +152,7 @@ def _with_notice(url: str, notice: str) -> str:
 @html_errors
 async def cart_page(request: Request, principal: MaybeUser) -> Response:
     """The cart with its lines and total."""
-    lines, total = await _priced_cart(request, principal)
+    lines, total = await shopping.priced_cart(request, principal)
     return render(request, "cart.html", principal=principal, lines=lines, total=total)
 
 
@@ -164,8 +164,7 @@ async def cart_add(request: Request, form: CsrfForm) -> Response:
     quantity = int_field(form, "quantity", 1) or 1
     if product_id is None or product_id < 1 or not 1 <= quantity <= MAX_LINE_QUANTITY:
         raise BadRequest("Choose a product and a quantity between 1 and 99")
-    cart = read_cart(request)
-    cart[product_id] = min(cart.get(product_id, 0) + quantity, MAX_LINE_QUANTITY)
+    cart = shopping.added(read_cart(request), product_id, quantity)
     response = redirect(_with_notice(safe_next(field(form, "next", max_length=500)), "added"))
     write_cart(request, response, cart)
     return response
@@ -179,24 +178,10 @@ async def cart_update(request: Request, form: CsrfForm) -> Response:
     quantity = int_field(form, "quantity", 0) or 0
     cart = read_cart(request)
     if product_id is not None:
-        if quantity <= 0 or field(form, "remove"):
-            cart.pop(product_id, None)
-        else:
-            cart[product_id] = min(quantity, MAX_LINE_QUANTITY)
+        cart = shopping.changed(cart, product_id, 0 if field(form, "remove") else quantity)
     response = redirect(f"{BASE}/cart?notice=cart-updated")
     write_cart(request, response, cart)
     return response
-
-
-async def _priced_cart(request: Request, principal: Any) -> tuple[list[dict[str, Any]], float]:
-    cart = read_cart(request)
-    products = await clients.products_by_ids(Peers.of(request, principal), list(cart))
-    lines = [
-        {"product": products[pid], "quantity": qty, "subtotal": round(float(products[pid]["priceUnit"]) * qty, 2)}
-        for pid, qty in cart.items()
-        if pid in products
-    ]
-    return lines, round(sum(line["subtotal"] for line in lines), 2)
 
 
 # --- checkout and payment ------------------------------------------------------------------------------------
@@ -210,7 +195,7 @@ async def checkout_page(request: Request, principal: PageUser) -> Response:
 
 
 async def _render_checkout(request: Request, principal: Any, *, error: str | None, status: int = 200) -> Response:
-    lines, total = await _priced_cart(request, principal)
+    lines, total = await shopping.priced_cart(request, principal)
     if not lines:
         return redirect(f"{BASE}/cart")
     addresses = await clients.list_addresses(Peers.of(request, principal), principal.user_id)
@@ -242,15 +227,13 @@ async def place_order(request: Request, principal: PageUser, form: CsrfForm) -> 
             return await _render_checkout(request, principal, error="Choose an address or enter a new one.", status=400)
         address_id = (await clients.create_address(peers, principal.user_id, fields)).get("addressId")
     key = field(form, "idempotencyKey", max_length=64) or uuid.uuid4().hex
-    items = [{"productId": pid, "quantity": qty} for pid, qty in sorted(cart.items())]
     try:
-        placed = await clients.checkout(peers, principal.user_id, items, key)
+        placed = await shopping.place_order(request, principal, cart, key)
     except ServiceError as exc:
         if exc.status in (400, 409, 422):
             return await _render_checkout(request, principal, error=exc.msg, status=409)
         raise
-    order = placed.get("order") if isinstance(placed.get("order"), dict) else placed
-    order_id = order.get("orderId") or placed.get("orderId")
+    order_id = shopping.order_id_of(placed.order)
     response = redirect(f"{BASE}/orders/{order_id}/pay?{urlencode({'address': address_id or ''})}")
     write_cart(request, response, {})
     return response
@@ -262,7 +245,7 @@ async def payment_page(
     request: Request, principal: PageUser, order_id: Annotated[int, Path(alias="orderId", ge=1, le=2_147_483_647)]
 ) -> Response:
     """Pay for an order."""
-    order, payment = await _own_order_and_payment(request, principal, order_id)
+    order, payment = await shopping.own_order_and_payment(request, principal, order_id)
     return render(request, "pay.html", principal=principal, order=order, payment=payment)
 
 
@@ -275,24 +258,9 @@ async def pay(
     order_id: Annotated[int, Path(alias="orderId", ge=1, le=2_147_483_647)],
 ) -> Response:
     """Complete the payment: NOT_STARTED -> IN_PROGRESS -> COMPLETED."""
-    _, payment = await _own_order_and_payment(request, principal, order_id)
-    if payment is None:
-        raise ServiceError("This order has no payment yet; try again in a moment", status=409)
-    peers = Peers.of(request, principal)
-    if payment.get("paymentStatus") == "NOT_STARTED":
-        payment = await clients.advance_payment(peers, payment, "IN_PROGRESS")
-    if payment.get("paymentStatus") == "IN_PROGRESS":
-        await clients.advance_payment(peers, payment, "COMPLETED")
+    del form
+    await shopping.pay(request, principal, order_id)
     return redirect(f"{BASE}/orders/{order_id}?notice=paid")
-
-
-async def _own_order_and_payment(request: Request, principal: Any, order_id: int) -> tuple[dict[str, Any], Any]:
-    peers = Peers.of(request, principal)
-    order = await clients.get_order(peers, order_id)
-    if not principal.is_admin and await clients.resolve_order_owner(peers, order) != principal.user_id:
-        raise Forbidden("This is not your order")
-    payments = await clients.payments_for(peers, {order_id})
-    return order, payments.get(order_id)
 
 
 # --- order history -------------------------------------------------------------------------------------------
@@ -314,7 +282,7 @@ async def order_page(
     request: Request, principal: PageUser, order_id: Annotated[int, Path(alias="orderId", ge=1, le=2_147_483_647)]
 ) -> Response:
     """One order: the confirmation after payment, and its details."""
-    order, _ = await _own_order_and_payment(request, principal, order_id)
+    order, _ = await shopping.own_order_and_payment(request, principal, order_id)
     views = await order_views(Peers.of(request, principal), [order])
     return render(request, "order.html", principal=principal, order=views[0])
 
