@@ -38,6 +38,11 @@ Options:
                   replicas, 10)); edge services get ceil(replicas x weight) canary pods
   --pause S       seconds of traffic before each gate (default 120)
   --timeout S     seconds to wait for each rollout (default 300)
+  --load          during each pause, a bounded headless run of the load generator (ecommerce loadgen in
+                  deployment/loadgenerator; values loadgenerator.enabled) against the shop, the canary's
+                  own Service for edge services, so the gates have traffic to judge; a failed request
+                  fails the gate
+  --load-rate R   shopper actions per second of that run (default 10)
   --dry-run       print the changes instead of making them
 Environment: KUBECTL, PROMETHEUS_URL (default: a port-forward to ${PROMETHEUS_SERVICE} in
   ${PROMETHEUS_NAMESPACE}), GATE_OPTIONS (extra options for python -m ecommerce.ops.canary).
@@ -49,6 +54,8 @@ SERVICE=""
 STABLE_REPLICAS=""
 PF_PID=""
 EDGE=0
+LOAD=0
+LOAD_RATE=10
 
 is_edge() {
   local edge
@@ -95,11 +102,31 @@ prometheus_url() {
   printf 'http://127.0.0.1:%s' "${port}"
 }
 
+# A bounded headless load for SECONDS from the loadgenerator pod: through the gateway and the storefront, or
+# straight at the canary's own Service for an edge service (the ingress' weights split only outside traffic).
+# Returns 1 when any request failed or too few were made. Arguments: seconds.
+run_load() {
+  local seconds="$1"
+  local gateway="http://api-gateway:${COMPONENT_PORT[api-gateway]}"
+  local storefront="http://proxy-client:${COMPONENT_PORT[proxy-client]}"
+  if ((EDGE)) && [[ "${SERVICE}" == "api-gateway" ]]; then
+    gateway="http://api-gateway-canary:${COMPONENT_PORT[api-gateway]}"
+  elif ((EDGE)); then
+    storefront="http://proxy-client-canary:${COMPONENT_PORT[proxy-client]}"
+  fi
+  log "load: ${seconds}s of shoppers at ${LOAD_RATE}/s (gateway ${gateway}, storefront ${storefront})"
+  kube -n "${NAMESPACE}" exec deployment/loadgenerator -- ecommerce loadgen --headless \
+    --duration "${seconds}" --rate "${LOAD_RATE}" --min-requests "${seconds}" \
+    --gateway "${gateway}" --storefront "${storefront}" >&2
+}
+
 # Smoke request and metric gate for the current step. Returns 1 when the canary must be rolled back.
 gate() {
   local pause="$1" url
   [[ "${DRY_RUN}" == "1" ]] && { log "gate skipped under --dry-run"; return 0; }
-  if ((pause > 0)); then
+  if ((LOAD)); then
+    run_load "$((pause > 10 ? pause : 10))" || { log "gate: the load generator saw failed requests"; return 1; }
+  elif ((pause > 0)); then
     log "letting the canary take traffic for ${pause}s"
     sleep "${pause}"
   fi
@@ -184,6 +211,8 @@ main() {
     case "$1" in
       -h | --help) usage; exit 0 ;;
       --dry-run) DRY_RUN=1 ;;
+      --load) LOAD=1 ;;
+      --load-rate) (($# > 1)) || usage_error "--load-rate needs a value"; LOAD_RATE="$2"; shift ;;
       --pods) (($# > 1)) || usage_error "--pods needs a value"; pods="$2"; shift ;;
       --pause) (($# > 1)) || usage_error "--pause needs a value"; pause="$2"; shift ;;
       --timeout) (($# > 1)) || usage_error "--timeout needs a value"; timeout="$2"; shift ;;
@@ -199,7 +228,12 @@ main() {
   kube::is_component "${service}" && [[ "${service}" != "service-discovery" ]] \
     || usage_error "not a deployable service: ${service}"
   [[ "${version}" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || usage_error "invalid image tag: ${version}"
+  [[ "${LOAD_RATE}" =~ ^[0-9]+([.][0-9]+)?$ ]] || usage_error "invalid --load-rate: ${LOAD_RATE}"
   kube::require
+  if ((LOAD)) && [[ "${DRY_RUN}" != "1" ]]; then
+    kube -n "${NAMESPACE}" get deployment/loadgenerator -o name >/dev/null \
+      || die "--load needs deployment/loadgenerator in ${NAMESPACE} (chart value loadgenerator.enabled)"
+  fi
 
   local deployment_json replicas container image
   deployment_json="$(kube -n "${NAMESPACE}" get "deployment/${service}" -o json)" \

@@ -99,6 +99,9 @@ CALLS: dict[tuple[str, str], Rights] = {
     ("blue-green-deploy.sh", "get endpoints *"): rights("", "endpoints", "get"),
     ("blue-green-deploy.sh", "scale deployment/*"): SCALE,
     ("canary-deploy.sh", "get deployment/*"): GET_DEPLOYMENT,
+    # --load: a bounded run of the load generator inside its pod, before each gate.
+    ("canary-deploy.sh", "get deployment/loadgenerator"): GET_DEPLOYMENT,
+    ("canary-deploy.sh", "exec deployment/loadgenerator"): EXEC | rights("apps", "deployments", "get"),
     ("canary-deploy.sh", "apply-stdin derive"): APPLY_DEPLOYMENT,
     ("canary-deploy.sh", "scale deployment/*"): SCALE,
     ("canary-deploy.sh", "rollout status deployment/*"): ROLLOUT_STATUS,

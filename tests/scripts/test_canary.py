@@ -387,3 +387,59 @@ def test_edge_canary_dry_run_changes_nothing(cluster):
     assert not result.called("apply") and not result.called("delete") and not result.called("set image")
     assert "nginx.ingress.kubernetes.io/canary-weight" in result.stderr
     assert "delete ingress api-gateway-canary" in result.stderr
+
+
+def test_canary_load_runs_the_load_generator_during_each_pause(cluster, prometheus):
+    script_cluster(cluster)
+    cluster.on(r"get deployment/loadgenerator -o name", "deployment.apps/loadgenerator")
+    cluster.on(r"exec deployment/loadgenerator", "smoke gate passed")
+    url = prometheus(metrics(canary_errors=0.0))
+
+    result = cluster.run(
+        "canary-deploy.sh",
+        "--pause",
+        "12",
+        "--load",
+        "--load-rate",
+        "4",
+        "product-service",
+        "1.1.0",
+        "qa",
+        env={"PROMETHEUS_URL": url},
+    )
+
+    assert result.returncode == 0, result.stderr
+    loads = [call.argv for call in result.calls if "deployment/loadgenerator" in call.argv and "exec" in call.argv]
+    assert len(loads) == 2  # one bounded run before each gate (10 % and 50 %)
+    argv = loads[0]
+    assert argv[argv.index("--") + 1 :][:3] == ["ecommerce", "loadgen", "--headless"]
+    assert argv[argv.index("--duration") + 1] == "12" and argv[argv.index("--rate") + 1] == "4"
+    assert argv[argv.index("--gateway") + 1] == "http://api-gateway:8080"
+    assert result.called("set image deployment/product-service")
+
+
+def test_canary_load_with_failed_requests_rolls_back(cluster, prometheus):
+    script_cluster(cluster)
+    cluster.on(r"get deployment/loadgenerator -o name", "deployment.apps/loadgenerator")
+    cluster.on(r"exec deployment/loadgenerator", "smoke gate FAILED", rc=1)
+    url = prometheus(metrics(canary_errors=0.0))
+
+    result = cluster.run(
+        "canary-deploy.sh", "--pause", "0", "--load", "product-service", "1.1.0", env={"PROMETHEUS_URL": url}
+    )
+
+    assert result.returncode == 1
+    assert "load generator saw failed requests" in result.stderr
+    assert not result.called("set image")
+    assert result.called("-n dev delete deployment product-service-canary")
+
+
+def test_canary_load_needs_the_load_generator(cluster, prometheus):
+    script_cluster(cluster)
+    cluster.on(r"get deployment/loadgenerator", "", rc=1)
+
+    result = cluster.run("canary-deploy.sh", "--load", "product-service", "1.1.0", "prod")
+
+    assert result.returncode == 1
+    assert "loadgenerator.enabled" in result.stderr
+    assert not result.called("apply")
