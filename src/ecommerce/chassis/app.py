@@ -24,6 +24,7 @@ from ecommerce.chassis.faults import install_faults
 from ecommerce.chassis.http import PeerClient
 from ecommerce.chassis.identity import MeshSecrets, ServiceTokens, ServiceTokenVerifier
 from ecommerce.chassis.json_depth import reject_deep_json
+from ecommerce.chassis.openapi import document_errors
 from ecommerce.chassis.params import reject_unstorable_url
 from ecommerce.chassis.security import revocation_poller
 from ecommerce.chassis.settings import ServiceSettings, load_settings, sqlite_url
@@ -60,6 +61,8 @@ class ServiceSpec:
     # uvicorn's HTTP protocol, as an import string; None means the chassis' (http_limits.PROTOCOL: httptools with the
     # HTTP limits). One named here subclasses it, so every component keeps the limits.
     http_protocol: str | None = None
+    # Completes the OpenAPI document once it is built (e.g. the storefront documents the bodies it relays).
+    openapi: Callable[[dict[str, Any]], None] | None = None
 
     @property
     def actuator_base(self) -> str:
@@ -127,6 +130,8 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
     for router in spec.routers:
         app.include_router(router, prefix=spec.context_path)
     app.include_router(actuator_router(), prefix=spec.actuator_base)
+    # The OpenAPI document says 400 with the error body, as the app answers, never 422.
+    document_errors(app, spec.openapi)
     if spec.context_path:
         # The manual's troubleshooting calls http://<service>:<port>/actuator/health.
         app.include_router(health_router(), prefix="/actuator", include_in_schema=False)

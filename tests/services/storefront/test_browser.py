@@ -1,5 +1,7 @@
 """The shop in a real headless Chromium (Debian's, driven by Playwright): a shopper's whole purchase, an admin adding
-a product, and a signed-out visitor kept out of the account pages. Screenshots go to tests/artifacts/.
+a product, a signed-out visitor kept out of the account pages, and bad addresses answered with pages. Screenshots go
+to tests/artifacts/; those of the tour (docs/tour.md) to docs/images/tour-*.png, so the tour shows the pages as they
+are.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from storefront_support import ADMIN, ARTIFACTS, Shop
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[3]
+TOUR = ROOT / "docs" / "images"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -66,6 +69,13 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"storefront-{name}.png"), full_page=True)
 
 
+def tour(page: Any, name: str) -> None:
+    """A picture of the tour: the visible part of the page at 1200x900, small enough for the repository."""
+    path = TOUR / f"tour-{name}.png"
+    page.screenshot(path=str(path), full_page=False, animations="disabled", caret="hide")
+    assert path.stat().st_size < 400_000, f"{path.name} is {path.stat().st_size} bytes"
+
+
 def test_a_shopper_registers_likes_fills_the_cart_checks_out_pays_and_finds_the_order(page: Any) -> None:
     username = f"ann{uuid.uuid4().hex[:6]}"
     page.goto("/app/")
@@ -87,6 +97,9 @@ def test_a_shopper_registers_likes_fills_the_cart_checks_out_pays_and_finds_the_
     page.fill("#password", "correct-horse")
     page.click("[data-testid=signin]")
     page.wait_for_url("**notice=signed-in")
+    page.goto("/app/")
+    assert page.locator("[data-testid=product-card]").count() == 12  # a page of the demo catalog
+    tour(page, "catalog")
 
     page.fill("#search-q", "asus")
     page.press("#search-q", "Enter")
@@ -107,6 +120,7 @@ def test_a_shopper_registers_likes_fills_the_cart_checks_out_pays_and_finds_the_
     page.click("[data-testid=add-to-cart]")
     page.wait_for_url("**/app/products/2?notice=added")
     shot(page, "product")
+    tour(page, "product")
 
     page.goto("/app/favourites")
     assert "asus" in page.locator("main").inner_text()
@@ -115,6 +129,7 @@ def test_a_shopper_registers_likes_fills_the_cart_checks_out_pays_and_finds_the_
     page.goto("/app/cart")
     assert page.locator("[data-testid=cart-line]").count() == 2
     shot(page, "cart")
+    tour(page, "cart")
     page.click("[data-testid=checkout]")
     page.wait_for_url("**/app/checkout")
     page.check("[data-testid=new-address]")
@@ -122,6 +137,7 @@ def test_a_shopper_registers_likes_fills_the_cart_checks_out_pays_and_finds_the_
     page.fill("#postalCode", "2016")
     page.fill("#city", "Carthage")
     shot(page, "checkout")
+    tour(page, "checkout")
     page.click("[data-testid=place-order]")
     page.wait_for_url("**/pay**")
     shot(page, "pay")
@@ -138,6 +154,7 @@ def test_a_shopper_registers_likes_fills_the_cart_checks_out_pays_and_finds_the_
     text = orders.first.inner_text().lower()
     assert "completed" in text and "asus" in text and "hp" in text
     shot(page, "orders")
+    tour(page, "orders")
     page.goto("/app/account")
     assert "12 Rue de Carthage" in page.locator("main").inner_text()
     shot(page, "account")
@@ -176,6 +193,7 @@ def test_an_admin_adds_a_product_and_ships_an_order(page: Any, shop: Shop) -> No
     page.click("[data-testid=create-product]")
     page.wait_for_url("**notice=saved")
     shot(page, "admin-products")
+    tour(page, "admin")
     page.goto("/app/admin/orders")
     shot(page, "admin-orders")
     card = page.locator(f"[data-testid=order-{order_id}]")
@@ -205,3 +223,33 @@ def test_page_weight(page: Any) -> None:
     answer = page.goto("/app/")
     assert answer is not None and answer.ok
     assert len(answer.body()) < 100_000
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "headline"),
+    [
+        ("/app/?page=abc", "400", "That request did not look right"),
+        ("/app/products/abc", "404", "We could not find that page"),
+        ("/app/?q=" + "y" * 150, "400", "That request did not look right"),
+        ("/app/no-such-page", "404", "We could not find that page"),
+    ],
+)
+def test_a_bad_address_shows_a_page_not_json(page: Any, path: str, status: str, headline: str) -> None:
+    answer = page.goto(path)
+    assert answer is not None and str(answer.status) == status
+    error = page.locator("[data-testid=error-page]")
+    assert error.get_attribute("data-status") == status
+    assert page.locator("h1").inner_text() == headline
+    page.click("text=Back to the catalog")
+    page.wait_for_url("**/app/")
+    assert page.locator("[data-testid=product-card]").count() > 0
+
+
+def test_the_search_box_holds_no_more_than_the_server_takes(page: Any) -> None:
+    page.goto("/app/")
+    page.fill("#search-q", "")
+    page.locator("#search-q").press_sequentially("z" * 120)
+    assert len(page.locator("#search-q").input_value()) == 100
+    page.press("#search-q", "Enter")
+    page.wait_for_url("**q=zzz**")
+    assert page.locator("[data-testid=error-page]").count() == 0  # a search of 100 characters is a search

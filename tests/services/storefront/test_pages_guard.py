@@ -67,9 +67,11 @@ async def test_jwks_and_token_check(client: httpx.AsyncClient) -> None:
     assert jwks["keys"][0]["kty"] == "RSA" and jwks["keys"][0]["alg"] == "RS256"
     keys = client.app.state.keys  # type: ignore[attr-defined]
     token = issue(keys, user_id=5, username="eve", role="ROLE_USER", ttl_seconds=60, issuer="proxy-client")
-    valid = (await client.get(f"/app/api/authenticate/jwt/{token}")).json()
-    assert valid["valid"] is True and valid["userId"] == 5 and valid["username"] == "eve"
-    assert (await client.get("/app/api/authenticate/jwt/abc.def.ghi")).json()["valid"] is False
+    # The original's answer: a JSON boolean.
+    assert (await client.get(f"/app/api/authenticate/jwt/{token}")).json() is True
+    assert (await client.get("/app/api/authenticate/jwt/abc.def.ghi")).json() is False
+    expired = issue(keys, user_id=5, username="eve", role="ROLE_USER", ttl_seconds=-60, issuer="proxy-client")
+    assert (await client.get(f"/app/api/authenticate/jwt/{expired}")).json() is False
 
 
 async def test_bad_bearer_token_is_401_with_the_error_body(client: httpx.AsyncClient) -> None:
@@ -119,3 +121,39 @@ async def test_the_prod_profile_adds_hsts(make_client: Callable[..., Any], tmp_p
     async with make_client(SPEC, data_dir=tmp_path, profile="prod", jwt_private_key_file=key, headers={}) as client:
         answer = await client.get("/app/signin")
         assert answer.headers["strict-transport-security"].startswith("max-age=31536000")
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "headline"),
+    [
+        ("/app/?page=abc", 400, "That request did not look right"),
+        ("/app/?page=0", 400, "That request did not look right"),
+        ("/app/?q=" + "x" * 101, 400, "That request did not look right"),
+        ("/app/products/abc", 404, "We could not find that page"),
+        ("/app/products/0", 404, "We could not find that page"),
+        ("/app/nowhere", 404, "We could not find that page"),
+        ("/app/", 503, "Part of the shop is taking a short break"),  # product-service is not there
+    ],
+)
+async def test_pages_answer_errors_as_pages(client: httpx.AsyncClient, path: str, status: int, headline: str) -> None:
+    answer = await client.get(path)
+    assert answer.status_code == status, answer.text[:300]
+    assert answer.headers["content-type"].startswith("text/html")
+    assert headline in answer.text and 'data-testid="error-page"' in answer.text
+    assert "Back to the catalog" in answer.text and '"httpStatus"' not in answer.text
+    if status == 503:
+        assert "Your cart is safe; please try again in a minute." in answer.text
+
+
+async def test_the_api_keeps_answering_json_errors(client: httpx.AsyncClient) -> None:
+    for path in ("/app/api/products/abc", "/app/api/nowhere", "/app/static/nothing.css"):
+        answer = await client.get(path)
+        assert answer.status_code in (400, 404) and answer.json()["httpStatus"], path
+
+
+async def test_inputs_carry_the_limits_the_server_enforces(client: httpx.AsyncClient) -> None:
+    signup = (await client.get("/app/signup")).text
+    assert 'id="search-q" type="search" name="q" maxlength="100"' in signup
+    for name, limit in (("firstName", 255), ("email", 254), ("phone", 32), ("username", 64)):
+        assert f'name="{name}" maxlength="{limit}"' in signup, name
+    assert 'type="password" maxlength="72"' in signup

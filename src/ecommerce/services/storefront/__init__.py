@@ -10,9 +10,10 @@ from fastapi import FastAPI
 from ecommerce.chassis import ServiceSpec
 from ecommerce.chassis.forwarded import TrustedProxies
 from ecommerce.chassis.security import revocation_poller
-from ecommerce.services.storefront import api, assets, pages_account, pages_admin, pages_shop
+from ecommerce.services.storefront import api, api_docs, assets, pages_account, pages_admin, pages_shop
 from ecommerce.services.storefront.headers import SecurityHeaders
 from ecommerce.services.storefront.keys import load_keyring
+from ecommerce.services.storefront.page_errors import PageErrors
 from ecommerce.services.storefront.ratelimit import RateLimit
 from ecommerce.services.storefront.settings import StorefrontSettings
 from ecommerce.services.storefront.throttle import SignInBrake
@@ -41,7 +42,8 @@ async def _keys(app: FastAPI) -> AsyncIterator[None]:
         proxies=app.state.trusted_proxies,
         state=app.state,
     )
-    app.middleware_stack = SecurityHeaders(limited, hsts=settings.profile == "prod")
+    # Pages' errors are pages (page_errors), the rate limit's 429 included; the headers go on those pages too.
+    app.middleware_stack = SecurityHeaders(PageErrors(limited), hsts=settings.profile == "prod")
     try:
         yield
     finally:
@@ -57,4 +59,5 @@ SPEC = ServiceSpec(
     routers=(api.router, assets.router, pages_account.router, pages_admin.router, pages_shop.router, api.well_known),
     # The revocation poller keeps the verifier's per-user floors fresh from user-service.
     extensions=(_keys, revocation_poller),
+    openapi=api_docs.complete,  # the bodies and answers of the operations that relay a service's
 )

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from ecommerce.chassis import ApiModel
 from ecommerce.services.storefront import shopping
@@ -29,12 +29,16 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 class CartLineIn(ApiModel):
     """A product to put in the cart, and how many more of it (a line holds at most 99)."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 400, not a line of one unit
+
     product_id: Annotated[int, Field(ge=1, le=2_147_483_647)]
     quantity: Quantity = 1
 
 
 class QuantityIn(ApiModel):
     """A line's new quantity."""
+
+    model_config = ConfigDict(extra="forbid")
 
     quantity: Quantity
 
@@ -104,7 +108,7 @@ async def empty_cart(request: Request, me: ApiUser, response: Response) -> CartO
     return await _answer(request, me, response, {})
 
 
-@router.post("/cart/checkout", status_code=201, response_model=dict[str, Any])
+@router.post("/cart/checkout", status_code=201)
 async def checkout_cart(request: Request, me: ApiUser, idempotency_key: IdempotencyKey = None) -> Response:
     """Order the cart's lines (400 when it is empty) and empty it; the answer is POST /app/api/checkout's.
 
@@ -118,9 +122,9 @@ async def checkout_cart(request: Request, me: ApiUser, idempotency_key: Idempote
 
 
 @router.post("/orders/{orderId}/pay")
-async def pay_order(request: Request, me: ApiUser, order_id: OrderId) -> dict[str, Any]:
+async def pay_order(request: Request, me: ApiUser, order_id: OrderId) -> Response:
     """Complete the payment of one of the shopper's orders (NOT_STARTED -> IN_PROGRESS -> COMPLETED); the payment.
 
     409 while order-service has not created the payment yet (a moment after checkout).
     """
-    return await shopping.pay(request, me, order_id)
+    return JSONResponse(await shopping.pay(request, me, order_id))

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from ecommerce.chassis import BadRequest, ServiceError
+from ecommerce.chassis import BadRequest, NotFound, ServiceError
 from ecommerce.services.storefront import clients, shopping
 from ecommerce.services.storefront.clients import Peers
 from ecommerce.services.storefront.web import (
@@ -80,9 +80,12 @@ async def catalog(
 @router.get("/products/{productId}")
 @html_errors
 async def product_page(
-    request: Request, principal: MaybeUser, product_id: Annotated[int, Path(alias="productId", ge=1, le=2_147_483_647)]
+    request: Request, principal: MaybeUser, product_ref: Annotated[str, Path(alias="productId", max_length=200)]
 ) -> Response:
-    """One product with its stock state."""
+    """One product with its stock state; an address that names no product id is a missing page (404)."""
+    if not product_ref.isascii() or not product_ref.isdigit() or not 1 <= int(product_ref) <= 2_147_483_647:
+        raise NotFound("There is no such product in the shop")
+    product_id = int(product_ref)
     peers = Peers.of(request, principal)
     product = await clients.get_product(peers, product_id)
     return render(
