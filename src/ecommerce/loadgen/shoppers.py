@@ -14,8 +14,8 @@ The cart: through proxy-client's cart API (/app/api/cart, the signed cart cookie
 else POST /app/api/checkout with the items and the payment moved on with PATCH /app/api/payments/{id}.
 
 The smoke gate (`--min-requests N`): the run fails when fewer than N requests were made; Locust itself fails it
-when any request failed (exit code 1). An answer the shop gives a shopper on purpose is no failure: a product sold
-out (409 at checkout) is counted under its own name.
+when any request failed or an action raised (exit code 1). An answer the shop gives a shopper on purpose is no
+failure: a product sold out (409 at checkout) is counted under its own name.
 """
 
 from __future__ import annotations
@@ -78,10 +78,13 @@ def _gate(environment: Environment, **_: Any) -> None:
     options = environment.parsed_options
     total = environment.stats.total
     minimum = int(getattr(options, "min_requests", 0) or 0)
+    crashed = len(environment.runner.exceptions) if environment.runner is not None else 0
     verdict = f"{total.num_requests} requests, {total.num_failures} failed"
     if total.num_requests < minimum:
         environment.process_exit_code = 1
         log.error("smoke gate FAILED: %s; at least %d requests were required", verdict, minimum)
+    elif crashed:  # Locust exits 1 for these too
+        log.error("smoke gate FAILED: %s; %d shopper action(s) raised an error", verdict, crashed)
     elif total.num_failures:
         log.error("smoke gate FAILED: %s", verdict)
     else:
@@ -275,7 +278,8 @@ class Shopper(HttpUser):
 
 
 def _object(answer: Any) -> dict[str, Any] | None:
-    if not answer.ok:
+    # Not `answer.ok`: on a refused connection Locust's response re-raises the error there (status_code is 0).
+    if not 200 <= (answer.status_code or 0) < 300:
         return None
     try:
         body = answer.json()
