@@ -73,6 +73,13 @@ CONTRACT_METRICS = frozenset(
         "shop_payments_total",
         "shop_signins_total",
         "shop_revenue_total",
+        "shop_reconcile_found_total",
+        "shop_reconcile_repaired_total",
+        "shop_reconcile_runs_total",
+        "shop_reconcile_last_success_timestamp_seconds",
+        "outbox_events_pending",
+        "outbox_events_delivered_total",
+        "outbox_delivery_retries_total",
     ]
 )
 # Series Prometheus, cAdvisor (kubelet) and kube-state-metrics publish in every cluster.
