@@ -133,6 +133,16 @@ class CircuitBreaker:
             self._trial_permits -= 1
         return True
 
+    def trial(self) -> None:
+        """Let one trial call through now, half-opening an open circuit before its time: for a retry whose other
+        choice is an instance that just refused the connection (the gateway's `Upstreams.choose_again`)."""
+        if self.state == CircuitState.OPEN:
+            self._transition(CircuitState.HALF_OPEN)
+            self._trial_permits = self.half_open_calls
+            self._trial_results = []
+        if self.state == CircuitState.HALF_OPEN and self._trial_permits > 0:
+            self._trial_permits -= 1
+
     def record(self, success: bool) -> None:
         """Count the outcome of a call that `allow` let through."""
         if self.state == CircuitState.HALF_OPEN:

@@ -359,9 +359,9 @@ class Exchange:
         gateway = self.lane.gateway
         route = self.route
         upstreams = gateway.upstreams
-        upstream = upstreams.choose(route.service, route.urls, self.tried) or upstreams.choose(
-            route.service, route.urls, set()
-        )
+        upstream = upstreams.choose(route.service, route.urls, self.tried)
+        if upstream is None and self.tried:
+            upstream = upstreams.choose_again(route.service, route.urls, self.tried)
         client = gateway.client
         if upstream is None or client is None:
             self.error(503, f"No instance of {route.service} is available")

@@ -345,7 +345,7 @@ class Gateway:
         while True:
             upstream = upstreams.choose(route.service, route.urls, tried)
             if upstream is None and tried:
-                upstream = upstreams.choose(route.service, route.urls, set())  # only one instance: reuse it
+                upstream = upstreams.choose_again(route.service, route.urls, tried)
             if upstream is None:
                 msg = f"No instance of {route.service} is available"
                 return await error(scope, None, send, 503, msg, cors, own)

@@ -111,6 +111,21 @@ class Upstreams:
             excluded.add(upstream)
         return None
 
+    def choose_again(self, service: str, urls: tuple[str, ...], tried: set[str]) -> str | None:
+        """The instance for a retry when `choose` found none: an untried one even if its circuit is open (a trial
+        call: the instance just tried refused or broke the connection, so it is certainly not serving, while one
+        whose circuit opened a moment ago may be back; seen in a rolling restart), else any instance at all (a
+        service with one instance: try it again). Only on the failure path: a first attempt never comes here."""
+        registry = self._registry()
+        other = registry.choose(service, frozenset(tried)) if registry is not None and not urls else None
+        if other is None:
+            other = next((url for url in urls if url not in tried), None)
+        if other:
+            upstream = str(other).rstrip("/")
+            self.breaker(upstream).trial()
+            return upstream
+        return self.choose(service, urls, set())
+
     def _candidate(self, service: str, urls: tuple[str, ...], excluded: set[str]) -> str | None:
         registry = self._registry()
         if registry is not None and not urls:
