@@ -79,15 +79,35 @@ class RegistryClient:
         self._quarantine: dict[str, float] = {}
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._heartbeat: asyncio.Task[None] | None = None
 
     # ---- life cycle ------------------------------------------------------------------------------------
 
-    async def start(self, *, register: bool = True) -> None:
-        """Open the connection pool and start heartbeats (when registering) and registry fetches."""
+    async def start(self, *, register: bool = True, listening: asyncio.Event | None = None) -> None:
+        """Open the connection pool and start heartbeats (when registering) and registry fetches.
+
+        `listening`, when given, is set once the server accepts connections: the instance registers only then, so
+        no caller is sent to a port that refuses it (the application starts before uvicorn opens its socket)."""
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS))
         if register:
-            self._tasks.append(asyncio.create_task(self._heartbeats()))
+            self._heartbeat = asyncio.create_task(self._heartbeats(listening))
+            self._tasks.append(self._heartbeat)
         self._tasks.append(asyncio.create_task(self._fetches()))
+
+    async def deregister(self) -> None:
+        """Leave the registry for good (the start of a graceful shutdown): no more heartbeats, which would
+        register us again; the cached copy of everybody else stays current for the calls still made."""
+        heartbeat, self._heartbeat = self._heartbeat, None
+        if heartbeat is not None:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            self._tasks.remove(heartbeat)
+        if self.registered:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                await self._call("DELETE", f"apps/{self.app}/{quote(self.instance_id, safe='')}")
+                log.info("deregistered", app=self.app, instance=self.instance_id)
+            self.registered = False
 
     async def stop(self) -> None:
         """Stop the loops and deregister (best effort)."""
@@ -97,11 +117,8 @@ class RegistryClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        if self.registered:
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                await self._call("DELETE", f"apps/{self.app}/{quote(self.instance_id, safe='')}")
-                log.info("deregistered", app=self.app, instance=self.instance_id)
-            self.registered = False
+        self._heartbeat = None
+        await self.deregister()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -204,7 +221,9 @@ class RegistryClient:
 
     # ---- internals ---------------------------------------------------------------------------------------
 
-    async def _heartbeats(self) -> None:
+    async def _heartbeats(self, listening: asyncio.Event | None = None) -> None:
+        if listening is not None:
+            await listening.wait()
         while True:
             try:
                 if not self.registered:
@@ -312,7 +331,9 @@ async def registry_extension(app: FastAPI) -> AsyncIterator[None]:
         authorization=aiohttp.encode_basic_auth(spec.name, component_password(secrets, spec.name)),
     )
     app.state.registry = client
-    await client.start(register=settings.register_with_registry)
+    # Set by chassis/shutdown.py's server once its socket is open; absent when another server runs the app.
+    listening = app.state._state.get("listening")
+    await client.start(register=settings.register_with_registry, listening=listening)
     try:
         yield
     finally:

@@ -64,6 +64,12 @@ class ServiceSettings(BaseSettings):
     registry_fetch_seconds: float = Field(
         30.0, gt=0, validation_alias=_env("EUREKA_CLIENT_REGISTRY_FETCH_INTERVAL", "registry_fetch_seconds")
     )
+    # On SIGTERM: leave the registry, keep serving this long (clients' registry copies refresh every
+    # `registry_fetch_seconds`; in-flight and newly arriving requests are answered), then stop (chassis/shutdown.py).
+    # 0 where something else drains first (the chart's preStop hook).
+    shutdown_drain_seconds: float = Field(
+        0.0, ge=0, le=120, validation_alias=_env("ECOMMERCE_SHUTDOWN_DRAIN_SECONDS", "shutdown_drain_seconds")
+    )
     peers: dict[str, str] = Field(default_factory=dict, validation_alias=_env("ECOMMERCE_PEERS", "peers"))
     peer_timeout_seconds: float = Field(
         3.0, gt=0, validation_alias=_env("PEER_TIMEOUT_SECONDS", "peer_timeout_seconds")

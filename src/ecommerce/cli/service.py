@@ -40,14 +40,15 @@ def run(
     """Start one component and serve it until stopped (env: ECOMMERCE_HOST, ECOMMERCE_PORT)."""
     import os
 
-    import uvicorn
+    from ecommerce.chassis.shutdown import serve
 
     spec = _spec(name)
     if port:  # the settings read it: the instance registers the port it really listens on
         os.environ["ECOMMERCE_PORT"] = str(port)
     app = create_app(spec)
-    uvicorn.run(
+    serve(
         app,
+        drain_seconds=app.state.settings.shutdown_drain_seconds,  # deregister and keep serving first (SIGTERM)
         host=host,
         port=port or spec.port,
         loop="uvloop",
