@@ -27,8 +27,22 @@ class LoadResult:
 class OpenLoopLoad:
     """`with OpenLoopLoad(urls, rate=20, max_seconds=60) as load: ...` then `load.result`."""
 
-    def __init__(self, urls: list[str], *, rate: float, max_seconds: float, timeout: float = 10) -> None:
+    def __init__(
+        self,
+        urls: list[str],
+        *,
+        rate: float,
+        max_seconds: float,
+        timeout: float = 10,
+        headers: dict[str, str] | None = None,
+        endpoints: list[str] | None = None,
+        paths: list[str] | None = None,
+    ) -> None:
+        """`urls` in turn; or, with `endpoints` (base URLs the test may change while the load runs, as a Service's
+        endpoints change) and `paths`, each path on the endpoints in turn."""
         self.urls, self.rate, self.max_seconds, self.timeout = urls, rate, max_seconds, timeout
+        self.headers = headers or {}
+        self.endpoints, self.paths = endpoints, paths
         self.result = LoadResult()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
@@ -56,7 +70,7 @@ class OpenLoopLoad:
     async def _run(self) -> None:
         total = int(self.rate * self.max_seconds)
         limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
-        async with httpx.AsyncClient(timeout=self.timeout, limits=limits) as client:
+        async with httpx.AsyncClient(timeout=self.timeout, limits=limits, headers=self.headers) as client:
             tasks: set[asyncio.Task[None]] = set()
             start = time.perf_counter()
             for i in range(total):
@@ -66,7 +80,11 @@ class OpenLoopLoad:
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                task = asyncio.create_task(self._one(client, self.urls[i % len(self.urls)], due))
+                if self.endpoints is not None and self.paths:
+                    url = self.endpoints[i % len(self.endpoints)] + self.paths[i % len(self.paths)]
+                else:
+                    url = self.urls[i % len(self.urls)]
+                task = asyncio.create_task(self._one(client, url, due))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
                 self.result.sent += 1

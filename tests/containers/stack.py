@@ -44,6 +44,8 @@ FAST = {
     "BCRYPT_ROUNDS": "4",
     # The load comes from one client address; the per-client limit has its own tests.
     "GATEWAY_RATE_LIMITS_ENABLED": "false",
+    # On SIGTERM, leave the registry and keep serving while the others' copies (fetched every second here) drop it.
+    "ECOMMERCE_SHUTDOWN_DRAIN_SECONDS": "3",
 }
 
 
@@ -135,8 +137,11 @@ class Stack:
         assert code == 0, out.decode(errors="replace")
         return out.decode().strip()
 
-    def create_component(self, service: str, name: str | None = None, **extra_env: str) -> Component:
-        """A container for compose `service` (not started), named and addressed `name` (default: the service)."""
+    def create_component(
+        self, service: str, name: str | None = None, aliases: tuple[str, ...] = (), **extra_env: str
+    ) -> Component:
+        """A container for compose `service` (not started), named and addressed `name` (default: the service),
+        also answering to `aliases` on the test's network (the service's DNS name during a surge)."""
         name = name or service
         spec = COMPOSE["services"][service]
         env = {**spec["environment"], **TEST_SECRETS, **FAST, "ECOMMERCE_INSTANCE_HOST": name, **extra_env}
@@ -154,7 +159,7 @@ class Stack:
             tmpfs=dict.fromkeys(spec.get("tmpfs", []), ""),
             ports={f"{health_port}/tcp": ("127.0.0.1", None)},
             network=front,
-            networking_config={front: self.client.api.create_endpoint_config(aliases=[name])},
+            networking_config={front: self.client.api.create_endpoint_config(aliases=[name, *aliases])},
             labels=self.labels,
         )
         if service in DATABASE_SERVICES:
