@@ -327,6 +327,19 @@ def test_order_service_cut_off_from_postgres_turns_unready_and_recovers(stack: S
     finally:
         data.connect(order.container)
     wait_for(order.ready, 90, "order-service's readiness to come back by itself")
+    # What users see: checkouts work again (the pool's connections from before the cut are dead, not closed).
+    started = time.perf_counter()
+    auth = sign_in(stack)
+    assert auth is not None
+    with httpx.Client(base_url=gateway(stack), timeout=20) as client:
+        answers = []
+
+        def checkout_works() -> bool:
+            answers.append(checkout(client, auth).status_code)
+            return answers[-1] == 201
+
+        wait_for(checkout_works, 90, "a checkout after the reconnect", interval=1)
+    print(f"cut off: checkouts after readiness came back: {answers}, {time.perf_counter() - started:.1f} s")
 
 
 def test_a_postgres_restart_loses_no_committed_order(stack: Stack) -> None:
