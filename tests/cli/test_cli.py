@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ecommerce.cli import app
+from ecommerce.services.products.demo_catalog import PRODUCTS
 
 runner = CliRunner()
 
@@ -40,7 +41,7 @@ def test_migrate_then_seed_into_the_data_dir(tmp_path: Path, monkeypatch: pytest
     assert runner.invoke(app, ["seed", "product-service"]).exit_code == 0
     assert runner.invoke(app, ["seed", "product-service"]).exit_code == 0  # idempotent
     with sqlite3.connect(database) as conn:
-        assert conn.execute("SELECT count(*) FROM products").fetchone() == (4,)
+        assert conn.execute("SELECT count(*) FROM products").fetchone() == (len(PRODUCTS),)
 
 
 @pytest.mark.slow

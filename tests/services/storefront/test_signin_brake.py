@@ -14,6 +14,7 @@ import httpx
 import pytest_asyncio
 
 from ecommerce.chassis import create_app
+from ecommerce.chassis.http import PeerAnswer
 from ecommerce.services.storefront import SPEC
 
 PASSWORD = "right-password"
@@ -25,13 +26,14 @@ class CountingUsers:
     def __init__(self) -> None:
         self.verifications = 0
 
-    async def request(self, method: str, peer: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+    async def exchange(self, method: str, peer: str, path: str, **kwargs: Any) -> PeerAnswer:
         assert path.endswith("/credentials/verify"), path
         self.verifications += 1
         await asyncio.sleep(0.05)
         if kwargs["json"]["password"] == PASSWORD:
-            return 200, {"userId": 9, "username": kwargs["json"]["username"], "roleBasedAuthority": "ROLE_USER"}
-        return 401, {"msg": "Bad credentials"}
+            user = {"userId": 9, "username": kwargs["json"]["username"], "roleBasedAuthority": "ROLE_USER"}
+            return PeerAnswer(200, user, {})
+        return PeerAnswer(401, {"msg": "Bad credentials"}, {})
 
 
 @pytest_asyncio.fixture
