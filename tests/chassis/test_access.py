@@ -174,7 +174,7 @@ async def test_revocation_poller_keeps_the_last_good_list(tmp_path: Any) -> None
     ]
 
     class Peers:
-        async def get_json(self, peer: str, path: str) -> Any:
+        async def get_json(self, peer: str, path: str, **_: Any) -> Any:
             seen.append(httpx.Request("GET", f"http://{peer}{path}"))
             answer = answers.pop(0) if answers else httpx.Response(503)
             if answer.status_code >= 400:

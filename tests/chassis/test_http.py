@@ -114,6 +114,27 @@ async def test_an_unreachable_peer_is_unavailable() -> None:
         await peers.close()
 
 
+async def test_a_background_call_never_opens_the_circuit_users_meet() -> None:
+    """A poller asking a peer that is not up yet (the revocation list at start) must not open the circuit: it did,
+    and every user request needing that peer failed with 'circuit open' for a while after the peer came up."""
+    settings = ServiceSettings(peers={"user-service": "http://127.0.0.1:9"}, peer_retries=2)
+    peers = PeerClient(application="test", settings=settings)
+    await peers.start()
+    try:
+        for _ in range(10):
+            with pytest.raises(PeerUnavailable, match="unreachable"):
+                await peers.get_json("user-service", "/x", background=True)
+        assert peers.breaker("user-service").state == CircuitState.CLOSED
+        for _ in range(10):
+            with pytest.raises(PeerUnavailable):
+                await peers.get_json("user-service", "/x")
+        assert peers.breaker("user-service").state == CircuitState.OPEN
+        with pytest.raises(PeerUnavailable, match="unreachable"):  # still asked, never stopped by the circuit
+            await peers.get_json("user-service", "/x", background=True)
+    finally:
+        await peers.close()
+
+
 async def test_request_id_and_trace_context_are_passed_on(peer: tuple[FlakyPeer, str], client: PeerClient) -> None:
     rid = request_id_var.set("req-42")
     tid = trace_var.set(TraceState(0xABC, 0xDEF, False))

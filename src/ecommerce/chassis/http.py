@@ -248,10 +248,19 @@ class PeerClient:
         headers: dict[str, str] | None = None,
         idempotent: bool | None = None,
         timeout: float | None = None,
+        background: bool = False,
     ) -> tuple[int, Any]:
         """Call `peer` and return (status, parsed JSON or None); raise PeerUnavailable when it cannot answer."""
         answer = await self.exchange(
-            method, peer, path, params=params, json=json, headers=headers, idempotent=idempotent, timeout=timeout
+            method,
+            peer,
+            path,
+            params=params,
+            json=json,
+            headers=headers,
+            idempotent=idempotent,
+            timeout=timeout,
+            background=background,
         )
         return answer.status, answer.body
 
@@ -266,8 +275,13 @@ class PeerClient:
         headers: dict[str, str] | None = None,
         idempotent: bool | None = None,
         timeout: float | None = None,
+        background: bool = False,
     ) -> PeerAnswer:
-        """`request`, with the answer's headers too (for a caller that relays one, e.g. Idempotent-Replayed)."""
+        """`request`, with the answer's headers too (for a caller that relays one, e.g. Idempotent-Replayed).
+
+        A `background` call (a poller's) neither counts in the peer's circuit nor is stopped by it: a peer that is
+        not up yet when the component starts must not open the circuit that users' requests then meet.
+        """
         if self._session is None:
             raise RuntimeError("PeerClient.start() was not awaited")
         method = method.upper()
@@ -279,7 +293,7 @@ class PeerClient:
         for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))
-            if not breaker.allow():
+            if not background and not breaker.allow():
                 raise PeerUnavailable(peer, f"{peer} is unavailable (circuit open)")
             base = self.base_url(peer, frozenset(tried))
             tried.add(base)
@@ -288,11 +302,13 @@ class PeerClient:
                 answer = await self._send(method, f"{base}{path}", params, json, headers, timeout, peer)
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 self._observe(peer, method, "UNAVAILABLE", started)
-                breaker.record(False)
+                if not background:
+                    breaker.record(False)
                 last_error = f"{peer} unreachable: {type(exc).__name__}"
                 continue
             self._observe(peer, method, _outcome(answer.status), started)
-            breaker.record(answer.status < 500)
+            if not background:
+                breaker.record(answer.status < 500)
             if answer.status < 500:
                 return answer
             last_error = f"{peer} failed with {answer.status}"
@@ -342,9 +358,11 @@ class PeerClient:
                 otel_context.detach(context_token)
                 span.end()
 
-    async def get_json(self, peer: str, path: str, *, params: dict[str, Any] | None = None) -> Any:
+    async def get_json(
+        self, peer: str, path: str, *, params: dict[str, Any] | None = None, background: bool = False
+    ) -> Any:
         """GET and return the JSON body; PeerError for a 4xx answer."""
-        status, body = await self.request("GET", peer, path, params=params)
+        status, body = await self.request("GET", peer, path, params=params, background=background)
         if status >= 400:
             raise PeerError(peer, status, body)
         return body

@@ -335,7 +335,7 @@ async def _poll_revocations(app: FastAPI, interval: float) -> None:
     quiet_until = time.monotonic() + _START_GRACE_SECONDS
     while True:
         try:
-            document = await app.state.peers.get_json(REVOCATIONS_PEER, REVOCATIONS_PATH)
+            document = await app.state.peers.get_json(REVOCATIONS_PEER, REVOCATIONS_PATH, background=True)
             get_verifier(app).revocations.replace(parse_revocations(document))
             if healthy is not True:
                 log.info("revocations_fetched")
