@@ -149,6 +149,7 @@ def test_the_gateway_keeps_answering_when_an_instance_dies_and_it_comes_back(sho
     assert len(_wait(lambda: len(instances()) == 2 and instances(), 30, "two instances")) == 2
     victim = _pid_listening_on(8510)
     failures: list[str] = []
+    cut_off: list[str] = []
     served = 0
     stop = threading.Event()
 
@@ -156,7 +157,11 @@ def test_the_gateway_keeps_answering_when_an_instance_dies_and_it_comes_back(sho
         nonlocal served
         with httpx.Client(base_url=GATEWAY, timeout=5) as client:
             while not stop.is_set():
-                answer = client.get("/product-service/api/products/1")
+                try:
+                    answer = client.get("/product-service/api/products/1")
+                except httpx.RemoteProtocolError as exc:  # an answer cut off: see the assertion below
+                    cut_off.append(str(exc))
+                    continue
                 if answer.status_code != 200:
                     failures.append(f"{answer.status_code} {answer.text[:200]}")
                 served += 1
@@ -180,6 +185,10 @@ def test_the_gateway_keeps_answering_when_an_instance_dies_and_it_comes_back(sho
     assert b"product-service#2 exited with code -9; restarting it" in shop.output.read_bytes()
     assert served > 50
     assert failures == []
+    # A SIGKILL can land between the head and the body of an answer the gateway is relaying: once the head has gone
+    # to the client nothing can be retried, so at most the answers in flight at that instant are cut off (seen once
+    # in a CI run: one answer of several hundred). Every other request is answered.
+    assert len(cut_off) <= len(workers), cut_off
 
 
 def _pid_listening_on(port: int) -> int:
