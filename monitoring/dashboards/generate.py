@@ -1,5 +1,7 @@
-"""Write the Grafana dashboards of monitoring/dashboards/ from one template.
+"""Write the Grafana dashboards of monitoring/dashboards/ from one template, built with Grafana's own SDK.
 
+The shop describes its dashboards (rows of panels: title, queries, unit, size) and grafana-foundation-sdk's builders
+turn them into Grafana's dashboard model, so the JSON follows Grafana's schema instead of a hand-kept copy of it.
 Run from the repository root: `.venv/bin/python -m monitoring.dashboards.generate` (`--check` reports drift;
 a test fails when the committed JSON differs from what this script writes). The shop's chart ships every
 JSON file in a ConfigMap labelled grafana_dashboard=1, which Grafana's sidecar loads.
@@ -7,11 +9,15 @@ JSON file in a ConfigMap labelled grafana_dashboard=1, which Grafana's sidecar l
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from grafana_foundation_sdk.builders import common, dashboard, prometheus, stat, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common as common_models
+from grafana_foundation_sdk.models import dashboard as dashboard_models
 
 from monitoring.catalog import COMPONENTS, JOBS_REGEX, Component
 from monitoring.slo import SLO_FILES
@@ -20,6 +26,7 @@ OUT_DIR = Path(__file__).resolve().parent
 NS = 'namespace=~"$namespace"'
 RATE = "$__rate_interval"
 NOT_ACTUATOR = 'uri!~".*/actuator/.*"'
+DATASOURCE = dashboard_models.DataSourceRef(type_val="prometheus", uid="${datasource}")
 
 
 @dataclass
@@ -33,7 +40,6 @@ class Panel:
     description: str = ""
     width: int = 12
     height: int = 8
-    options: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -470,7 +476,7 @@ def slo_rows() -> list[Row]:
     return rows
 
 
-def dashboards() -> dict[str, dict[str, object]]:
+def dashboards() -> dict[str, dashboard_models.Dashboard]:
     """Every dashboard by file name."""
     result = {
         "shop-overview.json": _dashboard("shop-overview", "Shop overview", overview(), ["overview"]),
@@ -485,14 +491,26 @@ def dashboards() -> dict[str, dict[str, object]]:
     return result
 
 
-def _dashboard(uid: str, title: str, rows: Iterable[Row], tags: list[str]) -> dict[str, object]:
-    panels: list[dict[str, object]] = []
+def _dashboard(uid: str, title: str, rows: Iterable[Row], tags: list[str]) -> dashboard.Dashboard:
+    # The layout stays ours (a panel that would overflow the row's 24 columns starts a new line, every row is
+    # open): the builder's own flow only wraps after a panel has overflowed. Every position is given explicitly.
+    board = (
+        dashboard.Dashboard(title)
+        .uid(uid)
+        .tags(["ecommerce", *tags])
+        .timezone("browser")
+        .version(1)
+        .editable()
+        .refresh("30s")
+        .time("now-1h", "now")
+        .link(dashboard.DashboardLink("Shop dashboards").type("dashboards").tags(["ecommerce"]).as_dropdown(True))
+        .with_variable(dashboard.DatasourceVariable("datasource").label("Prometheus").type("prometheus"))
+        .with_variable(_namespace_variable())
+    )
     next_id = 1
     y = 0
     for row in rows:
-        panels.append(
-            {"type": "row", "id": next_id, "title": row.title, "collapsed": False, "gridPos": _grid(0, y, 24, 1)}
-        )
+        board.with_row(dashboard.Row(row.title).id(next_id).grid_pos(_grid(0, y, 24, 1)))
         next_id += 1
         y += 1
         x = 0
@@ -501,83 +519,66 @@ def _dashboard(uid: str, title: str, rows: Iterable[Row], tags: list[str]) -> di
             if x + panel.width > 24:
                 x, y = 0, y + row_height
                 row_height = 0
-            panels.append(_panel(panel, next_id, _grid(x, y, panel.width, panel.height)))
+            board.with_panel(_panel(panel, next_id, _grid(x, y, panel.width, panel.height)))
             next_id += 1
             x += panel.width
             row_height = max(row_height, panel.height)
         y += row_height
-    return {
-        "uid": uid,
-        "title": title,
-        "tags": ["ecommerce", *tags],
-        "timezone": "browser",
-        "schemaVersion": 39,
-        "version": 1,
-        "editable": True,
-        "refresh": "30s",
-        "time": {"from": "now-1h", "to": "now"},
-        "templating": {"list": _variables()},
-        "annotations": {"list": []},
-        "links": [
-            {"title": "Shop dashboards", "type": "dashboards", "tags": ["ecommerce"], "asDropdown": True},
-        ],
-        "panels": panels,
-    }
+    return board.build()
 
 
-def _grid(x: int, y: int, w: int, h: int) -> dict[str, int]:
-    return {"x": x, "y": y, "w": w, "h": h}
+def _grid(x: int, y: int, w: int, h: int) -> dashboard_models.GridPos:
+    return dashboard_models.GridPos(h=h, w=w, x=x, y=y)
 
 
-def _panel(panel: Panel, panel_id: int, grid: dict[str, int]) -> dict[str, object]:
-    datasource = {"type": "prometheus", "uid": "${datasource}"}
-    targets = [
-        {"refId": chr(ord("A") + i), "datasource": datasource, "expr": expr, "legendFormat": legend}
-        for i, (expr, legend) in enumerate(panel.targets)
-    ]
-    result: dict[str, object] = {
-        "type": panel.kind,
-        "id": panel_id,
-        "title": panel.title,
-        "datasource": datasource,
-        "gridPos": grid,
-        "targets": targets,
-        "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
-        "options": panel.options or _default_options(panel.kind),
-    }
+def _panel(panel: Panel, panel_id: int, grid: dashboard_models.GridPos) -> timeseries.Panel | stat.Panel:
+    built: timeseries.Panel | stat.Panel
+    if panel.kind == "stat":
+        built = (
+            stat.Panel()
+            .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).fields("").values(False))
+            .color_mode(common_models.BigValueColorMode.VALUE)
+        )
+    else:
+        built = (
+            timeseries.Panel()
+            .legend(
+                common.VizLegendOptions()
+                .display_mode(common_models.LegendDisplayMode.LIST)
+                .placement(common_models.LegendPlacement.BOTTOM)
+                .show_legend(True)
+            )
+            .tooltip(common.VizTooltipOptions().mode(common_models.TooltipDisplayMode.MULTI))
+        )
+    built.id(panel_id).title(panel.title).datasource(DATASOURCE).grid_pos(grid).unit(panel.unit)
+    for i, (expr, legend) in enumerate(panel.targets):
+        built.with_target(
+            prometheus.Dataquery().ref_id(chr(ord("A") + i)).datasource(DATASOURCE).expr(expr).legend_format(legend)
+        )
     if panel.description:
-        result["description"] = panel.description
-    return result
+        built.description(panel.description)
+    return built
 
 
-def _default_options(kind: str) -> dict[str, object]:
-    if kind == "stat":
-        return {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}, "colorMode": "value"}
-    return {"legend": {"displayMode": "list", "placement": "bottom"}, "tooltip": {"mode": "multi"}}
-
-
-def _variables() -> list[dict[str, object]]:
-    return [
-        {"name": "datasource", "label": "Prometheus", "type": "datasource", "query": "prometheus"},
-        {
-            "name": "namespace",
-            "label": "Namespace",
-            "type": "query",
-            "datasource": {"type": "prometheus", "uid": "${datasource}"},
-            "query": {"query": f'label_values(up{{job=~"{JOBS_REGEX}"}}, namespace)', "refId": "namespace"},
-            "definition": f'label_values(up{{job=~"{JOBS_REGEX}"}}, namespace)',
-            "includeAll": True,
-            "allValue": ".*",
-            "multi": True,
-            "refresh": 2,
-            "current": {"text": "All", "value": "$__all"},
-        },
-    ]
+def _namespace_variable() -> dashboard.QueryVariable:
+    query = f'label_values(up{{job=~"{JOBS_REGEX}"}}, namespace)'
+    return (
+        dashboard.QueryVariable("namespace")
+        .label("Namespace")
+        .datasource(DATASOURCE)
+        .query({"query": query, "refId": "namespace"})
+        .include_all(True)
+        .all_value(".*")
+        .multi(True)
+        .refresh(dashboard_models.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .current(dashboard_models.VariableOption(selected=True, text="All", value="$__all"))
+    )
 
 
 def render() -> dict[str, str]:
     """The JSON text of every dashboard by file name."""
-    return {name: json.dumps(board, indent=2, sort_keys=True) + "\n" for name, board in dashboards().items()}
+    encoder = JSONEncoder(indent=2, sort_keys=True)
+    return {name: encoder.encode(board) + "\n" for name, board in dashboards().items()}
 
 
 def main(argv: list[str]) -> int:
