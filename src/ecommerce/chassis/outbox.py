@@ -185,7 +185,13 @@ async def consume(session: AsyncSession, table: Table, event: Event, application
 
 
 class OutboxRelay:
-    """Delivers a service's outbox over its PeerClient."""
+    """Delivers a service's outbox over its PeerClient, a round at a time.
+
+    A round reads the undelivered events in one statement, delivers each (destination, aggregate)'s events in
+    order while different aggregates go out concurrently, then marks what was delivered in one statement.
+    Commits that ask for delivery while a round runs share the next round (`deliver_soon`), so a busy service
+    runs one round per batch of commits instead of one round, and one reading of the table, per commit.
+    """
 
     def __init__(self, *, application: str, engine: AsyncEngine, table: Table, peers: PeerClient) -> None:
         self.application = application
@@ -194,68 +200,91 @@ class OutboxRelay:
         self.peers = peers
         self.wakeup = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._next_round: asyncio.Future[int] | None = None
+        self._rounds: asyncio.Task[None] | None = None
 
     async def run_once(self) -> int:
         """Deliver what is due, oldest first, keeping each aggregate's order; returns how many were delivered."""
         async with self._lock:
-            rows = await self._due()
-            blocked: set[tuple[str, int]] = set()
-            delivered = 0
+            rows, pending = await self._due()
+            chains: dict[tuple[str, int], list[Any]] = {}
             for row in rows:
-                key = (row.destination, row.aggregate_id)
-                if key in blocked:
-                    continue
-                if await self._deliver(row):
-                    delivered += 1
-                else:
-                    blocked.add(key)
-            await self._count_pending()
-            return delivered
+                chains.setdefault((row.destination, row.aggregate_id), []).append(row)
+            outcomes = await asyncio.gather(*(self._deliver_chain(chain) for chain in chains.values()))
+            done = [(row_id, error) for outcome in outcomes for row_id, error in outcome]
+            await self._mark_delivered(done)
+            if pending is not None:
+                PENDING.labels(self.application).set(pending - len(done))
+            else:
+                await self._count_pending()
+            return len(done)
 
-    async def _due(self) -> list[Any]:
+    def deliver_soon(self) -> asyncio.Future[int]:
+        """A round that starts after this call (the one already running may have missed the caller's commit);
+        resolves with how many events that round delivered."""
+        if self._next_round is None:
+            self._next_round = asyncio.get_running_loop().create_future()
+        if self._rounds is None or self._rounds.done():
+            self._rounds = asyncio.create_task(self._run_requested_rounds())
+        return self._next_round
+
+    async def _run_requested_rounds(self) -> None:
+        while self._next_round is not None:
+            waiting, self._next_round = self._next_round, None
+            try:
+                waiting.set_result(await self.run_once())
+            except Exception as exc:  # the change is committed; delivery is the relay's job from here
+                log.warning("outbox_immediate_delivery_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+                waiting.set_result(0)
+
+    async def _due(self) -> tuple[list[Any], int | None]:
+        """The events due now (an event not yet due holds back the later events of its aggregate), and how many
+        are undelivered when the batch holds them all (None: more than a batch, count them)."""
         t = self.table
         now = _now()
         async with self.engine.connect() as conn:
             undelivered = (
                 await conn.execute(
-                    select(t.c.id, t.c.destination, t.c.aggregate_id, t.c.next_attempt_at)
+                    select(
+                        t.c.id,
+                        t.c.event_id,
+                        t.c.event_type,
+                        t.c.aggregate_id,
+                        t.c.destination,
+                        t.c.path,
+                        t.c.payload,
+                        t.c.attempts,
+                        t.c.next_attempt_at,
+                    )
                     .where(t.c.delivered_at.is_(None))
                     .order_by(t.c.id)
                     .limit(BATCH)
                 )
             ).all()
-            due_ids = []
-            waiting: set[tuple[str, int]] = set()
-            for row in undelivered:  # an event not yet due holds back the later events of its aggregate
-                key = (row.destination, row.aggregate_id)
-                if key in waiting:
-                    continue
-                if row.next_attempt_at is not None and row.next_attempt_at > now:
-                    waiting.add(key)
-                    continue
-                due_ids.append(row.id)
-            if not due_ids:
-                return []
-            return list(
-                (
-                    await conn.execute(
-                        select(
-                            t.c.id,
-                            t.c.event_id,
-                            t.c.event_type,
-                            t.c.aggregate_id,
-                            t.c.destination,
-                            t.c.path,
-                            t.c.payload,
-                            t.c.attempts,
-                        )
-                        .where(t.c.id.in_(due_ids))
-                        .order_by(t.c.id)
-                    )
-                ).all()
-            )
+        due = []
+        waiting: set[tuple[str, int]] = set()
+        for row in undelivered:
+            key = (row.destination, row.aggregate_id)
+            if key in waiting:
+                continue
+            if row.next_attempt_at is not None and row.next_attempt_at > now:
+                waiting.add(key)
+                continue
+            due.append(row)
+        return due, (len(undelivered) if len(undelivered) < BATCH else None)
 
-    async def _deliver(self, row: Any) -> bool:
+    async def _deliver_chain(self, rows: list[Any]) -> list[tuple[int, str | None]]:
+        """One aggregate's events to one destination, in order, stopping at the first that must wait."""
+        done: list[tuple[int, str | None]] = []
+        for row in rows:
+            delivered, error = await self._deliver(row)
+            if not delivered:
+                break
+            done.append((row.id, error))
+        return done
+
+    async def _deliver(self, row: Any) -> tuple[bool, str | None]:
+        """(delivered, the refusal to keep with it); a failed delivery is scheduled again with backoff."""
         body = {
             "eventId": row.event_id,
             "eventType": row.event_type,
@@ -266,32 +295,42 @@ class OutboxRelay:
             await self.peers.post_json(row.destination, row.path, json=body, idempotent=True)
         except PeerUnavailable as exc:
             await self._retry_later(row, str(exc))
-            return False
+            return False, None
         except PeerError as exc:
             # The consumer refused it: retrying cannot help. Marked done with the reason; the reconciler and the
             # refused-events counter make it visible.
             REFUSED.labels(self.application, row.event_type).inc()
             log.warning("event_refused", event_id=row.event_id, destination=row.destination, status=exc.status)
-            await self._mark(row.id, delivered_at=_now(), last_error=f"refused {exc.status}: {_msg(exc)}"[:255])
-            return True
-        await self._mark(row.id, delivered_at=_now(), last_error=None)
+            return True, f"refused {exc.status}: {_msg(exc)}"[:255]
         DELIVERED.labels(self.application, row.event_type).inc()
-        return True
+        return True, None
 
     async def _retry_later(self, row: Any, error: str) -> None:
         RETRIED.labels(self.application).inc()
         delay = min(BACKOFF_BASE_SECONDS * 2 ** min(row.attempts, 16), BACKOFF_MAX_SECONDS)
         delay *= 0.5 + random.random()
-        await self._mark(
-            row.id,
-            attempts=row.attempts + 1,
-            next_attempt_at=_now() + timedelta(seconds=delay),
-            last_error=error[:255],
-        )
-
-    async def _mark(self, row_id: int, **values: Any) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(update(self.table).where(self.table.c.id == row_id).values(**values))
+            await conn.execute(
+                update(self.table)
+                .where(self.table.c.id == row.id)
+                .values(
+                    attempts=row.attempts + 1, next_attempt_at=_now() + timedelta(seconds=delay), last_error=error[:255]
+                )
+            )
+
+    async def _mark_delivered(self, done: list[tuple[int, str | None]]) -> None:
+        """One statement for the round's deliveries (a refusal keeps its reason, one statement more)."""
+        if not done:
+            return
+        t = self.table
+        now = _now()
+        clean = [row_id for row_id, error in done if error is None]
+        async with self.engine.begin() as conn:
+            if clean:
+                await conn.execute(update(t).where(t.c.id.in_(clean)).values(delivered_at=now, last_error=None))
+            for row_id, error in done:
+                if error is not None:
+                    await conn.execute(update(t).where(t.c.id == row_id).values(delivered_at=now, last_error=error))
 
     async def _count_pending(self) -> None:
         async with self.engine.connect() as conn:
@@ -316,20 +355,8 @@ async def deliver_now(bind: Any) -> None:
     relay = _RELAYS.get(bind)
     if relay is None:
         return
-    delivery = asyncio.ensure_future(relay.run_once())
-    _IN_FLIGHT.add(delivery)
-    delivery.add_done_callback(_delivery_done)
-    with contextlib.suppress(TimeoutError, Exception):
-        await asyncio.wait_for(asyncio.shield(delivery), DELIVER_WAIT_SECONDS)
-
-
-def _delivery_done(delivery: asyncio.Future[int]) -> None:
-    _IN_FLIGHT.discard(delivery)
-    if delivery.cancelled():
-        return
-    exc = delivery.exception()
-    if exc is not None:  # the change is committed; delivery is the relay's job from here
-        log.warning("outbox_immediate_delivery_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(relay.deliver_soon()), DELIVER_WAIT_SECONDS)
 
 
 def outbox_extension(table: Table) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
@@ -364,7 +391,6 @@ def outbox_extension(table: Table) -> Callable[[FastAPI], contextlib.AbstractAsy
     return extension
 
 
-_IN_FLIGHT: set[asyncio.Future[int]] = set()  # deliveries started after a commit, kept until they end
 # The running relay of each database engine, so a service function holding only its session can deliver.
 _RELAYS: weakref.WeakKeyDictionary[Any, OutboxRelay] = weakref.WeakKeyDictionary()
 
