@@ -5,6 +5,7 @@ SQLite (aiosqlite) is the embedded default; PostgreSQL (asyncpg) is used when th
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -15,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy import DateTime, MetaData, Table, event, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import AsyncAdaptedQueuePool
@@ -29,6 +31,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+# A pooled PostgreSQL connection idle this long is pinged before it is used again (see _ping_when_idle).
+PING_AFTER_IDLE_SECONDS = 2.0
 
 
 def new_metadata() -> MetaData:
@@ -111,10 +115,11 @@ class Database:
                 pool_size=pool_size,
                 max_overflow=max_overflow,
                 pool_timeout=pool_timeout,
-                pool_pre_ping=True,
+                pool_use_lifo=True,  # the busiest connections stay warm; the idle ones are those pinged
                 pool_recycle=1800,
                 connect_args={"server_settings": {"timezone": "UTC"}},
             )
+            _ping_when_idle(self.engine)
         instrument(self.engine.sync_engine)  # a span per statement inside sampled requests
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         _POOLS.add(self)
@@ -144,6 +149,35 @@ class Database:
         """Close every pooled connection."""
         await self.engine.dispose()
         _POOLS.discard(self)
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection before use only when it sat idle for PING_AFTER_IDLE_SECONDS or more.
+
+    SQLAlchemy's `pool_pre_ping` pings before every transaction: three round trips (BEGIN, `;`, ROLLBACK) ahead of
+    each request's own, under load too (bench/results/checkout.md). A connection that served a moment ago is
+    almost surely alive; one that waited may have outlived a database restart. A connection that dies while in
+    use anyway (a restart under load) fails its statement as a disconnect, which makes SQLAlchemy drop the whole
+    pool, so the requests after it connect afresh and the service recovers by itself: the same two outcomes as
+    before (the request on the dead connection answered 503, the next ones served). The recipe is SQLAlchemy's
+    "custom pessimistic ping" (a `checkout` event raising DisconnectionError: the pool retries with a new one).
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection failed its ping: {type(exc).__name__}") from exc
+        if not alive:
+            raise DisconnectionError("pooled connection failed its ping")
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
