@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ecommerce import components
+
 # Where the runbooks live; every alert's runbook_url is RUNBOOK_BASE + "<AlertName>.md".
 RUNBOOK_BASE = "https://github.com/ecommerce-microservices/ecommerce-microservices/blob/main/docs/runbooks/"
 
@@ -23,17 +25,11 @@ class Component:
         return f"{self.actuator_base}/prometheus"
 
 
-COMPONENTS: tuple[Component, ...] = (
-    Component("service-discovery", 8761, "/actuator"),
-    Component("cloud-config-server", 9296, "/actuator"),
-    Component("api-gateway", 8080, "/actuator"),
-    Component("proxy-client", 8900, "/app/actuator"),
-    Component("order-service", 8300, "/order-service/actuator", has_database=True),
-    Component("payment-service", 8400, "/payment-service/actuator", has_database=True),
-    Component("product-service", 8500, "/product-service/actuator", has_database=True),
-    Component("shipping-service", 8600, "/shipping-service/actuator", has_database=True),
-    Component("user-service", 8700, "/user-service/actuator", has_database=True),
-    Component("favourite-service", 8800, "/favourite-service/actuator", has_database=True),
+# From the shop's one component table (src/ecommerce/components.py); the dashboards' and rules' order: the
+# infrastructure and the edge first, then the business services by port.
+COMPONENTS: tuple[Component, ...] = tuple(
+    Component(c.name, c.port, c.actuator_base, has_database=c.database is not None)
+    for c in sorted(components.TABLE, key=lambda c: (c.tier == "business", c.port if c.tier == "business" else 0))
 )
 
 COMPONENT_NAMES: tuple[str, ...] = tuple(c.name for c in COMPONENTS)

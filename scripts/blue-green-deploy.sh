@@ -114,7 +114,7 @@ deploy_one() {
   ((replicas > 0)) || replicas=1
   log "${service}: live colour ${current:-<chart>} (${live}), deploying ${new} on ${version} with ${replicas} pod(s)"
   kube -n "${namespace}" get "deployment/${live}" -o json \
-    | ops_python -m ecommerce.ops.kubeobj derive --name "${service}-${new}" --label "color=${new}" \
+    | ecommerce_cli kubeobj derive --name "${service}-${new}" --label "color=${new}" \
       --image-tag "${version}" --replicas "${replicas}" \
     | kube::apply_stdin "${namespace}" >/dev/null
   local ready=1

@@ -45,7 +45,7 @@ Options:
   --load-rate R   shopper actions per second of that run (default 10)
   --dry-run       print the changes instead of making them
 Environment: KUBECTL, PROMETHEUS_URL (default: a port-forward to ${PROMETHEUS_SERVICE} in
-  ${PROMETHEUS_NAMESPACE}), GATE_OPTIONS (extra options for python -m ecommerce.ops.canary).
+  ${PROMETHEUS_NAMESPACE}), GATE_OPTIONS (extra options for ecommerce canary gate).
 EOF_USAGE
 }
 
@@ -137,7 +137,7 @@ gate() {
   fi
   url="$(prometheus_url)"
   # shellcheck disable=SC2086  # GATE_OPTIONS is a list of options
-  ops_python -m ecommerce.ops.canary --prometheus "${url}" --service "${SERVICE}" --namespace "${NAMESPACE}" \
+  ecommerce_cli canary gate --prometheus "${url}" --service "${SERVICE}" --namespace "${NAMESPACE}" \
     ${GATE_OPTIONS:-} >&2
 }
 
@@ -150,7 +150,7 @@ internal_steps() {
     ((canary >= 1)) || canary=1
     stable=$((pods - canary))
     log "step ${weight} %: ${canary} canary pod(s) on ${version}, ${stable} stable pod(s) ($((100 * canary / pods)) % of pods)"
-    ops_python -m ecommerce.ops.kubeobj derive --name "${service}-canary" --label track=canary \
+    ecommerce_cli kubeobj derive --name "${service}-canary" --label track=canary \
       --image-tag "${version}" --replicas "${canary}" <<<"${deployment_json}" \
       | kube::apply_stdin "${NAMESPACE}" >/dev/null
     kube::change -n "${NAMESPACE}" scale "deployment/${service}" --replicas="${stable}" >/dev/null
@@ -178,9 +178,9 @@ edge_steps() {
   service_json="$(kube -n "${NAMESPACE}" get "service/${service}" -o json)"
   ingresses_json="$(kube -n "${NAMESPACE}" get ingress -o json)" || die "cannot list the Ingresses of ${NAMESPACE}"
   # Both objects are built before anything changes: a missing Ingress route stops the release here.
-  canary_service="$(ops_python -m ecommerce.ops.edge_canary service --name "${service}-canary" "${labels[@]}" <<<"${service_json}")" \
+  canary_service="$(ecommerce_cli canary service --name "${service}-canary" "${labels[@]}" <<<"${service_json}")" \
     || die "cannot build the canary Service of ${service}"
-  ops_python -m ecommerce.ops.edge_canary ingress --service "${service}" --name "${service}-canary" --weight 0 \
+  ecommerce_cli canary ingress --service "${service}" --name "${service}-canary" --weight 0 \
     <<<"${ingresses_json}" >/dev/null || die "cannot build the canary Ingress of ${service}"
 
   EDGE=1
@@ -190,7 +190,7 @@ edge_steps() {
     canary=$(((replicas * weight + 99) / 100))
     ((canary >= 1)) || canary=1
     log "step ${weight} %: ingress canary-weight ${weight} to ${service}-canary (${canary} pod(s) on ${version})"
-    ops_python -m ecommerce.ops.kubeobj derive --name "${service}-canary" "${labels[@]}" \
+    ecommerce_cli kubeobj derive --name "${service}-canary" "${labels[@]}" \
       --image-tag "${version}" --replicas "${canary}" <<<"${deployment_json}" \
       | kube::apply_stdin "${NAMESPACE}" >/dev/null
     kube::change -n "${NAMESPACE}" rollout status "deployment/${service}-canary" --timeout="${timeout}s" \
@@ -198,7 +198,7 @@ edge_steps() {
     mapfile -t ids < <(kube::instance_ids "${NAMESPACE}" "${service}" "app=${service},track=canary")
     kube::registry_status "${NAMESPACE}" "${service}" OUT_OF_SERVICE "${ids[@]}" \
       || warn "the canary of ${service} is still UP in the registry: registry clients reach it too"
-    ops_python -m ecommerce.ops.edge_canary ingress --service "${service}" --name "${service}-canary" --weight "${weight}" \
+    ecommerce_cli canary ingress --service "${service}" --name "${service}-canary" --weight "${weight}" \
       <<<"${ingresses_json}" | kube::apply_stdin "${NAMESPACE}" >/dev/null
     gate "${pause}" || die "gate failed at ${weight} %"
   done
@@ -256,7 +256,7 @@ main() {
 
   log "step 100 %: updating ${service} to ${version}"
   local new_image
-  new_image="$(ops_python -m ecommerce.ops.kubeobj retag "${image}" "${version}")"
+  new_image="$(ecommerce_cli kubeobj retag "${image}" "${version}")"
   kube::change -n "${NAMESPACE}" set image "deployment/${service}" "${container}=${new_image}" >/dev/null
   if [[ -n "${STABLE_REPLICAS}" ]]; then
     kube::change -n "${NAMESPACE}" scale "deployment/${service}" --replicas="${replicas}" >/dev/null

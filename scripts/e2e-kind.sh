@@ -4,7 +4,6 @@
 # builds the image, loads it into the cluster, installs the chart with the dev values, waits for every component
 # and runs the health checks through each Service. Nothing else on the machine is touched; the cluster is deleted
 # at the end unless KEEP_CLUSTER=1.
-# Usage: scripts/e2e-kind.sh [CLUSTER_NAME]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,18 +12,19 @@ readonly CHART="${ROOT}/helm-charts/ecommerce-microservices"
 readonly NAMESPACE="dev"
 readonly IMAGE_REPOSITORY="ecommerce-microservices"
 readonly IMAGE_TAG="e2e"
-readonly COMPONENTS=(
-  "service-discovery:8761:/actuator"
-  "cloud-config-server:9296:/actuator"
-  "user-service:8700:/user-service/actuator"
-  "product-service:8500:/product-service/actuator"
-  "favourite-service:8800:/favourite-service/actuator"
-  "order-service:8300:/order-service/actuator"
-  "shipping-service:8600:/shipping-service/actuator"
-  "payment-service:8400:/payment-service/actuator"
-  "api-gateway:8080:/actuator"
-  "proxy-client:8900:/app/actuator"
-)
+# COMPONENTS, COMPONENT_PORT, COMPONENT_ACTUATOR: the component table (src/ecommerce/components.py).
+# shellcheck source-path=SCRIPTDIR source=lib/components.sh
+source "${ROOT}/scripts/lib/components.sh"
+
+usage() {
+  cat <<EOF_USAGE
+Usage: $(basename "$0") [-h|--help] [CLUSTER_NAME]
+End-to-end check on a throw-away kind cluster (default name ecommerce-e2e): build the image, load it, install
+the chart with the dev values, wait for every component and check each one's readiness inside its pod.
+Needs docker, kind, helm and kubectl on PATH.
+Environment: KEEP_CLUSTER=1 keeps the cluster afterwards (it is deleted by default).
+EOF_USAGE
+}
 
 log() { printf 'e2e-kind: %s\n' "$*" >&2; }
 
@@ -75,10 +75,9 @@ install_chart() {
 }
 
 wait_for_pods() {
-  local entry name
+  local name
   kubectl wait --for=condition=ready pod -l app=postgres -n "${NAMESPACE}" --timeout=300s
-  for entry in "${COMPONENTS[@]}"; do
-    name="${entry%%:*}"
+  for name in "${COMPONENTS[@]}"; do
     kubectl rollout status "deployment/${name}" -n "${NAMESPACE}" --timeout=300s 2>/dev/null \
       || kubectl rollout status "statefulset/${name}" -n "${NAMESPACE}" --timeout=300s
   done
@@ -86,11 +85,11 @@ wait_for_pods() {
 
 # The network policies deny unknown pods, so the checks run inside the components' own pods (wget is in the image).
 health_check() {
-  local entry name port base failed=0
-  for entry in "${COMPONENTS[@]}"; do
-    IFS=: read -r name port base <<<"${entry}"
+  local name failed=0
+  for name in "${COMPONENTS[@]}"; do
     if kubectl exec -n "${NAMESPACE}" "$(first_pod "${name}")" -- \
-      wget -q -T 5 -O- "http://127.0.0.1:${port}${base}/health/readiness" >/dev/null; then
+      wget -q -T 5 -O- "http://127.0.0.1:${COMPONENT_PORT[${name}]}${COMPONENT_ACTUATOR[${name}]}/health/readiness" \
+      >/dev/null; then
       log "ok   ${name}"
     else
       log "FAIL ${name}"
@@ -100,10 +99,11 @@ health_check() {
   # The registry page is the operator's: the pod holds OPERATOR_PASSWORD (identity-secret). Python reads it from
   # its own environment, so the password is on no command line (wget --password would show it in ps).
   kubectl exec -n "${NAMESPACE}" "$(first_pod api-gateway)" -- python3 -c \
-    'import base64, os, urllib.request
+    'import base64, os, sys, urllib.request
 token = base64.b64encode(("operator:" + os.environ["OPERATOR_PASSWORD"]).encode()).decode()
-request = urllib.request.Request("http://service-discovery:8761/eureka/", headers={"Authorization": "Basic " + token})
-urllib.request.urlopen(request, timeout=5).read()' >/dev/null
+request = urllib.request.Request(sys.argv[1], headers={"Authorization": "Basic " + token})
+urllib.request.urlopen(request, timeout=5).read()' "http://service-discovery:${COMPONENT_PORT[service-discovery]}/eureka/" \
+    >/dev/null
   return "${failed}"
 }
 
@@ -112,6 +112,20 @@ first_pod() {
 }
 
 main() {
+  case "${1:-}" in
+    -h | --help)
+      usage
+      return 0
+      ;;
+    -*)
+      usage >&2
+      return 2
+      ;;
+  esac
+  (($# <= 1)) || {
+    usage >&2
+    return 2
+  }
   local cluster="${1:-ecommerce-e2e}"
   require docker kind helm kubectl
   create_cluster "${cluster}"

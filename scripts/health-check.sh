@@ -26,7 +26,7 @@ EOF_USAGE
 
 # Count UP instances per registry application: prints "APP count" lines from Eureka JSON on stdin.
 registry_counts() {
-  ops_python -m ecommerce.ops.kubeobj eureka-count
+  ecommerce_cli kubeobj eureka-count
 }
 
 main() {

@@ -1,10 +1,6 @@
 #!/usr/bin/env bash
 #
-# Regenerate everything derived from one source:
-#   1. copy monitoring/rules/*.yaml, monitoring/dashboards/*.json and config-repo/* into the chart's files/
-#      (Helm reads no file outside the chart; tests/k8s fails when the copies drift);
-#   2. render the chart with the dev values into k8s/, in the layout the operations manual applies.
-# Usage: scripts/render-k8s.sh [--sync-only | --render-only]   (K8S_OUT=DIR renders somewhere else than k8s/)
+# Regenerate everything derived from one source (see usage below).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,6 +9,21 @@ readonly CHART="${ROOT}/helm-charts/ecommerce-microservices"
 readonly OUT="${K8S_OUT:-${ROOT}/k8s}"
 readonly RELEASE="ecommerce"
 readonly NAMESPACE="dev"
+
+usage() {
+  cat <<EOF_USAGE
+Usage: $(basename "$0") [-h|--help] [--sync-only | --render-only]
+Regenerate everything derived from one source:
+  1. the files generated from the component table (\`ecommerce components render\`: the chart's
+     files/components.yaml, scripts/lib/components.sh, config-repo/api-gateway.yml's routes), then copy
+     monitoring/rules/*.yaml, monitoring/dashboards/*.json and config-repo/* into the chart's files/
+     (Helm reads no file outside the chart; tests fail when a copy drifts);
+  2. render the chart with the dev values into k8s/, in the layout the operations manual applies (needs helm).
+  --sync-only     step 1 only
+  --render-only   step 2 only
+Environment: K8S_OUT=DIR renders somewhere else than k8s/.
+EOF_USAGE
+}
 
 log() { printf 'render-k8s: %s\n' "$*" >&2; }
 
@@ -50,10 +61,13 @@ sync_dir() {
 }
 
 sync_files() {
+  local python
+  python="$(find_python)"
+  PYTHONPATH="${ROOT}/src${PYTHONPATH:+:${PYTHONPATH}}" "${python}" -m ecommerce components render --root "${ROOT}"
   sync_dir "${ROOT}/monitoring/rules" '*.yaml' "${CHART}/files/rules"
   sync_dir "${ROOT}/monitoring/dashboards" '*.json' "${CHART}/files/dashboards"
   sync_dir "${ROOT}/config-repo" '*' "${CHART}/files/config-repo"
-  log "synced monitoring/rules, monitoring/dashboards and config-repo into ${CHART#"${ROOT}/"}/files"
+  log "rendered the component table; synced monitoring/rules, monitoring/dashboards and config-repo into ${CHART#"${ROOT}/"}/files"
 }
 
 render() {
@@ -72,8 +86,10 @@ main() {
     all) sync_files && render ;;
     --sync-only) sync_files ;;
     --render-only) render ;;
+    -h | --help) usage ;;
     *)
       log "unknown option ${mode}"
+      usage >&2
       return 2
       ;;
   esac

@@ -107,7 +107,7 @@ main() {
   local job cronjob
   job="restore-${database//_/-}-$(backup::stamp)"
   cronjob="$(kube -n "${NAMESPACE}" get "cronjob/${BACKUP_CRONJOB}" -o json)" || die "CronJob ${BACKUP_CRONJOB} not found"
-  ops_python -m ecommerce.ops.kubeobj job-from-cronjob --name "${job}" --label app=postgres-restore \
+  ecommerce_cli kubeobj job-from-cronjob --name "${job}" --label app=postgres-restore \
     -- db restore "${BACKUP_DIR}/${file}" --database "${database}" --yes <<<"${cronjob}" \
     | kube::apply_stdin "${NAMESPACE}" >/dev/null
   log "restore Job ${job} started"

@@ -74,7 +74,7 @@ rollback_one() {
 
 helm_rollback() {
   local namespace="$1" timeout="$2" revision
-  revision="$(kube::helm_history "${namespace}" | ops_python -m ecommerce.ops.kubeobj helm-last-good)" \
+  revision="$(kube::helm_history "${namespace}" | ecommerce_cli kubeobj helm-last-good)" \
     || die "cannot read the history of release ${RELEASE}"
   [[ -n "${revision}" ]] || die "release ${RELEASE} has no earlier successful revision"
   log "helm: rolling ${RELEASE} back to revision ${revision}"

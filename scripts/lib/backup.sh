@@ -20,7 +20,7 @@ backup::run_pod() {
   shift 3
   cronjob="$(kube -n "${namespace}" get "cronjob/${BACKUP_CRONJOB}" -o json)" \
     || die "CronJob ${BACKUP_CRONJOB} not found in ${namespace} (deploy the chart or k8s/backups/ first)"
-  ops_python -m ecommerce.ops.kubeobj pod-from-cronjob --name "${name}" --label "app=${BACKUP_CRONJOB}-tool" \
+  ecommerce_cli kubeobj pod-from-cronjob --name "${name}" --label "app=${BACKUP_CRONJOB}-tool" \
     -- "$@" <<<"${cronjob}" | kube::apply_stdin "${namespace}" >/dev/null
   [[ "${DRY_RUN}" == "1" ]] && return 0
   while ((waited <= timeout)); do

@@ -13,35 +13,10 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 readonly REPO_ROOT
 readonly VERDICT_ANNOTATION="ecommerce/verdict"
 
-# The ten components: name -> port, and name -> actuator base (the system contract).
-declare -rA COMPONENT_PORT=(
-  [service-discovery]=8761 [cloud-config-server]=9296 [api-gateway]=8080 [proxy-client]=8900
-  [order-service]=8300 [payment-service]=8400 [product-service]=8500 [shipping-service]=8600
-  [user-service]=8700 [favourite-service]=8800
-)
-declare -rA COMPONENT_ACTUATOR=(
-  [service-discovery]=/actuator [cloud-config-server]=/actuator [api-gateway]=/actuator
-  [proxy-client]=/app/actuator [order-service]=/order-service/actuator
-  [payment-service]=/payment-service/actuator [product-service]=/product-service/actuator
-  [shipping-service]=/shipping-service/actuator [user-service]=/user-service/actuator
-  [favourite-service]=/favourite-service/actuator
-)
-# Deployment order of the manual: registry, config, the six services, gateway, storefront.
-# shellcheck disable=SC2034  # used by the scripts that source this file
-readonly -a COMPONENTS=(
-  service-discovery cloud-config-server user-service product-service favourite-service order-service
-  shipping-service payment-service api-gateway proxy-client
-)
-# shellcheck disable=SC2034  # used by the scripts that source this file
-readonly -a BUSINESS_SERVICES=(
-  user-service product-service favourite-service order-service shipping-service payment-service
-)
-# Each business service's database.
-# shellcheck disable=SC2034  # used by the scripts that source this file
-declare -rA SERVICE_DATABASE=(
-  [user-service]=userdb [product-service]=productdb [favourite-service]=favouritedb
-  [order-service]=orderdb [shipping-service]=shippingdb [payment-service]=paymentdb
-)
+# The ten components (COMPONENT_PORT, COMPONENT_ACTUATOR, COMPONENTS, BUSINESS_SERVICES, SERVICE_DATABASE),
+# generated from src/ecommerce/components.py by `ecommerce components render`.
+# shellcheck source-path=SCRIPTDIR source=components.sh
+source "${REPO_ROOT}/scripts/lib/components.sh"
 
 # Run a command that changes something, or only print it under --dry-run.
 run() {
@@ -109,7 +84,7 @@ kube::workload() {
   fi
 }
 
-# The project's Python helpers (src/ecommerce/ops), from the checkout's virtualenv when there is one.
+# Python from the checkout's virtualenv when there is one (PYTHON overrides), with the checkout's src/ importable.
 ops_python() {
   local python="${PYTHON:-}"
   if [[ -z "${python}" ]]; then
@@ -120,6 +95,11 @@ ops_python() {
     fi
   fi
   PYTHONPATH="${REPO_ROOT}/src${PYTHONPATH:+:${PYTHONPATH}}" "${python}" "$@"
+}
+
+# The project's command line (`ecommerce kubeobj ...`, `ecommerce canary ...`: src/ecommerce/cli).
+ecommerce_cli() {
+  ops_python -m ecommerce "$@"
 }
 
 # GET a URL from inside a pod of a workload (127.0.0.1: no network policy in the way). Prints the body.

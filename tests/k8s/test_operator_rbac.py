@@ -201,7 +201,7 @@ def applied_kind(line: str) -> str:
     """What a kube::apply_stdin line applies: the producer of its stdin."""
     for pattern in (
         r"kubeobj (derive|job-from-cronjob|pod-from-cronjob)",
-        r"edge_canary (service|ingress)",
+        r"canary (service|ingress)",
         r"create (job)",
         r'<<<"\$\{(\w+)\}"\s*(?:>|$)',
     ):

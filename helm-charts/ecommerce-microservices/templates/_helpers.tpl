@@ -79,11 +79,21 @@ have switched it; an upgrade must not switch it back), else values.color. Call w
 {{- end -}}
 {{- end -}}
 
-{{/* The component's settings merged over the shared defaults. Call with (dict "ctx" $ "name" NAME); returns YAML. */}}
+{{/*
+The component's settings: the shared defaults, then the component table's facts (files/components.yaml: tier, port,
+actuatorBase, database name and username; generated from src/ecommerce/components.py), then its values.
+Call with (dict "ctx" $ "name" NAME); returns YAML.
+*/}}
 {{- define "ecommerce.component" -}}
+{{- $table := index (.ctx.Files.Get "files/components.yaml" | fromYaml) .name | default dict -}}
 {{- $c := index .ctx.Values.components .name -}}
-{{- $merged := mergeOverwrite (deepCopy .ctx.Values.defaults) (deepCopy $c) -}}
+{{- $merged := mergeOverwrite (deepCopy .ctx.Values.defaults) (deepCopy $table) (deepCopy $c) -}}
 {{- toYaml $merged -}}
+{{- end -}}
+
+{{/* A component's port, from the component table. Call with (dict "ctx" $ "name" NAME). */}}
+{{- define "ecommerce.port" -}}
+{{- (index (.ctx.Files.Get "files/components.yaml" | fromYaml) .name).port -}}
 {{- end -}}
 
 {{/* Probe paths, derived from the actuator base (the contract's table) unless given explicitly. */}}

@@ -28,25 +28,15 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from prometheus_client import Gauge, Histogram
 
+from ecommerce import components
 from ecommerce.chassis.identity import SERVICE_TOKEN_HEADER, ServiceTokens
 from ecommerce.chassis.settings import ServiceSettings
 from ecommerce.chassis.telemetry import BUCKETS, outgoing_headers
 
 log = structlog.get_logger("ecommerce.http")
 
-# Well-known ports of the shop's components: topology, not business knowledge.
-DEFAULT_PORTS = {
-    "service-discovery": 8761,
-    "cloud-config-server": 9296,
-    "api-gateway": 8080,
-    "proxy-client": 8900,
-    "order-service": 8300,
-    "payment-service": 8400,
-    "product-service": 8500,
-    "shipping-service": 8600,
-    "user-service": 8700,
-    "favourite-service": 8800,
-}
+# Well-known ports of the shop's components (topology, not business knowledge), from the one table.
+DEFAULT_PORTS = components.ports()
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 CLIENT_REQUESTS = Histogram(

@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from ecommerce import components
+
 # Development-only credentials for the local shop. Kubernetes takes real ones from Secrets.
 DEV_PASSWORD_PREFIX = "dev-only-"
 
 
 def database_name(service: str, prefix: str = "") -> str:
-    """`product-service` -> `productdb`, the names the manual uses (after an optional prefix)."""
-    return prefix + service.removesuffix("-service") + "db"
+    """`product-service` -> `productdb`: the component table's name, the one the manual uses (after a prefix)."""
+    database = components.get(service).database
+    if database is None:
+        raise ValueError(f"{service} has no database")
+    return prefix + database.name
 
 
 async def database_urls(admin_url: str, services: list[str], prefix: str = "") -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The canary gate: ask Prometheus for the canary's error rate and p95 latency next to the stable track's.
 
-    python -m ecommerce.ops.canary --prometheus http://127.0.0.1:9090 --service product-service --namespace dev
+    ecommerce canary gate --prometheus http://127.0.0.1:9090 --service product-service --namespace dev
 
 Exit 0 when the canary may take more traffic, 1 when it must be rolled back, 2 when Prometheus cannot answer.
 Canary pods are told apart by their pod name (<service>-canary-...), which the ServiceMonitor scrape adds.
@@ -8,10 +8,8 @@ Canary pods are told apart by their pod name (<service>-canary-...), which the S
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -64,50 +62,3 @@ def judge(
         if canary.p95_seconds > allowed_p95:
             reasons.append(f"p95 {canary.p95_seconds * 1000:.0f} ms > allowed {allowed_p95 * 1000:.0f} ms")
     return reasons
-
-
-def _fmt(value: float | None, scale: float = 1.0, unit: str = "") -> str:
-    return "no data" if value is None else f"{value * scale:.3f}{unit}"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ecommerce.ops.canary", description=__doc__.splitlines()[0])
-    parser.add_argument("--prometheus", required=True)
-    parser.add_argument("--service", required=True)
-    parser.add_argument("--namespace", required=True)
-    parser.add_argument("--window", default="2m")
-    parser.add_argument("--max-error-delta", type=float, default=0.01)
-    parser.add_argument("--max-latency-ratio", type=float, default=1.5)
-    parser.add_argument("--latency-floor", type=float, default=0.25, help="p95 below this many seconds always passes")
-    options = parser.parse_args(argv)
-    common = {"service": options.service, "namespace": options.namespace, "window": options.window}
-    try:
-        canary = track_stats(options.prometheus, canary=True, **common)
-        stable = track_stats(options.prometheus, canary=False, **common)
-    except (OSError, RuntimeError, ValueError, KeyError) as error:
-        print(f"gate: cannot query Prometheus at {options.prometheus}: {error}", file=sys.stderr)
-        return 2
-    for name, stats in (("stable", stable), ("canary", canary)):
-        print(
-            f"gate: {name:<6} rps={_fmt(stats.requests_per_second)} errors={_fmt(stats.error_rate, 100, '%')} "
-            f"p95={_fmt(stats.p95_seconds, 1000, 'ms')}"
-        )
-    reasons = judge(
-        canary,
-        stable,
-        max_error_delta=options.max_error_delta,
-        max_latency_ratio=options.max_latency_ratio,
-        latency_floor=options.latency_floor,
-    )
-    if reasons:
-        print("gate: FAIL: " + "; ".join(reasons))
-        return 1
-    if canary.requests_per_second is None:
-        print("gate: pass (no canary traffic measured yet)")
-    else:
-        print("gate: pass")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,10 +1,10 @@
 """The objects of an edge canary (api-gateway, proxy-client), for canary-deploy.sh (JSON in, JSON out).
 
-python -m ecommerce.ops.edge_canary service --name api-gateway-canary --label track=canary < stable-service.json
+ecommerce canary service --name api-gateway-canary --label track=canary < stable-service.json
     The canary Service: the stable Service's ports and labels (so the ServiceMonitor scrapes the canary pods),
     selecting the canary pods only. Exit 1 when the stable Service's selector would also select them (the
     ingress weight would then not be the canary's real share).
-python -m ecommerce.ops.edge_canary ingress --service api-gateway --name api-gateway-canary --weight 10 < ingresses.json
+ecommerce canary ingress --service api-gateway --name api-gateway-canary --weight 10 < ingresses.json
     The nginx canary Ingress: the same hosts and paths as the Ingresses routing to the service (a `kubectl get
     ingress -o json` list), each sent to the canary Service, with the canary and canary-weight annotations.
     No TLS section and no cert-manager annotation: the main Ingress keeps the certificate. Exit 1 when no
@@ -13,12 +13,7 @@ python -m ecommerce.ops.edge_canary ingress --service api-gateway --name api-gat
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from typing import Any
-
-from ecommerce.ops.kubeobj import parse_labels
 
 CANARY = "nginx.ingress.kubernetes.io/canary"
 CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
@@ -78,32 +73,3 @@ def canary_ingress(ingresses: dict[str, Any], *, service: str, name: str, weight
         },
         "spec": spec,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ecommerce.ops.edge_canary")
-    sub = parser.add_subparsers(dest="command", required=True)
-    service_cmd = sub.add_parser("service")
-    service_cmd.add_argument("--name", required=True)
-    service_cmd.add_argument("--label", action="append", default=[])
-    ingress_cmd = sub.add_parser("ingress")
-    ingress_cmd.add_argument("--service", required=True)
-    ingress_cmd.add_argument("--name", required=True)
-    ingress_cmd.add_argument("--weight", type=int, required=True)
-    options = parser.parse_args(argv)
-    source = json.load(sys.stdin)
-    try:
-        if options.command == "service":
-            result = canary_service(source, name=options.name, pod_labels=parse_labels(options.label))
-        else:
-            result = canary_ingress(source, service=options.service, name=options.name, weight=options.weight)
-    except ValueError as error:
-        print(f"edge_canary: {error}", file=sys.stderr)
-        return 1
-    json.dump(result, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,17 +1,16 @@
-"""Small Kubernetes object transformations for the operations scripts (JSON on stdin, JSON on stdout).
+"""Small Kubernetes object transformations for the operations scripts (objects in, objects out).
 
-python -m ecommerce.ops.kubeobj derive --name product-service-canary --label track=canary --image IMG
-python -m ecommerce.ops.kubeobj job-from-cronjob --name restore-x --label app=postgres-restore -- db restore F
-python -m ecommerce.ops.kubeobj pod-from-cronjob --name backup-lister-x -- db list --dir /backups
-python -m ecommerce.ops.kubeobj retag IMAGE TAG
+The command line is `ecommerce kubeobj ...` (ecommerce/cli/kubeobj.py: JSON on stdin, JSON on stdout):
+
+ecommerce kubeobj derive --name product-service-canary --label track=canary --image-tag 2.0
+ecommerce kubeobj job-from-cronjob --name restore-x --label app=postgres-restore -- db restore F
+ecommerce kubeobj pod-from-cronjob --name backup-lister-x -- db list --dir /backups
+ecommerce kubeobj retag IMAGE TAG
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
-import sys
 from typing import Any
 
 _DROP_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "ownerReferences")
@@ -115,67 +114,3 @@ def helm_last_good(history: list[dict[str, Any]]) -> int | None:
         return None
     good = [entry for entry in revisions[:-1] if entry.get("status") in ("superseded", "deployed")]
     return int(good[-1]["revision"]) if good else None
-
-
-def parse_labels(pairs: list[str]) -> dict[str, str]:
-    """`["k=v", ...]` from repeated --label options -> a dict; exit with a message on a malformed pair."""
-    labels = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"label must be key=value: {pair}")
-        labels[key] = value
-    return labels
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ecommerce.ops.kubeobj")
-    sub = parser.add_subparsers(dest="command", required=True)
-    derive_cmd = sub.add_parser("derive")
-    derive_cmd.add_argument("--name", required=True)
-    derive_cmd.add_argument("--label", action="append", default=[])
-    derive_cmd.add_argument("--image-tag")
-    derive_cmd.add_argument("--replicas", type=int)
-    for command in ("job-from-cronjob", "pod-from-cronjob"):
-        cmd = sub.add_parser(command)
-        cmd.add_argument("--name", required=True)
-        cmd.add_argument("--label", action="append", default=[])
-        cmd.add_argument("args", nargs=argparse.REMAINDER)
-    sub.add_parser("eureka-count")
-    sub.add_parser("helm-last-good")
-    retag_cmd = sub.add_parser("retag")
-    retag_cmd.add_argument("image")
-    retag_cmd.add_argument("tag")
-    options = parser.parse_args(argv)
-    if options.command == "retag":
-        print(retag(options.image, options.tag))
-        return 0
-    source = json.load(sys.stdin)
-    if options.command == "helm-last-good":
-        revision = helm_last_good(source)
-        if revision is not None:
-            print(revision)
-        return 0
-    if options.command == "eureka-count":
-        for app, count in sorted(eureka_counts(source).items()):
-            print(f"{app} {count}")
-        return 0
-    if options.command == "derive":
-        result = derive(
-            source,
-            name=options.name,
-            labels=parse_labels(options.label),
-            image_tag=options.image_tag,
-            replicas=options.replicas,
-        )
-    else:
-        args = [arg for arg in options.args if arg != "--"]
-        build = job_from_cronjob if options.command == "job-from-cronjob" else pod_from_cronjob
-        result = build(source, name=options.name, labels=parse_labels(options.label), args=args)
-    json.dump(result, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,10 +13,11 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
+from ecommerce import components
 from ecommerce.ops.errors import OpsError
 from ecommerce.ops.manifest import TableStats
 
-SHOP_DATABASES = ("userdb", "productdb", "favouritedb", "orderdb", "shippingdb", "paymentdb")
+SHOP_DATABASES = tuple(c.database.name for c in components.TABLE if c.database is not None)
 MAINTENANCE_DB = "postgres"
 _TABLES_SQL = """
 SELECT n.nspname, c.relname

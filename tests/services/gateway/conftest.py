@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 from ecommerce.chassis import create_app
 from ecommerce.chassis.http_limits import LimitedHttpToolsProtocol
 from ecommerce.services.gateway import SPEC
-from ecommerce.services.gateway.config import DEFAULT_FILE
+from ecommerce.services.gateway.config import DEFAULT_FILE, load_config
 from ecommerce.services.gateway.protocol import GatewayProtocol
 from ecommerce.services.gateway.settings import GatewaySettings
 
@@ -178,6 +178,8 @@ async def jwks_url(keys: Keys) -> AsyncIterator[str]:
 def default_config(urls: dict[str, list[str]] | None = None, **changes: Any) -> dict[str, Any]:
     """The packaged route table, with every route pointed at `urls[route id]` and top-level `changes` applied."""
     document = copy.deepcopy(yaml.safe_load(DEFAULT_FILE.read_text())["gateway"])
+    if "routes" not in document:  # the packaged file takes its routes from the component table
+        document["routes"] = [route.model_dump(by_alias=True, exclude_none=True) for route in load_config().routes]
     for route in document["routes"]:
         if urls is not None:
             route["urls"] = urls.get(route["id"], urls.get("*", []))

@@ -20,7 +20,10 @@ def test_config_repo_route_table_equals_the_packaged_default() -> None:
 
 def test_load_order_inline_then_file_then_default(tmp_path: Path) -> None:
     document = yaml.safe_load(DEFAULT_FILE.read_text())
-    document["gateway"]["routes"] = document["gateway"]["routes"][:1]
+    routes = document["gateway"].get("routes") or [  # the packaged file may take them from the component table
+        route.model_dump(by_alias=True, exclude_none=True) for route in load_config().routes
+    ]
+    document["gateway"]["routes"] = routes[:1]
     path = tmp_path / "routes.yml"
     path.write_text(yaml.safe_dump(document))
     assert len(load_config(None, path).routes) == 1

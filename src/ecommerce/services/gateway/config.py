@@ -10,6 +10,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ecommerce import components
+
 DEFAULT_FILE = Path(__file__).with_name("routes.yml")
 
 
@@ -112,9 +114,14 @@ class GatewayConfig(_Model):
 def load_config(inline: dict[str, Any] | None = None, path: Path | None = None) -> GatewayConfig:
     """The route table: inline settings (config server) win, then a file, then the packaged default."""
     if inline:
-        return GatewayConfig.model_validate(inline.get("gateway", inline))
+        return GatewayConfig.model_validate(with_routes(inline.get("gateway", inline)))
     document = yaml.safe_load((path or DEFAULT_FILE).read_text())
-    return GatewayConfig.model_validate(document["gateway"])
+    return GatewayConfig.model_validate(with_routes(document["gateway"]))
+
+
+def with_routes(document: dict[str, Any]) -> dict[str, Any]:
+    """The document, with the routes of the component table (ecommerce/components.py) unless it lists its own."""
+    return document if "routes" in document else {**document, "routes": components.gateway_routes()}
 
 
 def glob_regex(glob: str) -> re.Pattern[str]:
