@@ -18,13 +18,17 @@ readonly -a MONITORING_FORWARDS=(
 )
 
 usage() {
+  local name ports=()
+  for name in "${COMPONENTS[@]}"; do
+    ports+=("${name} ${COMPONENT_PORT[${name}]}")
+  done
   cat <<EOF_USAGE
 Usage: $(basename "$0") [--no-monitoring] [--dry-run] [-h|--help] [env]
 
-Forward each component's Service in [env] (default dev) to the same port on 127.0.0.1
-(service-discovery 8761, cloud-config-server 9296, api-gateway 8080, proxy-client 8900, order 8300,
-payment 8400, product 8500, shipping 8600, user 8700, favourite 8800) and Grafana 3000, Prometheus 9090,
-Jaeger 16686 from namespace monitoring. Stops every forward it started on exit (Ctrl-C).
+Forward each component's Service in [env] (default dev) to the same port on 127.0.0.1, and Grafana 3000,
+Prometheus 9090, Jaeger 16686 from namespace monitoring. Stops every forward it started on exit (Ctrl-C).
+Components (scripts/lib/components.sh):
+$(printf '  %s\n' "${ports[@]}")
 Environment: KUBECTL.
 EOF_USAGE
 }
