@@ -2,14 +2,13 @@
 
 from pathlib import Path
 
+from ecommerce import components
 from ecommerce.chassis import ServiceSpec
 from ecommerce.services.favourites.router import router
 from ecommerce.services.favourites.seed import seed
 
 SPEC = ServiceSpec(
-    name="favourite-service",
-    port=8800,
-    context_path="/favourite-service",
+    **components.placement("favourite-service"),  # name, port and context path: the component table
     description="Favourites: a user likes a product, at most once.",
     routers=(router,),
     migrations=Path(__file__).parent / "migrations",

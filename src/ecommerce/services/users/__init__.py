@@ -2,15 +2,14 @@
 
 from pathlib import Path
 
+from ecommerce import components
 from ecommerce.chassis import ServiceSpec
 from ecommerce.services.users.router import router
 from ecommerce.services.users.seed import seed
 from ecommerce.services.users.settings import UserSettings
 
 SPEC = ServiceSpec(
-    name="user-service",
-    port=8700,
-    context_path="/user-service",
+    **components.placement("user-service"),  # name, port and context path: the component table
     description="Users, addresses, credentials and verification tokens.",
     settings_cls=UserSettings,
     routers=(router,),
