@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,8 +11,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecommerce.chassis import NotFound
+from ecommerce.chassis import BadRequest, NotFound
+from ecommerce.chassis.http import PeerClient
+from ecommerce.chassis.wire import DATETIME_FORMAT
+from ecommerce.services.favourites import clients
 from ecommerce.services.favourites.models import Favourite
+from ecommerce.services.favourites.schemas import FavouriteIn, FavouriteOut, ProductRef, UserRef
 
 _ROWS = select(Favourite.user_id, Favourite.product_id, Favourite.like_date)
 
@@ -72,3 +78,72 @@ async def delete_favourite(session: AsyncSession, *, user_id: int, product_id: i
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"Favourite of user {user_id} for product {product_id} not found")
+
+
+# --- with the user and the product embedded (what the API answers) ----------------------------------------
+# The session is closed before waiting on peers, so no database connection is held while they answer.
+
+
+async def list_with_details(
+    session: AsyncSession, peers: PeerClient, *, user_id: int | None = None
+) -> list[FavouriteOut]:
+    """`list_favourites`, each with its user and product (null when that peer cannot answer)."""
+    rows = await list_favourites(session, user_id=user_id)
+    await session.close()
+    return await _embedded(peers, rows)
+
+
+async def get_with_details(
+    session: AsyncSession, peers: PeerClient, *, user_id: int, product_id: int, like_date: str | None = None
+) -> FavouriteOut:
+    """`get_favourite` with its user and product; a `like_date` given in the path must be well-formed."""
+    if like_date is not None:
+        check_like_date(like_date)
+    row = await get_favourite(session, user_id=user_id, product_id=product_id)
+    await session.close()
+    return (await _embedded(peers, [row]))[0]
+
+
+async def save_with_details(
+    session: AsyncSession, peers: PeerClient, *, data: FavouriteIn, overwrite_date: bool
+) -> tuple[FavouriteOut, bool]:
+    """`save_favourite` once both peers confirm the user and the product exist; True when it is new.
+
+    The peers are asked before the database is touched, so no connection is held while waiting on them.
+    """
+    user, product = await asyncio.gather(
+        clients.require_user(peers, data.user_id), clients.require_product(peers, data.product_id)
+    )
+    row, created = await save_favourite(
+        session,
+        user_id=data.user_id,
+        product_id=data.product_id,
+        like_date=data.like_date,
+        overwrite_date=overwrite_date,
+    )
+    return _out(row, user, product), created
+
+
+def check_like_date(raw: str) -> None:
+    """400 unless `raw` is a like date (the key is user and product: any well-formed date is accepted)."""
+    try:
+        datetime.strptime(raw, DATETIME_FORMAT)
+    except ValueError:
+        raise BadRequest(
+            "Invalid value for 'likeDate': must be a date-time formatted dd-MM-yyyy__HH:mm:ss:SSSSSS"
+        ) from None
+
+
+async def _embedded(peers: PeerClient, rows: Sequence[Any]) -> list[FavouriteOut]:
+    # Each favourite with its user and product, fetched in one batched call per peer.
+    users, products = await asyncio.gather(
+        clients.users_by_id(peers, (row.user_id for row in rows)),
+        clients.products_by_id(peers, (row.product_id for row in rows)),
+    )
+    return [_out(row, users.get(row.user_id), products.get(row.product_id)) for row in rows]
+
+
+def _out(row: Any, user: UserRef | None, product: ProductRef | None) -> FavouriteOut:
+    return FavouriteOut.model_construct(
+        user_id=row.user_id, product_id=row.product_id, like_date=row.like_date, user=user, product=product
+    )

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from ecommerce.chassis import ServiceSpec
 from ecommerce.services.products import events, reconcile
-from ecommerce.services.products.reads import read_pool
+from ecommerce.services.products.reads import read_path
 from ecommerce.services.products.reservations_router import router as reservations_router
 from ecommerce.services.products.router import router
 from ecommerce.services.products.seed import seed
@@ -17,5 +17,5 @@ SPEC = ServiceSpec(
     routers=(router, reservations_router, reconcile.router, events.router),
     migrations=Path(__file__).parent / "migrations",
     seed=seed,
-    extensions=(read_pool,),
+    extensions=(read_path,),
 )

@@ -21,12 +21,12 @@ Size = Annotated[int | None, Query(ge=1, le=product_service.MAX_PAGE_SIZE, descr
 Sort = Annotated[str | None, Query(max_length=64, description="field[,asc|desc], e.g. priceUnit,desc")]
 
 
-def _json(model: ProductOut | Collection[ProductOut]) -> Response:
+def _json(model: ProductOut | CategoryOut | Collection[ProductOut] | Collection[CategoryOut]) -> Response:
     # The body FastAPI would send for this model (camelCase, the wire serializers), minus its re-validation.
     return Response(model.__pydantic_serializer__.to_json(model, by_alias=True), media_type="application/json")
 
 
-# The GETs below read on a connection of their own (service.read_*): no session, no transaction to commit.
+# The GETs read on the catalog's one read path (service.read_*, reads.py): no session, no transaction to commit.
 @router.get("/products", tags=["products"], response_model=Collection[ProductOut])
 async def list_products(
     request: Request,
@@ -42,7 +42,7 @@ async def list_products(
     ] = None,
 ) -> Response:
     products = await product_service.read_products(
-        request.app.state.database,
+        request.app.state.catalog_reader,
         page=page,
         size=size,
         sort=sort,
@@ -56,8 +56,7 @@ async def list_products(
 
 @router.get("/products/{productId}", tags=["products"], response_model=ProductOut)
 async def get_product(request: Request, product_id: ProductId) -> Response:
-    state = request.app.state
-    return _json(await product_service.read_product(state.database, state.read_pool, product_id=product_id))
+    return _json(await product_service.read_product(request.app.state.catalog_reader, product_id=product_id))
 
 
 @router.post("/products", status_code=201, tags=["products"], dependencies=[CatalogAdmin])
@@ -67,10 +66,9 @@ async def create_product(session: DbSession, body: ProductIn) -> ProductOut:
 
 @router.put("/products", tags=["products"], dependencies=[CatalogAdmin])
 async def replace_product(session: DbSession, body: ProductIn, response: Response) -> ProductOut:
-    if body.product_id is None:
-        response.status_code = 201
-        return await product_service.create_product(session, data=body)
-    return await product_service.update_product(session, product_id=body.product_id, data=body)
+    product, created = await product_service.create_or_update_product(session, data=body)
+    response.status_code = 201 if created else 200
+    return product
 
 
 @router.put("/products/{productId}", tags=["products"], dependencies=[CatalogAdmin])
@@ -84,17 +82,16 @@ async def delete_product(session: DbSession, product_id: ProductId) -> bool:
     return True
 
 
-@router.get("/categories", tags=["categories"])
-async def list_categories(
-    session: DbSession, page: Page = None, size: Size = None, sort: Sort = None
-) -> Collection[CategoryOut]:
-    categories = await product_service.list_categories(session, page=page, size=size, sort=sort)
-    return Collection[CategoryOut](collection=categories)
+@router.get("/categories", tags=["categories"], response_model=Collection[CategoryOut])
+async def list_categories(request: Request, page: Page = None, size: Size = None, sort: Sort = None) -> Response:
+    reader = request.app.state.catalog_reader
+    categories = await product_service.read_categories(reader, page=page, size=size, sort=sort)
+    return _json(Collection[CategoryOut].model_construct(collection=categories))
 
 
-@router.get("/categories/{categoryId}", tags=["categories"])
-async def get_category(session: DbSession, category_id: CategoryId) -> CategoryOut:
-    return await product_service.get_category(session, category_id=category_id)
+@router.get("/categories/{categoryId}", tags=["categories"], response_model=CategoryOut)
+async def get_category(request: Request, category_id: CategoryId) -> Response:
+    return _json(await product_service.read_category(request.app.state.catalog_reader, category_id=category_id))
 
 
 @router.post("/categories", status_code=201, tags=["categories"], dependencies=[CatalogAdmin])
@@ -104,10 +101,9 @@ async def create_category(session: DbSession, body: CategoryIn) -> CategoryOut:
 
 @router.put("/categories", tags=["categories"], dependencies=[CatalogAdmin])
 async def replace_category(session: DbSession, body: CategoryIn, response: Response) -> CategoryOut:
-    if body.category_id is None:
-        response.status_code = 201
-        return await product_service.create_category(session, data=body)
-    return await product_service.update_category(session, category_id=body.category_id, data=body)
+    category, created = await product_service.create_or_update_category(session, data=body)
+    response.status_code = 201 if created else 200
+    return category
 
 
 @router.put("/categories/{categoryId}", tags=["categories"], dependencies=[CatalogAdmin])

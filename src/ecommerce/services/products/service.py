@@ -1,16 +1,15 @@
-"""product-service rules: the catalog's reads (fast, SQLAlchemy Core) and its writes (ORM, validated)."""
+"""product-service rules: the catalog's reads (one path: reads.Reader) and its writes (ORM, validated)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Select, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from ecommerce.chassis import BadRequest, Conflict, Database, NotFound
+from ecommerce.chassis import BadRequest, Conflict, NotFound
 from ecommerce.services.products import reads
 from ecommerce.services.products.models import Category, Product
 from ecommerce.services.products.schemas import CategoryIn, CategoryOut, CategoryRef, ProductIn, ProductOut
@@ -49,44 +48,24 @@ _CATEGORY_ROWS = select(
 ).outerjoin(_Parent, _Parent.category_id == Category.parent_category_id)
 
 
-# --- fast reads -----------------------------------------------------------------------------------------
-# The catalog's GETs are single statements: they need no ORM session and, on PostgreSQL, no BEGIN/COMMIT
-# around them (one statement sees one snapshot either way). Profiled: the session, the transaction's two extra
-# round trips and the ORM's execution path cost most of a by-id read (see reads.py).
+# --- reads -----------------------------------------------------------------------------------------------
+# Every catalog read runs on `reads.Reader` (one statement on the driver, see reads.py); writes answer from the
+# rows they wrote, so no read goes through a session.
+
+_PRODUCT_BY_ID = reads.Statement(_PRODUCT_ROWS.where(Product.product_id == bindparam("product_id")))
+_CATEGORY_BY_ID = reads.Statement(_CATEGORY_ROWS.where(Category.category_id == bindparam("category_id")))
 
 
-@asynccontextmanager
-async def reader(database: Database) -> AsyncIterator[AsyncConnection]:
-    """A pooled connection for one read statement: autocommit on PostgreSQL, a plain connection on SQLite."""
-    async with database.engine.connect() as conn:
-        if not database.is_sqlite:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-        yield conn
-
-
-async def read_product(database: Database, read_pool: Any, *, product_id: int) -> ProductOut:
-    """One product with its category, or 404: on the asyncpg read pool (PostgreSQL), else a plain connection."""
-    if read_pool is not None:
-        row = await reads.fetch_row(read_pool, reads.PRODUCT_BY_ID, product_id)
-    else:
-        async with database.engine.connect() as conn:
-            row = (await conn.execute(_PRODUCT_ROWS.where(Product.product_id == product_id))).first()
+async def read_product(reader: reads.Reader, *, product_id: int) -> ProductOut:
+    """One product with its category (retired ones too, for the history), or 404."""
+    row = await reader.one(_PRODUCT_BY_ID, product_id=product_id)
     if row is None:
         raise NotFound(f"Product with id: {product_id} not found")
     return _product_out(row)
 
 
-async def read_products(database: Database, **filters: Any) -> list[ProductOut]:
-    """`list_products` on one autocommit connection instead of a session."""
-    async with reader(database) as conn:
-        return await list_products(conn, **filters)
-
-
-# --- products -------------------------------------------------------------------------------------------
-
-
-async def list_products(
-    session: AsyncSession | AsyncConnection,
+async def read_products(
+    reader: reads.Reader,
     *,
     page: int | None = None,
     size: int | None = None,
@@ -118,26 +97,43 @@ async def list_products(
     if after is not None:
         query = query.where(Product.product_id > after)
     query = _sorted_and_paged(query, sort, PRODUCT_SORTS, Product.product_id, page, size)
-    rows = (await session.execute(query)).all()
-    return [_product_out(row) for row in rows]
+    return [_product_out(row) for row in await reader.all(query)]
 
 
-async def get_product(session: AsyncSession, *, product_id: int) -> ProductOut:
-    """One product with its category, or 404."""
-    row = (await session.execute(_PRODUCT_ROWS.where(Product.product_id == product_id))).first()
+async def read_categories(
+    reader: reads.Reader, *, page: int | None = None, size: int | None = None, sort: str | None = None
+) -> list[CategoryOut]:
+    """Every category with its parent."""
+    query = _sorted_and_paged(_CATEGORY_ROWS, sort, CATEGORY_SORTS, Category.category_id, page, size)
+    return [_category_out(row) for row in await reader.all(query)]
+
+
+async def read_category(reader: reads.Reader, *, category_id: int) -> CategoryOut:
+    """One category with its parent, or 404."""
+    row = await reader.one(_CATEGORY_BY_ID, category_id=category_id)
     if row is None:
-        raise NotFound(f"Product with id: {product_id} not found")
-    return _product_out(row)
+        raise NotFound(f"Category with id: {category_id} not found")
+    return _category_out(row)
+
+
+# --- product writes ------------------------------------------------------------------------------------
 
 
 async def create_product(session: AsyncSession, *, data: ProductIn) -> ProductOut:
     """Add a product to an existing category; the sku must be unused."""
-    await _require_category(session, data.category.category_id)
+    category = await _require_category(session, data.category.category_id)
     await _require_free_sku(session, data.sku, product_id=None)
     product = Product(**_product_fields(data))
     session.add(product)
     await session.flush()
-    return await get_product(session, product_id=product.product_id)
+    return _written_product(product, category)
+
+
+async def create_or_update_product(session: AsyncSession, *, data: ProductIn) -> tuple[ProductOut, bool]:
+    """PUT without a path id: create when the body has no id, else update that product; True when created."""
+    if data.product_id is None:
+        return await create_product(session, data=data), True
+    return await update_product(session, product_id=data.product_id, data=data), False
 
 
 async def update_product(session: AsyncSession, *, product_id: int, data: ProductIn) -> ProductOut:
@@ -145,12 +141,12 @@ async def update_product(session: AsyncSession, *, product_id: int, data: Produc
     product = await session.get(Product, product_id)
     if product is None:
         raise NotFound(f"Product with id: {product_id} not found")
-    await _require_category(session, data.category.category_id)
+    category = await _require_category(session, data.category.category_id)
     await _require_free_sku(session, data.sku, product_id=product_id)
     for key, value in _product_fields(data).items():
         setattr(product, key, value)
     await session.flush()
-    return await get_product(session, product_id=product_id)
+    return _written_product(product, category)
 
 
 async def delete_product(session: AsyncSession, *, product_id: int) -> None:
@@ -181,9 +177,27 @@ def _product_fields(data: ProductIn) -> dict[str, Any]:
     }
 
 
+def _written_product(product: Product, category: Category) -> ProductOut:
+    # The answer of a write is the row it wrote: no second read, and no read through the request's session.
+    return _product_out(
+        (
+            product.product_id,
+            product.product_title,
+            product.image_url,
+            product.sku,
+            product.price_unit,
+            product.quantity,
+            category.category_id,
+            category.category_title,
+            category.image_url,
+            product.description,
+        )
+    )
+
+
 def _product_out(row: Any) -> ProductOut:
     # model_construct: rows come from our own database and need no second validation on the hot path.
-    # Positional: a SQLAlchemy Row of _PRODUCT_ROWS and an asyncpg Record of _PRODUCT_BY_ID_SQL alike.
+    # Positional: the columns of _PRODUCT_ROWS, as the reader's rows and _written_product give them.
     return ProductOut.model_construct(
         product_id=row[0],
         product_title=row[1],
@@ -196,9 +210,11 @@ def _product_out(row: Any) -> ProductOut:
     )
 
 
-async def _require_category(session: AsyncSession, category_id: int) -> None:
-    if await session.get(Category, category_id) is None:
+async def _require_category(session: AsyncSession, category_id: int) -> Category:
+    category = await session.get(Category, category_id)
+    if category is None:
         raise BadRequest(f"Category with id: {category_id} not found")
+    return category
 
 
 async def _require_free_sku(session: AsyncSession, sku: str | None, *, product_id: int | None) -> None:
@@ -214,31 +230,21 @@ async def _require_free_sku(session: AsyncSession, sku: str | None, *, product_i
 # --- categories -----------------------------------------------------------------------------------------
 
 
-async def list_categories(
-    session: AsyncSession, *, page: int | None = None, size: int | None = None, sort: str | None = None
-) -> list[CategoryOut]:
-    """Every category with its parent."""
-    query = _sorted_and_paged(_CATEGORY_ROWS, sort, CATEGORY_SORTS, Category.category_id, page, size)
-    return [_category_out(row) for row in (await session.execute(query)).all()]
-
-
-async def get_category(session: AsyncSession, *, category_id: int) -> CategoryOut:
-    """One category with its parent, or 404."""
-    row = (await session.execute(_CATEGORY_ROWS.where(Category.category_id == category_id))).first()
-    if row is None:
-        raise NotFound(f"Category with id: {category_id} not found")
-    return _category_out(row)
-
-
 async def create_category(session: AsyncSession, *, data: CategoryIn) -> CategoryOut:
     """Add a category, under an existing parent when one is given."""
     parent_id = data.parent_category.category_id if data.parent_category else None
-    if parent_id is not None:
-        await _require_category(session, parent_id)
+    parent = None if parent_id is None else await _require_category(session, parent_id)
     category = Category(category_title=data.category_title, image_url=data.image_url, parent_category_id=parent_id)
     session.add(category)
     await session.flush()
-    return await get_category(session, category_id=category.category_id)
+    return _written_category(category, parent)
+
+
+async def create_or_update_category(session: AsyncSession, *, data: CategoryIn) -> tuple[CategoryOut, bool]:
+    """PUT without a path id: create when the body has no id, else update that category; True when created."""
+    if data.category_id is None:
+        return await create_category(session, data=data), True
+    return await update_category(session, category_id=data.category_id, data=data), False
 
 
 async def update_category(session: AsyncSession, *, category_id: int, data: CategoryIn) -> CategoryOut:
@@ -247,14 +253,15 @@ async def update_category(session: AsyncSession, *, category_id: int, data: Cate
     if category is None:
         raise NotFound(f"Category with id: {category_id} not found")
     parent_id = data.parent_category.category_id if data.parent_category else None
+    parent = None
     if parent_id is not None:
-        await _require_category(session, parent_id)
+        parent = await _require_category(session, parent_id)
         await _refuse_cycle(session, category_id=category_id, parent_id=parent_id)
     category.category_title = data.category_title
     category.image_url = data.image_url
     category.parent_category_id = parent_id
     await session.flush()
-    return await get_category(session, category_id=category_id)
+    return _written_category(category, parent)
 
 
 async def delete_category(session: AsyncSession, *, category_id: int) -> None:
@@ -284,23 +291,28 @@ async def _refuse_cycle(session: AsyncSession, *, category_id: int, parent_id: i
         ).scalar_one_or_none()
 
 
-def _category_out(row: Any) -> CategoryOut:
-    parent = None
-    if row.parent_id is not None:
-        parent = CategoryRef.model_construct(
-            category_id=row.parent_id, category_title=row.parent_title, image_url=row.parent_image_url
+def _written_category(category: Category, parent: Category | None) -> CategoryOut:
+    return _category_out(
+        (
+            category.category_id,
+            category.category_title,
+            category.image_url,
+            *((None, None, None) if parent is None else (parent.category_id, parent.category_title, parent.image_url)),
         )
+    )
+
+
+def _category_out(row: Any) -> CategoryOut:
+    # Positional: the columns of _CATEGORY_ROWS (the category, then its parent's id, title and picture).
+    parent = None
+    if row[3] is not None:
+        parent = CategoryRef.model_construct(category_id=row[3], category_title=row[4], image_url=row[5])
     return CategoryOut.model_construct(
-        category_id=row.category_id, category_title=row.category_title, image_url=row.image_url, parent_category=parent
+        category_id=row[0], category_title=row[1], image_url=row[2], parent_category=parent
     )
 
 
 # --- shared ---------------------------------------------------------------------------------------------
-
-
-async def count_products(session: AsyncSession) -> int:
-    """How many products the catalog holds."""
-    return (await session.execute(select(func.count()).select_from(Product))).scalar_one()
 
 
 def _sorted_and_paged(

@@ -337,6 +337,38 @@ async def list_orders(peers: Peers, user_id: int | None = None) -> list[dict[str
     return sorted(rows, key=lambda o: o.get("orderId") or 0, reverse=True)
 
 
+async def carts_of(peers: Peers, user_id: int) -> list[dict[str, Any]]:
+    """One shopper's carts: order-service lists every cart to administrators only, so those their orders are in."""
+    cart_ids = sorted({order["cart"]["cartId"] for order in await list_orders(peers, user_id) if _has_cart(order)})
+    carts = await asyncio.gather(
+        *(peers.fetch("GET", ORDERS, peer_path("/order-service/api/carts/{}", cart_id)) for cart_id in cart_ids)
+    )
+    return [cart for cart in carts if isinstance(cart, dict) and cart.get("userId") == user_id]
+
+
+def _has_cart(order: dict[str, Any]) -> bool:
+    cart = order.get("cart")
+    return isinstance(cart, dict) and isinstance(cart.get("cartId"), int)
+
+
+async def order_ids_of(peers: Peers, user_id: int) -> set[int]:
+    """The ids of the orders one shopper placed."""
+    return {order["orderId"] for order in await list_orders(peers, user_id) if "orderId" in order}
+
+
+async def placed_by(peers: Peers, order_id: int | None, user_id: int) -> bool:
+    """Whether `user_id` placed `order_id` (False for an order that does not exist): one order looked up."""
+    if order_id is None:
+        return False
+    try:
+        order = await get_order(peers, order_id)
+    except ServiceError as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return await resolve_order_owner(peers, order) == user_id
+
+
 async def get_order(peers: Peers, order_id: int) -> dict[str, Any]:
     """One order."""
     result: dict[str, Any] = await peers.fetch("GET", ORDERS, peer_path("/order-service/api/orders/{}", order_id))
@@ -360,6 +392,14 @@ async def payments_for(peers: Peers, order_ids: set[int] | None) -> dict[int, di
         if order_id is not None and (order_ids is None or order_id in order_ids):
             found[order_id] = payment
     return found
+
+
+async def payments_of(peers: Peers, user_id: int) -> list[dict[str, Any]]:
+    """One shopper's payments: payment-service lists them one order at a time (?orderId= of their own order)."""
+    mine = sorted(await order_ids_of(peers, user_id))
+    path = peer_path("/payment-service/api/payments")
+    found = await asyncio.gather(*(peers.fetch("GET", PAYMENTS, path, params={"orderId": i}) for i in mine))
+    return [payment for body in found for payment in collection(body) if payment_order_id(payment) in set(mine)]
 
 
 async def get_payment(peers: Peers, payment_id: int) -> dict[str, Any]:

@@ -84,12 +84,9 @@ async def replace_user(
     session: DbSession, request: Request, body: UserIn, response: Response, access: ShopperAccess
 ) -> UserOut:
     check_user_body(access, body.user_id, body)
-    if body.user_id is None:
-        response.status_code = 201
-        return await service.create_user(session, data=body, rounds=_rounds(request))
-    return await service.update_user(
-        session, user_id=body.user_id, data=body, rounds=_rounds(request), by_admin=access.is_admin
-    )
+    user, created = await service.save_user(session, data=body, rounds=_rounds(request), by_admin=access.is_admin)
+    response.status_code = 201 if created else 200
+    return user
 
 
 @router.put("/users/{userId}", tags=["users"])
@@ -130,10 +127,9 @@ async def create_address(session: DbSession, body: AddressIn, access: ShopperAcc
 @router.put("/address", tags=["addresses"])
 async def replace_address(session: DbSession, body: AddressIn, response: Response, access: ShopperAccess) -> AddressOut:
     await check_address_body(session, access, body.address_id, body)
-    if body.address_id is None:
-        response.status_code = 201
-        return await service.create_address(session, data=body)
-    return await service.update_address(session, address_id=body.address_id, data=body)
+    address, created = await service.save_address(session, data=body)
+    response.status_code = 201 if created else 200
+    return address
 
 
 @router.put("/address/{addressId}", tags=["addresses"])
@@ -192,12 +188,11 @@ async def create_credential(session: DbSession, request: Request, body: Credenti
 async def replace_credential(
     session: DbSession, request: Request, body: CredentialIn, response: Response, access: AdminAccess
 ) -> CredentialOut:
-    if body.credential_id is None:
-        response.status_code = 201
-        return await service.create_credential(session, data=body, rounds=_rounds(request))
-    return await service.update_credential(
-        session, credential_id=body.credential_id, data=body, rounds=_rounds(request), by_admin=access.is_admin
+    credential, created = await service.save_credential(
+        session, data=body, rounds=_rounds(request), by_admin=access.is_admin
     )
+    response.status_code = 201 if created else 200
+    return credential
 
 
 @router.put("/credentials/{credentialId}", tags=["credentials"], dependencies=[AdminOnly])
@@ -235,10 +230,9 @@ async def create_token(session: DbSession, body: VerificationTokenIn) -> Verific
 
 @router.put("/verificationTokens", tags=["verification tokens"], dependencies=[AdminOnly])
 async def replace_token(session: DbSession, body: VerificationTokenIn, response: Response) -> VerificationTokenOut:
-    if body.verification_token_id is None:
-        response.status_code = 201
-        return await service.create_token(session, data=body)
-    return await service.update_token(session, token_id=body.verification_token_id, data=body)
+    token, created = await service.save_token(session, data=body)
+    response.status_code = 201 if created else 200
+    return token
 
 
 @router.put("/verificationTokens/{verificationTokenId}", tags=["verification tokens"], dependencies=[AdminOnly])

@@ -163,6 +163,15 @@ async def update_user(
     return await get_user(session, user_id=user_id)
 
 
+async def save_user(
+    session: AsyncSession, *, data: UserIn, rounds: int, by_admin: bool = False
+) -> tuple[UserOut, bool]:
+    """PUT without a path id: create when the body has no `userId`, else update that user; True when created."""
+    if data.user_id is None:
+        return await create_user(session, data=data, rounds=rounds), True
+    return await update_user(session, user_id=data.user_id, data=data, rounds=rounds, by_admin=by_admin), False
+
+
 async def delete_user(session: AsyncSession, *, user_id: int) -> None:
     """Remove a user with its credential, tokens and addresses, and void their signed-in tokens; 404 when none."""
     result = await session.execute(delete(User).where(User.user_id == user_id))
@@ -256,6 +265,18 @@ async def update_credential(
     await _apply_credential(session, credential, data, rounds, by_admin=by_admin)
     await session.flush()
     return await get_credential(session, credential_id=credential_id)
+
+
+async def save_credential(
+    session: AsyncSession, *, data: CredentialIn, rounds: int, by_admin: bool = False
+) -> tuple[CredentialOut, bool]:
+    """PUT without a path id: create when the body has no `credentialId`, else update it; True when created."""
+    if data.credential_id is None:
+        return await create_credential(session, data=data, rounds=rounds), True
+    updated = await update_credential(
+        session, credential_id=data.credential_id, data=data, rounds=rounds, by_admin=by_admin
+    )
+    return updated, False
 
 
 async def delete_credential(session: AsyncSession, *, credential_id: int) -> None:
@@ -428,6 +449,13 @@ async def update_address(session: AsyncSession, *, address_id: int, data: Addres
     return await get_address(session, address_id=address_id)
 
 
+async def save_address(session: AsyncSession, *, data: AddressIn) -> tuple[AddressOut, bool]:
+    """PUT without a path id: create when the body has no `addressId`, else update it; True when created."""
+    if data.address_id is None:
+        return await create_address(session, data=data), True
+    return await update_address(session, address_id=data.address_id, data=data), False
+
+
 async def delete_address(session: AsyncSession, *, address_id: int) -> None:
     """Remove an address; 404 when there is none."""
     result = await session.execute(delete(Address).where(Address.address_id == address_id))
@@ -489,6 +517,13 @@ async def update_token(session: AsyncSession, *, token_id: int, data: Verificati
         setattr(token, key, value)
     await session.flush()
     return await get_token(session, token_id=token_id)
+
+
+async def save_token(session: AsyncSession, *, data: VerificationTokenIn) -> tuple[VerificationTokenOut, bool]:
+    """PUT without a path id: create when the body has no `verificationTokenId`, else update it; True when created."""
+    if data.verification_token_id is None:
+        return await create_token(session, data=data), True
+    return await update_token(session, token_id=data.verification_token_id, data=data), False
 
 
 async def delete_token(session: AsyncSession, *, token_id: int) -> None:
