@@ -8,6 +8,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ class Shop:
     healthy_after: float = 0.0
     reported: float | None = None  # the supervisor's own "The shop is up (N s)"
     database_urls: dict[str, str] = field(default_factory=dict)
+    data_dir: Path | None = None  # where `ecommerce up` keeps the shop's identity secrets
 
     def pids(self) -> dict[str, int]:
         """Component name -> the pid serving it (forked or not), plus the supervisor itself."""
@@ -88,9 +90,16 @@ def fresh_databases() -> Iterator[dict[str, str]]:
 
 @contextmanager
 def shop(
-    database_env: dict[str, str], *, extra_env: dict[str, str] | None = None, timeout: float = 120
+    database_env: dict[str, str],
+    *,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 120,
+    src: Path | None = None,
 ) -> Iterator[Shop]:
-    """`ecommerce up` (all ten components) until every readiness endpoint answers 200; stopped with SIGINT after."""
+    """`ecommerce up` (all ten components) until every readiness endpoint answers 200; stopped with SIGINT after.
+
+    `src`: another revision's source tree (`git archive`), put ahead of the installed package.
+    """
     ports_free()
     with tempfile.TemporaryDirectory(prefix="bench-shop-") as tmp:
         log = Path(tmp) / "up.log"
@@ -103,6 +112,8 @@ def shop(
         }
         for name in ("CONFIG_SERVER_URL", "DISCOVERY_URL", "OTEL_EXPORTER_OTLP_ENDPOINT"):
             env.pop(name, None)
+        if src is not None:
+            env["PYTHONPATH"] = str(src)
         with log.open("wb") as out:
             started = time.monotonic()
             process = subprocess.Popen(
@@ -112,9 +123,13 @@ def shop(
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        running = Shop(process, log, started, database_urls=dict(database_env))
+        running = Shop(process, log, started, database_urls=dict(database_env), data_dir=Path(tmp) / "data")
         try:
-            running.healthy_after = asyncio.run(_all_ready(process, started, timeout))
+            try:
+                running.healthy_after = asyncio.run(_all_ready(process, started, timeout))
+            except RuntimeError:
+                print(log.read_text(errors="replace")[-3000:], file=sys.stderr)  # why it did not come up
+                raise
             deadline = time.monotonic() + 10
             while running.reported is None and time.monotonic() < deadline:
                 match = re.search(rb"The shop is up \(([\d.]+) s\)", log.read_bytes())

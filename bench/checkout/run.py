@@ -1,103 +1,186 @@
-"""The checkout journey through the gateway and the storefront, on PostgreSQL: purchases per second.
+"""The checkout journey through the gateway and the storefront, on PostgreSQL: this revision and earlier ones.
 
 `ecommerce up` runs all ten components on fresh PostgreSQL databases (stock topped up so no product runs out).
 A purchase (bench/checkout/journey.py): sign in as a demo shopper, read the product, check out one unit, pay
 (payment IN_PROGRESS, then COMPLETED), read the order back as PAID: six requests, all through api-gateway.
-Journeys start open-loop at a fixed rate for a step; the rate climbs until a step breaks the bound (p99 over
-P99_BOUND_MS or any error). The figure is the highest rate that held, as a median over rounds.
+
+For this revision and each of CHECKOUT_BASELINES (git revisions, space-separated; default 93a6685, empty to skip:
+their `src/` from `git archive`, put ahead of the installed package), one after the other on the same machine:
+1. accounting (bench/checkout/accounting.py): a few purchases at a low rate on databases that log every
+   statement: calls, statements, transactions, bytes and CPU per purchase;
+2. the sweep, on fresh databases without the statement log: journeys start open-loop at a fixed rate for a
+   step; the rate climbs until a step breaks the bound (p99 over P99_BOUND_MS or any error); the figure is
+   the highest rate that held (median over BENCH_ROUNDS sweeps), and CPU per purchase over the sweeps;
+3. the load generator's realistic mix (`ecommerce loadgen`, browsing dominates) for MIX_SECONDS: CPU per
+   purchase completed under it (payments that reached COMPLETED, counted in payment-service's database).
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import os
 import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
+import asyncpg
+
+from bench.checkout import accounting
 from bench.checkout.journey import drive, summary
-from bench.common import cpu_seconds, machine, write_result
+from bench.common import ROOT, cpu_seconds, machine, python
 from bench.shop import fresh_databases, shop, top_up_stock
 
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+BASELINES = os.environ.get("CHECKOUT_BASELINES", "93a6685").split()
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1"))
 STEP_SECONDS = 10
-RATES = [2, 4, 6, 8, 10, 12, 16, 20, 25]
-P99_BOUND_MS = 2000.0
+RATES = [4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 48, 56, 64]
+P99_BOUND_MS = 500.0
 COOL_DOWN_SECONDS = 20
+ACCOUNT_RATE, ACCOUNT_SECONDS = 3, 10
+MIX_USERS, MIX_RATE, MIX_SECONDS = 20, 30.0, 40
+THIS = "this revision"
 
 
 def main() -> None:
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-checkout-") as tmp:
+        targets: list[tuple[str, Path | None]] = []
+        for revision in BASELINES:
+            tree = _baseline_tree(Path(tmp), revision)
+            if tree is not None:
+                targets.append((revision, tree))
+        targets.append((THIS, None))
+        for label, src in targets:
+            print(f"== checkout: {label}", file=sys.stderr)
+            results[label] = measure(src)
+    from bench.checkout.report import write
+
+    write(results, machine=machine(), load=_uptime())
+
+
+def measure(src: Path | None) -> dict[str, Any]:
+    """Accounting, sweep and mix of one revision (`src`: its source tree; None: the installed package)."""
+    with fresh_databases() as databases:
+        asyncio.run(accounting.log_all_statements(databases, on=True))
+        with shop(databases, src=src) as running:
+            top_up_stock(databases["PRODUCT_SERVICE_DATABASE_URL"])
+            asyncio.run(drive(2, 3))  # warm-up: connections, caches, JWKS fetched
+            auth = accounting.operator_auth(running.data_dir)
+            pids = running.pids()
+            before = accounting.take(pids, databases, auth)
+            outcome = asyncio.run(drive(ACCOUNT_RATE, ACCOUNT_SECONDS))
+            after = accounting.take(pids, databases, auth)
+            account = accounting.difference(before, after, len(outcome.latencies), databases)
+            account["errors"] = len(outcome.errors)
+    with fresh_databases() as databases, shop(databases, src=src) as running:
+        top_up_stock(databases["PRODUCT_SERVICE_DATABASE_URL"])
+        asyncio.run(drive(2, 3))
+        pids = running.pids()
+        sweeps, errors, cpu_ms = _sweeps(pids)
+        mix = _mix(pids, databases["PAYMENT_SERVICE_DATABASE_URL"])
+    return {"account": account, "sweeps": sweeps, "errors": errors, "cpu_ms": cpu_ms, "mix": mix}
+
+
+def _sweeps(pids: dict[str, int]) -> tuple[list[list[tuple[float, dict[str, float]]]], list[str], dict[str, float]]:
     sweeps: list[list[tuple[float, dict[str, float]]]] = []
     errors: list[str] = []
-    with fresh_databases() as databases, shop(databases) as running:
-        top_up_stock(databases["PRODUCT_SERVICE_DATABASE_URL"])
-        asyncio.run(drive(2, 3))  # warm-up: connections, caches, JWKS fetched
-        pids = running.pids()
-        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        for _ in range(ROUNDS):
-            sweep = []
-            for rate in RATES:
-                outcome = asyncio.run(drive(rate, STEP_SECONDS))
-                result = summary(outcome)
-                sweep.append((rate, result))
-                errors.extend(outcome.errors)
-                if result["errors"] or result["p99_ms"] > P99_BOUND_MS:
-                    time.sleep(COOL_DOWN_SECONDS)  # let queues drain and open circuits close before the next sweep
-                    break
-            sweeps.append(sweep)
-        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    for _ in range(ROUNDS):
+        sweep = []
+        for rate in RATES:
+            outcome = asyncio.run(drive(rate, STEP_SECONDS))
+            result = summary(outcome)
+            sweep.append((rate, result))
+            errors.extend(outcome.errors)
+            print(f"  {rate}/s: {result}", file=sys.stderr)
+            if result["errors"] or result["p99_ms"] > P99_BOUND_MS:
+                time.sleep(COOL_DOWN_SECONDS)  # let queues drain and open circuits close before the next step
+                break
+        sweeps.append(sweep)
     purchases = sum(r["completed"] for sweep in sweeps for _, r in sweep)
-    write(sweeps, errors, {name: seconds * 1000 / max(purchases, 1) for name, seconds in cpu.items()})
+    cpu = {name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / max(purchases, 1) for name, pid in pids.items()}
+    return sweeps, errors, cpu
+
+
+def _mix(pids: dict[str, int], payments_url: str) -> dict[str, float]:
+    """`ecommerce loadgen` (the current tree's) against the running shop: CPU per purchase completed under it."""
+    with tempfile.TemporaryDirectory(prefix="bench-mix-") as tmp:
+        stats = Path(tmp) / "stats.json"
+        completed_before = _completed_payments(payments_url)
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        started = time.monotonic()
+        command = [python(), "-m", "ecommerce", "loadgen", "--users", str(MIX_USERS), "--rate", str(MIX_RATE)]
+        command += ["--duration", str(MIX_SECONDS), "--min-requests", "0", "--stats-json", str(stats)]
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        subprocess.run(command, cwd=ROOT, env=env, capture_output=True, check=False, timeout=MIX_SECONDS + 120)
+        elapsed = time.monotonic() - started
+        cpu = sum(cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items())
+        completed = _completed_payments(payments_url) - completed_before
+        requests, failures = _locust_totals(stats)
+    return {
+        "seconds": elapsed,
+        "purchases": float(completed),
+        "requests": float(requests),
+        "failures": float(failures),
+        "cpu_ms_per_purchase": cpu * 1000 / max(completed, 1),
+        "cpu_ms_per_request": cpu * 1000 / max(requests, 1),
+    }
+
+
+def _completed_payments(url: str) -> int:
+    async def count() -> int:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+        try:
+            return int(await conn.fetchval("SELECT count(*) FROM payments WHERE payment_status = 'COMPLETED'"))
+        finally:
+            await conn.close()
+
+    return asyncio.run(count())
+
+
+def _locust_totals(stats: Path) -> tuple[int, int]:
+    path = stats if stats.exists() else stats.with_suffix(".json")
+    if not path.exists():
+        return 0, 0
+    rows = json.loads(path.read_text())
+    return sum(int(r.get("num_requests", 0)) for r in rows), sum(int(r.get("num_failures", 0)) for r in rows)
+
+
+def _baseline_tree(workdir: Path, revision: str) -> Path | None:
+    """The `src/` tree of `revision`, unpacked into `workdir` (None when the revision is unknown)."""
+    archive = subprocess.run(["git", "archive", revision, "src"], cwd=ROOT, capture_output=True, check=False)
+    if archive.returncode != 0:
+        print(f"baseline {revision} not found: no column for it", file=sys.stderr)
+        return None
+    target = workdir / f"baseline-{revision}"
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(target, filter="data")
+    return target / "src"
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 def held(sweep: list[tuple[float, dict[str, float]]]) -> tuple[float, dict[str, float]] | None:
+    """The last step of a sweep that kept the bound (p99 and no error), if any."""
     good = [(rate, r) for rate, r in sweep if not r["errors"] and r["p99_ms"] <= P99_BOUND_MS]
     return good[-1] if good else None
 
 
-def write(sweeps: list[list[tuple[float, dict[str, float]]]], errors: list[str], cpu_ms: dict[str, float]) -> None:
-    best = [held(sweep) for sweep in sweeps]
-    rates = [b[1]["per_second"] if b else 0.0 for b in best]
-    lines = [
-        "# Checkout journey through the gateway and the storefront (PostgreSQL)",
-        "",
-        f"Machine: {machine()}.",
-        "",
-        "`python -m bench checkout`: `ecommerce up` (all ten components, one process each) on fresh PostgreSQL",
-        "databases. A purchase = sign in as a demo shopper (bcrypt cost 4, the demo accounts' hashes), read the",
-        "product, `POST /app/api/checkout` one unit, pay (`PATCH /app/api/payments/{id}` IN_PROGRESS, then",
-        "COMPLETED), read the order back as PAID: six requests through api-gateway. Purchases start open-loop at a",
-        f"fixed rate for {STEP_SECONDS} s per step; latency counts from each purchase's due start. The rate climbs "
-        f"until a step has an error or a p99 over {P99_BOUND_MS / 1000:.0f} s.",
-        "The load generator shares the machine's two cores with the shop and PostgreSQL.",
-        "",
-        f"**{statistics.median(rates):.1f} completed purchases per second** with p99 under "
-        f"{P99_BOUND_MS / 1000:.0f} s and zero errors (median of {len(sweeps)} sweeps; per sweep: "
-        + ", ".join(f"{r:.1f}" for r in rates)
-        + ").",
-        "",
-        "| sweep | started/s | completed | completed/s | p50 ms | p99 ms | max ms | errors |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for index, sweep in enumerate(sweeps, 1):
-        for rate, r in sweep:
-            lines.append(
-                f"| {index} | {rate} | {r['completed']:.0f} | {r['per_second']:.1f} | {r['p50_ms']:.0f} | "
-                f"{r['p99_ms']:.0f} | {r['max_ms']:.0f} | {r['errors']:.0f} |"
-            )
-    if errors:
-        counts = Counter(error[:150] for error in errors)
-        lines += ["", "Errors (in the steps that broke the bound), most frequent first:", ""]
-        lines += [f"- {count} x `{error}`" for error, count in counts.most_common(5)]
-    lines += [
-        "",
-        "Where the CPU goes: each process's CPU time over all sweeps divided by the purchases completed (PostgreSQL",
-        "not included). Two cores give 2,000 ms of CPU per second, so this bounds purchases per second from above.",
-        "",
-        "| process | CPU ms per purchase |",
-        "|---|---:|",
-        *(f"| {name} | {ms:.1f} |" for name, ms in sorted(cpu_ms.items(), key=lambda item: -item[1])),
-        f"| **all** | **{sum(cpu_ms.values()):.1f}** |",
-        "",
-    ]
-    write_result("checkout", lines)
+def best_rate(sweeps: list[list[tuple[float, dict[str, float]]]]) -> float:
+    """Median over sweeps of the completed purchases per second of the last step that held."""
+    rates = [(h[1]["per_second"] if (h := held(sweep)) else 0.0) for sweep in sweeps]
+    return statistics.median(rates) if rates else 0.0
+
+
+def common_errors(errors: list[str]) -> list[tuple[str, int]]:
+    return Counter(error[:150] for error in errors).most_common(5)
