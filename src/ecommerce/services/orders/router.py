@@ -67,10 +67,9 @@ async def replace_cart(
     session: DbSession, request: Request, body: CartIn, response: Response, access: ShopperAccess
 ) -> CartOut:
     await check_cart_body(session, access, body.cart_id, body.user_id)
-    if body.cart_id is None:
-        response.status_code = 201
-        return await order_service.create_cart(session, _peers(request), data=body)
-    return await order_service.update_cart(session, _peers(request), cart_id=body.cart_id, data=body)
+    cart, created = await order_service.save_cart(session, _peers(request), data=body)
+    response.status_code = 201 if created else 200
+    return cart
 
 
 @router.put("/carts/{cartId}", tags=["carts"])
@@ -128,10 +127,9 @@ async def create_order(session: DbSession, request: Request, body: OrderIn) -> O
 
 @router.put("/orders", tags=["orders"], dependencies=[AdminOnly])
 async def replace_order(session: DbSession, request: Request, body: OrderIn, response: Response) -> OrderOut:
-    if body.order_id is None:
-        response.status_code = 201
-        return await order_service.create_order(session, _peers(request), data=body)
-    return await order_service.update_order(session, order_id=body.order_id, data=body)
+    order, created = await order_service.save_order(session, _peers(request), data=body)
+    response.status_code = 201 if created else 200
+    return order
 
 
 @router.put("/orders/{orderId}", tags=["orders"], dependencies=[AdminOnly])

@@ -75,6 +75,13 @@ async def create_cart(session: AsyncSession, peers: PeerClient, *, data: CartIn)
     return await get_cart(session, peers, cart_id=cart.cart_id)
 
 
+async def save_cart(session: AsyncSession, peers: PeerClient, *, data: CartIn) -> tuple[CartOut, bool]:
+    """PUT without a path id: open a cart when the body has no `cartId`, else update it; True when created."""
+    if data.cart_id is None:
+        return await create_cart(session, peers, data=data), True
+    return await update_cart(session, peers, cart_id=data.cart_id, data=data), False
+
+
 async def update_cart(session: AsyncSession, peers: PeerClient, *, cart_id: int, data: CartIn) -> CartOut:
     """Replace a cart's user with one user-service knows (the original ignored the body)."""
     await clients.require_user(peers, data.user_id)
@@ -155,6 +162,13 @@ async def create_order(session: AsyncSession, peers: PeerClient, *, data: OrderI
         values["order_date"] = data.order_date
     order_id = await insert_order(session, values, priced)
     return await get_order(session, order_id=order_id)
+
+
+async def save_order(session: AsyncSession, peers: PeerClient, *, data: OrderIn) -> tuple[OrderOut, bool]:
+    """PUT without a path id: place an order when the body has no `orderId`, else update it; True when created."""
+    if data.order_id is None:
+        return await create_order(session, peers, data=data), True
+    return await update_order(session, order_id=data.order_id, data=data), False
 
 
 async def update_order(session: AsyncSession, *, order_id: int, data: OrderIn) -> OrderOut:

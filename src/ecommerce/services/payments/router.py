@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import PlainTextResponse
 
-from ecommerce.chassis import BadRequest, Collection, DbSession
+from ecommerce.chassis import Collection, DbSession
 from ecommerce.chassis.http import PeerClient
 from ecommerce.chassis.params import parse_ids
 from ecommerce.services.payments import service as payment_service
@@ -59,8 +59,6 @@ async def create_payment(session: DbSession, request: Request, body: PaymentIn) 
 
 @router.put("/payments", dependencies=[AdminOnly])
 async def replace_payment(session: DbSession, request: Request, body: PaymentIn) -> PaymentOut:
-    if body.payment_id is None:
-        raise BadRequest("Invalid value for 'paymentId': required to replace a payment (POST creates one)")
     return await payment_service.replace_payment(session, _peers(request), payment_id=body.payment_id, data=body)
 
 

@@ -117,8 +117,13 @@ async def change_status(session: AsyncSession, peers: PeerClient, *, payment_id:
     return await get_payment(session, peers, payment_id=payment_id)
 
 
-async def replace_payment(session: AsyncSession, peers: PeerClient, *, payment_id: int, data: PaymentIn) -> PaymentOut:
-    """The original's PUT: the order cannot change; a new status goes through the state machine."""
+async def replace_payment(
+    session: AsyncSession, peers: PeerClient, *, payment_id: int | None, data: PaymentIn
+) -> PaymentOut:
+    """The original's PUT: the payment is named by the body (POST creates one), its order cannot change, and a new
+    status goes through the state machine."""
+    if payment_id is None:
+        raise BadRequest("Invalid value for 'paymentId': required to replace a payment (POST creates one)")
     row = await _row(session, payment_id)
     if row.order_id != data.order.order_id:
         raise BadRequest(f"Payment with id: {payment_id} belongs to order {row.order_id}; its order cannot change")
