@@ -46,7 +46,7 @@ main() {
 
   local failures=0 registry="" name ready endpoints health instances
   registry="$(kube::http_get "${namespace}" statefulset/service-discovery \
-    "http://127.0.0.1:8761/eureka/apps" 2>/dev/null | registry_counts 2>/dev/null)" || registry=""
+    "http://127.0.0.1:${COMPONENT_PORT[service-discovery]}/eureka/apps" 2>/dev/null | registry_counts 2>/dev/null)" || registry=""
 
   printf '%-20s %-8s %-10s %-8s %-9s\n' COMPONENT READY ENDPOINTS HEALTH REGISTRY
   for name in "${COMPONENTS[@]}"; do

@@ -75,6 +75,11 @@ def test_the_compose_file_and_its_prometheus_use_the_table_ports() -> None:
         assert job["static_configs"][0]["targets"] == [f"{component.name}:{component.port}"]
 
 
+def test_the_image_exposes_the_table_ports() -> None:
+    [expose] = [line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("EXPOSE ")]
+    assert sorted(int(port) for port in expose.split()[1:]) == sorted(components.ports().values())
+
+
 def test_the_table_module_imports_no_service_and_no_chassis() -> None:
     code = (
         "import sys, ecommerce.components\n"

@@ -91,6 +91,22 @@ Call with (dict "ctx" $ "name" NAME); returns YAML.
 {{- toYaml $merged -}}
 {{- end -}}
 
+{{/* Where the components find the registry, the config server and the storefront's keys: the values, else each
+component's Service on its port from the component table. Call with the root context. */}}
+{{- define "ecommerce.discoveryUrl" -}}
+{{- $port := include "ecommerce.port" (dict "ctx" . "name" "service-discovery") -}}
+{{- .Values.discovery.url | default (printf "http://service-discovery:%s/eureka/" $port) -}}
+{{- end -}}
+{{- define "ecommerce.configServerUrl" -}}
+{{- $port := include "ecommerce.port" (dict "ctx" . "name" "cloud-config-server") -}}
+{{- .Values.configServer.url | default (printf "http://cloud-config-server:%s" $port) -}}
+{{- end -}}
+{{- define "ecommerce.jwksUrl" -}}
+{{- $storefront := include "ecommerce.component" (dict "ctx" . "name" "proxy-client") | fromYaml -}}
+{{- $path := trimSuffix "/actuator" $storefront.actuatorBase -}}
+{{- .Values.auth.jwksUrl | default (printf "http://proxy-client:%d%s/.well-known/jwks.json" (int $storefront.port) $path) -}}
+{{- end -}}
+
 {{/* A component's port, from the component table. Call with (dict "ctx" $ "name" NAME). */}}
 {{- define "ecommerce.port" -}}
 {{- (index (.ctx.Files.Get "files/components.yaml" | fromYaml) .name).port -}}

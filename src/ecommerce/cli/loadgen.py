@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from ecommerce import components
 from ecommerce.loadgen import LOCUSTFILE
 
 
@@ -29,10 +30,10 @@ def loadgen(
     ] = 0,
     storefront: Annotated[
         str, typer.Option(help="proxy-client's base URL (/app/api).", envvar="LOADGEN_STOREFRONT")
-    ] = "http://127.0.0.1:8900",
+    ] = f"http://127.0.0.1:{components.get('proxy-client').port}",
     gateway: Annotated[
         str, typer.Option(help="api-gateway's base URL (catalog reads).", envvar="LOADGEN_GATEWAY")
-    ] = "http://127.0.0.1:8080",
+    ] = f"http://127.0.0.1:{components.get('api-gateway').port}",
     accounts: Annotated[
         str | None,
         typer.Option(
