@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from ecommerce import components
 from ecommerce.chassis import ServiceSpec
 from ecommerce.services.products import events, reconcile
 from ecommerce.services.products.reads import read_path
@@ -10,9 +11,7 @@ from ecommerce.services.products.router import router
 from ecommerce.services.products.seed import seed
 
 SPEC = ServiceSpec(
-    name="product-service",
-    port=8500,
-    context_path="/product-service",
+    **components.placement("product-service"),  # name, port and context path: the component table
     description="The catalog: categories and products.",
     routers=(router, reservations_router, reconcile.router, events.router),
     migrations=Path(__file__).parent / "migrations",
