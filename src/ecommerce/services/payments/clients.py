@@ -27,10 +27,15 @@ async def orders_by_id(peers: PeerClient, order_ids: set[int]) -> dict[int, dict
         log.warning("orders_unavailable", status=exc.status, error=str(exc))
         return {}
     return {
-        order["orderId"]: {key: order.get(key) for key in _ORDER_FIELDS}
+        order["orderId"]: embedded(order)
         for order in body.get("collection", [])
         if isinstance(order, dict) and "orderId" in order
     }
+
+
+def embedded(order: dict[str, Any]) -> dict[str, Any]:
+    """An order as a payment embeds it (the original's shape)."""
+    return {key: order.get(key) for key in _ORDER_FIELDS}
 
 
 async def require_order(peers: PeerClient, order_id: int) -> dict[str, Any]:

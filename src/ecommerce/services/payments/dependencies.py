@@ -8,7 +8,7 @@ administrator's.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy import select
@@ -29,32 +29,45 @@ PaymentAccess = Annotated[Access, allow(ORDERS)]
 ShopperAccess = Annotated[Access, allow()]
 # Creating and deleting payments: order-service, or an administrator.
 PaymentKeeper = allow(ORDERS, users="admin")
+KeeperAccess = Annotated[Access, PaymentKeeper]
 # Replacing a payment wholesale: administrators only.
 AdminOnly = allow(users="admin")
 
 
-async def _require_own_order(request: Request, access: Access, order_id: int | None) -> None:
+class PaymentRef(NamedTuple):
+    """A payment the caller may move on, and its order as order-service answered the ownership check (None when
+    the caller is an administrator or a component: no check, nothing asked)."""
+
+    payment_id: int
+    order: dict[str, Any] | None
+
+
+async def _require_own_order(request: Request, access: Access, order_id: int | None) -> dict[str, Any] | None:
     if access.scope_user_id is None:
-        return
+        return None
     order: dict[str, Any] = await clients.require_order(request.app.state.peers, order_id) if order_id else {}
     cart = order.get("cart") if isinstance(order.get("cart"), dict) else {}
     access.require_acts_for(cart.get("userId") if cart else None, "payments")
+    return order
 
 
-async def _owned_payment_id(session: DbSession, request: Request, access: ShopperAccess, payment_id: PaymentId) -> int:
+async def _owned_payment(
+    session: DbSession, request: Request, access: ShopperAccess, payment_id: PaymentId
+) -> PaymentRef:
+    order = None
     if access.scope_user_id is not None:
         order_id = (await session.execute(select(Payment.order_id).where(Payment.payment_id == payment_id))).first()
         if order_id is None:
             raise NotFound(f"Payment with id: {payment_id} not found")
         await session.close()  # give the connection back before asking order-service
-        await _require_own_order(request, access, order_id.order_id)
-    return payment_id
+        order = await _require_own_order(request, access, order_id.order_id)
+    return PaymentRef(payment_id, order)
 
 
 async def _readable_payment_id(
     session: DbSession, request: Request, access: PaymentAccess, payment_id: PaymentId
 ) -> int:
-    return await _owned_payment_id(session, request, access, payment_id)
+    return (await _owned_payment(session, request, access, payment_id)).payment_id
 
 
 async def _payment_filter(
@@ -72,7 +85,8 @@ async def _payment_filter(
 
 # A payment of the caller's (order-service and administrators: any); for reading.
 ReadablePaymentId = Annotated[int, Depends(_readable_payment_id)]
-# A payment of the caller's (administrators: any); for moving it on.
-OwnedPaymentId = Annotated[int, Depends(_owned_payment_id)]
+# A payment of the caller's (administrators: any), for moving it on, with its order when the ownership check
+# read it (an end state then needs no second read).
+OwnedPayment = Annotated[PaymentRef, Depends(_owned_payment)]
 # (orderId, ids) of a list: a shopper names one of their own orders.
 PaymentFilter = Annotated[tuple[int | None, str | None], Depends(_payment_filter)]

@@ -13,7 +13,8 @@ from ecommerce.chassis.params import parse_ids
 from ecommerce.services.payments import service as payment_service
 from ecommerce.services.payments.dependencies import (
     AdminOnly,
-    OwnedPaymentId,
+    KeeperAccess,
+    OwnedPayment,
     PaymentFilter,
     PaymentKeeper,
     ReadablePaymentId,
@@ -52,9 +53,9 @@ async def get_payment(session: DbSession, request: Request, payment_id: Readable
     return await payment_service.get_payment(session, _peers(request), payment_id=payment_id)
 
 
-@router.post("/payments", status_code=201, dependencies=[PaymentKeeper])
-async def create_payment(session: DbSession, request: Request, body: PaymentIn) -> PaymentOut:
-    return await payment_service.create_payment(session, _peers(request), data=body)
+@router.post("/payments", status_code=201)
+async def create_payment(session: DbSession, request: Request, body: PaymentIn, access: KeeperAccess) -> PaymentOut:
+    return await payment_service.create_payment(session, _peers(request), data=body, access=access)
 
 
 @router.put("/payments", dependencies=[AdminOnly])
@@ -64,10 +65,10 @@ async def replace_payment(session: DbSession, request: Request, body: PaymentIn)
 
 @router.patch("/payments/{paymentId}")
 async def change_status(
-    session: DbSession, request: Request, payment_id: OwnedPaymentId, body: PaymentStatusIn
+    session: DbSession, request: Request, payment: OwnedPayment, body: PaymentStatusIn
 ) -> PaymentOut:
     return await payment_service.change_status(
-        session, _peers(request), payment_id=payment_id, status=body.payment_status
+        session, _peers(request), payment_id=payment.payment_id, status=body.payment_status, order=payment.order
     )
 
 

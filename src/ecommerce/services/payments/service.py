@@ -12,15 +12,17 @@ the payment is stored, never before, and a crash in between leaves the event for
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from prometheus_client import Counter
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecommerce.chassis import BadRequest, Conflict, NotFound, outbox
+from ecommerce.chassis import BadRequest, Conflict, NotFound
+from ecommerce.chassis.access import Access
 from ecommerce.chassis.http import PeerClient
+from ecommerce.chassis.outbox import commit_and_deliver, publish
 from ecommerce.services.payments import clients
 from ecommerce.services.payments.models import Payment
 from ecommerce.services.payments.models import outbox as outbox_table
@@ -63,58 +65,84 @@ async def get_payment(session: AsyncSession, peers: PeerClient, *, payment_id: i
     return _out(row, await clients.orders_by_id(peers, {row.order_id}))
 
 
-async def create_payment(session: AsyncSession, peers: PeerClient, *, data: PaymentIn) -> PaymentOut:
-    """Open the payment of an order that exists and waits for it; 409 when the order has one or is past paying."""
+async def create_payment(
+    session: AsyncSession, peers: PeerClient, *, data: PaymentIn, access: Access | None = None
+) -> PaymentOut:
+    """Open the payment of an order that exists and waits for it; 409 when the order has one or is past paying.
+
+    When order-service itself opens it (its checkout, for the order it has just placed), asking order-service
+    back whether that order exists and waits could only say yes, and order-service reads only the payment's id
+    from the answer: neither call is made (the answer's `order` is null, as when order-service cannot be asked).
+    """
     if data.payment_status not in INITIAL:
         raise Conflict(f"A payment starts NOT_STARTED or IN_PROGRESS, not {data.payment_status}")
-    order = await clients.require_order(peers, data.order.order_id)
-    if order["orderStatus"] != "CREATED":
-        raise Conflict(f"Order with id: {data.order.order_id} is {order['orderStatus']}; it cannot be paid")
+    from_orders = access is not None and access.caller is not None and access.caller.name == ORDERS
+    if not from_orders:
+        order = await clients.require_order(peers, data.order.order_id)
+        if order["orderStatus"] != "CREATED":
+            raise Conflict(f"Order with id: {data.order.order_id} is {order['orderStatus']}; it cannot be paid")
     # One statement that writes first: SQLite takes its writer lock before anything is read.
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    created = await session.execute(
-        insert(Payment.__table__)
-        .values(order_id=data.order.order_id, payment_status=data.payment_status, is_payed=False)
-        .on_conflict_do_nothing(index_elements=["order_id"])
-    )
-    if int(created.rowcount) != 1:  # type: ignore[attr-defined]
+    created = (
+        await session.execute(
+            insert(Payment.__table__)
+            .values(order_id=data.order.order_id, payment_status=data.payment_status, is_payed=False)
+            .on_conflict_do_nothing(index_elements=["order_id"])
+            .returning(Payment.payment_id)
+        )
+    ).first()
+    if created is None:
         raise Conflict(f"Order with id: {data.order.order_id} already has a payment")
-    payment_id = (
-        await session.execute(select(Payment.payment_id).where(Payment.order_id == data.order.order_id))
-    ).scalar_one()
-    return await get_payment(session, peers, payment_id=payment_id)
+    row = _Row(created.payment_id, data.order.order_id, False, data.payment_status)
+    return _out(row, {} if from_orders else await clients.orders_by_id(peers, {row.order_id}))
 
 
-async def change_status(session: AsyncSession, peers: PeerClient, *, payment_id: int, status: str) -> PaymentOut:
+async def change_status(
+    session: AsyncSession,
+    peers: PeerClient,
+    *,
+    payment_id: int,
+    status: str,
+    order: dict[str, Any] | None = None,
+) -> PaymentOut:
     """Move a payment to `status` if the state machine allows it; an end state is published to order-service.
 
     The conditional UPDATE comes first (one writer wins, and SQLite's writer lock is taken before any read);
-    when the order cannot follow (409) or cannot be checked (503) the exception rolls the move back.
+    when the order cannot follow (409) or cannot be checked (503) the exception rolls the move back. `order`:
+    the order as order-service answered it for this request already (the caller's ownership check), so an end
+    state asks order-service no second time.
     """
     sources = [source for source, targets in TRANSITIONS.items() if status in targets]
-    moved = await session.execute(
-        update(Payment)
-        .where(Payment.payment_id == payment_id, Payment.payment_status.in_(sources))
-        .values(payment_status=status, is_payed=status == "COMPLETED")
-    )
-    if int(moved.rowcount) != 1:  # type: ignore[attr-defined]
+    moved = (
+        await session.execute(
+            update(Payment)
+            .where(Payment.payment_id == payment_id, Payment.payment_status.in_(sources))
+            .values(payment_status=status, is_payed=status == "COMPLETED")
+            .returning(Payment.order_id)
+        )
+    ).first()
+    if moved is None:
         row = await _row(session, payment_id)
         if row.payment_status != status:
             raise Conflict(f"Payment with id: {payment_id} cannot go from {row.payment_status} to {status}")
         return await get_payment(session, peers, payment_id=payment_id)
-    row = await _row(session, payment_id)
+    order_id = int(moved.order_id)
     event = EVENTS.get(status)
     if event is not None:
-        order = await clients.require_order(peers, row.order_id)
+        if order is None or order.get("orderId") != order_id:
+            order = await clients.require_order(peers, order_id)
         if order["orderStatus"] not in ORDER_CAN_FOLLOW[status]:
-            raise Conflict(f"Order {row.order_id} is {order['orderStatus']}; its payment cannot become {status}")
-        payload = {"paymentId": payment_id, "orderId": row.order_id, "paymentStatus": status}
-        await outbox.publish(
-            session, outbox_table, event_type=event, aggregate_id=row.order_id, payload=payload, destinations=[ORDERS]
+            raise Conflict(f"Order {order_id} is {order['orderStatus']}; its payment cannot become {status}")
+        payload = {"paymentId": payment_id, "orderId": order_id, "paymentStatus": status}
+        await publish(
+            session, outbox_table, event_type=event, aggregate_id=order_id, payload=payload, destinations=[ORDERS]
         )
-        await outbox.commit_and_deliver(session)
+        await commit_and_deliver(session)
         PAYMENTS.labels("payment-service", status).inc()
-    return await get_payment(session, peers, payment_id=payment_id)
+    row = _Row(payment_id, order_id, status == "COMPLETED", status)
+    if event is None and order is not None and order.get("orderId") == order_id:
+        return _out(row, {order_id: clients.embedded(order)})  # unchanged since the ownership check read it
+    return _out(row, await clients.orders_by_id(peers, {order_id}))
 
 
 async def replace_payment(
@@ -143,6 +171,15 @@ async def _row(session: AsyncSession, payment_id: int) -> Any:
     if row is None:
         raise NotFound(f"Payment with id: {payment_id} not found")
     return row
+
+
+class _Row(NamedTuple):
+    """A payment's columns as the answers need them (what a write just stored, without reading it back)."""
+
+    payment_id: int
+    order_id: int
+    is_payed: bool
+    payment_status: str
 
 
 def _out(row: Any, orders: dict[int, dict[str, Any]]) -> PaymentOut:
