@@ -61,6 +61,7 @@ POLL_SECONDS = 1.0
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
 DELIVER_WAIT_SECONDS = 2.0
+_PUBLISHED = "ecommerce.outbox.published"  # session.info key: this session published an event since its last commit
 
 DELIVERED = Counter("outbox_events_delivered", "Events delivered to their consumer", ["application", "event_type"])
 RETRIED = Counter("outbox_delivery_retries", "Deliveries that failed and will be retried", ["application"])
@@ -153,6 +154,7 @@ async def publish(
             for peer in destinations
         ],
     )
+    session.info[_PUBLISHED] = True
     return event_id
 
 
@@ -343,9 +345,11 @@ class OutboxRelay:
 
 
 async def commit_and_deliver(session: AsyncSession) -> None:
-    """Commit the caller's transaction, then deliver what it published at once (the relay retries what fails)."""
+    """Commit the caller's transaction, then deliver what it published at once (the relay retries what fails); a
+    transaction that published nothing asks for no delivery round."""
+    published = session.info.pop(_PUBLISHED, False)
     await session.commit()
-    if session.bind is not None:
+    if published and session.bind is not None:
         await deliver_now(session.bind)
 
 

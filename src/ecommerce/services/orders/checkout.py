@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import orjson
 import structlog
@@ -28,13 +27,14 @@ from prometheus_client import Counter
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ecommerce.chassis import Conflict, Database, ServiceError, ServiceUnavailable, outbox
+from ecommerce.chassis import Conflict, Database, ServiceError, ServiceUnavailable
 from ecommerce.chassis.errors import database_unavailable
 from ecommerce.chassis.http import PeerClient
+from ecommerce.chassis.outbox import deliver_now
 from ecommerce.services.orders import clients
 from ecommerce.services.orders import service as order_service
 from ecommerce.services.orders.models import Cart, CheckoutKey, Order
-from ecommerce.services.orders.schemas import CheckoutIn, OrderOut, order_fee
+from ecommerce.services.orders.schemas import CheckoutIn, LineOut, OrderOut, order_fee
 
 log = structlog.get_logger("ecommerce.orders.checkout")
 
@@ -60,24 +60,30 @@ async def checkout(database: Database, peers: PeerClient, *, key: str, data: Che
     if found is not None:
         return found
     priced = await order_service.price_lines(peers, lines)
-    await _require_shopper(database, peers, data.user_id)
+    cart_id = await _shopper_cart(database, peers, data.user_id)
     try:
-        order_id = await _place(database, key, request_hash, data.user_id, priced)
+        placed = await _place(database, key, request_hash, cart_id, data.user_id, priced)
     except IntegrityError:
         # A concurrent request with the same key stored it first: resume or replay that one.
         found = await _known(database, key, request_hash)
         if found is None:
             raise Conflict("A checkout with this Idempotency-Key just failed; try again") from None
         return found
-    return await _complete(database, peers, key=key, order_id=order_id, lines=lines), False
+    return await _complete(database, peers, key=key, order=placed), False
 
 
-async def _require_shopper(database: Database, peers: PeerClient, user_id: int) -> None:
-    """A user with a cart here was checked when it was opened; any other must be known to user-service."""
+async def _shopper_cart(database: Database, peers: PeerClient, user_id: int) -> int:
+    """The shopper's cart (the oldest), opened when they have none: a user with a cart here was checked when it
+    was opened; any other must be known to user-service first."""
     async with database.sessionmaker() as session:
-        has_cart = (await session.execute(select(Cart.cart_id).where(Cart.user_id == user_id).limit(1))).first()
-    if has_cart is None:
-        await clients.require_user(peers, user_id)
+        found = (
+            await session.execute(select(Cart.cart_id).where(Cart.user_id == user_id).order_by(Cart.cart_id).limit(1))
+        ).scalar_one_or_none()
+    if found is not None:
+        return int(found)
+    await clients.require_user(peers, user_id)
+    async with database.sessionmaker() as session, session.begin():
+        return await order_service.cart_for_user(session, user_id=user_id)
 
 
 async def _known(database: Database, key: str, request_hash: str) -> tuple[OrderOut, bool] | None:
@@ -130,22 +136,26 @@ class _Resume(Exception):
         self.order = order
 
 
-async def _place(database: Database, key: str, request_hash: str, user_id: int, priced: list[Any]) -> int:
-    async with database.sessionmaker() as session, session.begin():
-        # The key first: a write opens the transaction (SQLite takes its writer lock before any read).
-        await session.execute(
-            insert(CheckoutKey).values(idempotency_key=key, request_hash=request_hash, lease_until=_lease(database))
-        )
-        cart_id = await order_service.cart_for_user(session, user_id=user_id)
-        values = {"cart_id": cart_id, "order_desc": "checkout", "order_fee": order_fee(priced)}
-        order_id = await order_service.insert_order(session, values, priced)
-        await session.execute(update(CheckoutKey).where(CheckoutKey.idempotency_key == key).values(order_id=order_id))
-    return order_id
-
-
-async def _complete(
-    database: Database, peers: PeerClient, *, key: str, order_id: int, lines: dict[int, int]
+async def _place(
+    database: Database, key: str, request_hash: str, cart_id: int, user_id: int, priced: list[LineOut]
 ) -> OrderOut:
+    """The order (CREATED), its lines and the key naming it, in one transaction that starts with a write (SQLite
+    takes its writer lock before any read); a key stored first by a concurrent request fails it (IntegrityError)."""
+    values = {"cart_id": cart_id, "order_desc": "checkout", "order_fee": order_fee(priced)}
+    async with database.sessionmaker() as session, session.begin():
+        order = await order_service.insert_order(session, values, priced, user_id=user_id)
+        await session.execute(
+            insert(CheckoutKey).values(
+                idempotency_key=key, request_hash=request_hash, order_id=order.order_id, lease_until=_lease(database)
+            )
+        )
+    return order
+
+
+async def _complete(database: Database, peers: PeerClient, *, key: str, order: OrderOut) -> OrderOut:
+    """Reserve the stock, open the payment, then complete the key and publish OrderPlaced; undone on failure."""
+    order_id = order.order_id
+    lines = {line.product_id: line.quantity for line in order.order_lines}
     try:
         await clients.reserve_stock(peers, order_id, lines)
         payment_id = await clients.open_payment(peers, order_id)
@@ -166,7 +176,6 @@ async def _complete(
                 update(CheckoutKey).where(CheckoutKey.idempotency_key == key).values(completed=True, lease_until=None)
             )
             await order_service.publish_placed(session, order_id, lines)
-            order = await order_service.get_order(session, order_id=order_id)
     except Exception as exc:
         if not database_unavailable(exc):
             raise
@@ -174,9 +183,9 @@ async def _complete(
         CHECKOUTS_FAILED.labels("order-service", "database_unavailable").inc()
         await _undo(database, peers, key=key, order_id=order_id)
         raise
-    await outbox.deliver_now(database.engine)
+    await deliver_now(database.engine)
     ORDERS_CREATED.labels("order-service").inc()
-    return order
+    return order.model_copy(update={"payment_id": payment_id})
 
 
 async def _undo(database: Database, peers: PeerClient, *, key: str, order_id: int) -> None:
@@ -213,9 +222,7 @@ async def checkout_or_resume(
     try:
         return await checkout(database, peers, key=key, data=data)
     except _Resume as resume:
-        lines = {line.product_id: line.quantity for line in resume.order.order_lines}
-        order = await _complete(database, peers, key=key, order_id=resume.order.order_id, lines=lines)
-        return order, True
+        return await _complete(database, peers, key=key, order=resume.order), True
 
 
 async def release_pending_stock(database: Database, peers: PeerClient) -> int:

@@ -17,8 +17,8 @@ from prometheus_client import Counter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecommerce.chassis import DbSession, NotFound, outbox
-from ecommerce.chassis.outbox import Event, consume, event_senders
+from ecommerce.chassis import DbSession, NotFound
+from ecommerce.chassis.outbox import Event, commit_and_deliver, consume, event_senders
 from ecommerce.services.orders import service as order_service
 from ecommerce.services.orders.models import Order, inbox
 
@@ -46,7 +46,7 @@ async def receive(session: DbSession, event: Event) -> dict[str, bool]:
     applied = await consume(session, inbox, event, APPLICATION)
     if applied:
         await _apply(session, event, status)
-        await outbox.commit_and_deliver(session)
+        await commit_and_deliver(session)
     return {"applied": applied}
 
 
@@ -54,13 +54,15 @@ async def _apply(session: AsyncSession, event: Event, status: str) -> None:
     order_id = event.aggregate_id
     if event.event_type == "PaymentCompleted":
         payment_id = event.payload.get("paymentId")
-        moved = await session.execute(
-            update(Order)
-            .where(Order.order_id == order_id, Order.order_status == "CREATED")
-            .values(order_status="PAID", payment_id=payment_id)
-        )
-        if int(moved.rowcount) == 1:  # type: ignore[attr-defined]
-            fee = (await session.execute(select(Order.order_fee).where(Order.order_id == order_id))).scalar_one()
+        fee = (
+            await session.execute(
+                update(Order)
+                .where(Order.order_id == order_id, Order.order_status == "CREATED")
+                .values(order_status="PAID", payment_id=payment_id)
+                .returning(Order.order_fee)
+            )
+        ).scalar_one_or_none()
+        if fee is not None:
             order_service.REVENUE.labels(APPLICATION).inc(float(fee))
         elif status == "CANCELLED":
             CONTRADICTIONS.labels(APPLICATION).inc()

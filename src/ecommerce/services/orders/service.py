@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecommerce.chassis import BadRequest, Conflict, NotFound, outbox
+from ecommerce.chassis import BadRequest, Conflict, NotFound
 from ecommerce.chassis.http import PeerClient
+from ecommerce.chassis.outbox import commit_and_deliver, publish
 from ecommerce.services.orders import clients
 from ecommerce.services.orders.models import Cart, Order, OrderLine
 from ecommerce.services.orders.models import outbox as outbox_table
@@ -150,7 +152,7 @@ async def get_order(session: AsyncSession, *, order_id: int) -> OrderOut:
 
 async def create_order(session: AsyncSession, peers: PeerClient, *, data: OrderIn) -> OrderOut:
     """Place an order in an existing cart; its lines are priced by product-service and make the fee."""
-    await _require_cart(session, data.cart.cart_id)
+    user_id = await _require_cart(session, data.cart.cart_id)
     lines = merge_lines(data.order_lines or [])
     priced = await price_lines(peers, lines) if lines else []
     values: dict[str, Any] = {
@@ -160,8 +162,7 @@ async def create_order(session: AsyncSession, peers: PeerClient, *, data: OrderI
     }
     if data.order_date is not None:
         values["order_date"] = data.order_date
-    order_id = await insert_order(session, values, priced)
-    return await get_order(session, order_id=order_id)
+    return await insert_order(session, values, priced, user_id=user_id)
 
 
 async def save_order(session: AsyncSession, peers: PeerClient, *, data: OrderIn) -> tuple[OrderOut, bool]:
@@ -211,7 +212,7 @@ async def advance_order(session: AsyncSession, peers: PeerClient, *, order_id: i
         return await get_order(session, order_id=order_id)
     if event == "cancel":
         await publish_cancelled(session, order_id)
-        await outbox.commit_and_deliver(session)
+        await commit_and_deliver(session)
     order = await get_order(session, order_id=order_id)
     if event == "paid":
         REVENUE.labels(APPLICATION).inc(float(order.order_fee))
@@ -220,7 +221,7 @@ async def advance_order(session: AsyncSession, peers: PeerClient, *, order_id: i
 
 async def publish_cancelled(session: AsyncSession, order_id: int) -> None:
     """OrderCancelled, in the caller's transaction: its stock comes back, its shipment and open payment end."""
-    await outbox.publish(
+    await publish(
         session,
         outbox_table,
         event_type="OrderCancelled",
@@ -233,7 +234,7 @@ async def publish_cancelled(session: AsyncSession, order_id: int) -> None:
 async def publish_placed(session: AsyncSession, order_id: int, lines: dict[int, int]) -> None:
     """OrderPlaced, in the transaction that completes a checkout: shipping-service opens the order's shipment."""
     items = [{"productId": pid, "quantity": qty} for pid, qty in sorted(lines.items())]
-    await outbox.publish(
+    await publish(
         session,
         outbox_table,
         event_type="OrderPlaced",
@@ -263,21 +264,36 @@ async def price_lines(peers: PeerClient, lines: dict[int, int]) -> list[LineOut]
     ]
 
 
-async def insert_order(session: AsyncSession, values: dict[str, Any], lines: list[LineOut]) -> int:
-    """Insert an order row and its lines; return its id."""
-    order = Order(order_status="CREATED", stock_release_pending=False, **values)
-    session.add(order)
-    await session.flush()
+async def insert_order(
+    session: AsyncSession, values: dict[str, Any], lines: list[LineOut], *, user_id: int | None
+) -> OrderOut:
+    """Insert an order row (CREATED) and its lines; the order as stored, from the insert's RETURNING (no read back).
+    `user_id`: the owner of the order's cart, as the caller found it."""
+    row = (
+        await session.execute(
+            insert(Order)
+            .values(order_status="CREATED", stock_release_pending=False, **values)
+            .returning(
+                Order.order_id,
+                Order.order_date,
+                Order.order_desc,
+                Order.order_fee,
+                Order.order_status,
+                Order.payment_id,
+                Order.cart_id,
+            )
+        )
+    ).one()
     if lines:
         await session.execute(
             insert(OrderLine),
             [
-                {"order_id": order.order_id, "product_id": ln.product_id, "quantity": ln.quantity}
+                {"order_id": row.order_id, "product_id": ln.product_id, "quantity": ln.quantity}
                 | {"unit_price": ln.unit_price, "product_title": ln.product_title}
                 for ln in lines
             ],
         )
-    return order.order_id
+    return _order_out(SimpleNamespace(**row._mapping, user_id=user_id), list(lines))
 
 
 async def _lines(session: AsyncSession, order_ids: list[int]) -> dict[int, list[LineOut]]:
@@ -309,9 +325,12 @@ async def _lines(session: AsyncSession, order_ids: list[int]) -> dict[int, list[
     return grouped
 
 
-async def _require_cart(session: AsyncSession, cart_id: int) -> None:
-    if (await session.execute(select(Cart.cart_id).where(Cart.cart_id == cart_id))).first() is None:
+async def _require_cart(session: AsyncSession, cart_id: int) -> int | None:
+    """The cart's user; 400 when the cart does not exist."""
+    row = (await session.execute(select(Cart.user_id).where(Cart.cart_id == cart_id))).first()
+    if row is None:
         raise BadRequest(f"Cart with id: {cart_id} not found")
+    return row.user_id
 
 
 def _order_out(row: Any, lines: list[LineOut]) -> OrderOut:
