@@ -83,8 +83,7 @@ async def register(request: Request, principal: MaybeApiUser, body: JsonObject) 
     admin = principal is not None and principal.is_admin
     if not admin:
         body["credential"]["roleBasedAuthority"] = ROLE_USER
-    peers = clients.Peers.of(request, principal if admin else None)
-    status, created = await peers.call("POST", clients.USERS, clients.peer_path("/user-service/api/users"), json=body)
+    status, created = await clients.sign_up(clients.Peers.of(request, principal if admin else None), body)
     return answer(clients.USERS, status, created)
 
 

@@ -249,16 +249,8 @@ async def delete_payment(request: Request, me: ApiAdmin, payment_id: PaymentId) 
 async def list_shipping_items(request: Request, me: ApiUser) -> Response:
     if me.is_admin:
         return await relay(request, me, "GET", SHIPPING, P("/shipping-service/api/shippings"))
-    # shipping-service lists every item to administrators only: a shopper's are those of their orders' shipments.
-    peers = clients.Peers.of(request, me)
-    shipments = await clients.shipments_for(peers, await clients.order_ids_of(peers, user_id_of(me)))
-    items = [item for order_id, shipment in sorted(shipments.items()) for item in _items(shipment, order_id)]
+    items = await clients.shipping_items_of(clients.Peers.of(request, me), user_id_of(me))
     return JSONResponse({"collection": items})
-
-
-def _items(shipment: dict[str, Any], order_id: int) -> list[dict[str, Any]]:
-    rows = shipment.get("items")
-    return [{**row, "orderId": row.get("orderId", order_id)} for row in rows or [] if isinstance(row, dict)]
 
 
 @router.get("/shippings/orders/{orderId}")

@@ -161,6 +161,12 @@ async def register_user(peers: Peers, user: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+async def sign_up(peers: Peers, user: dict[str, Any]) -> tuple[int, Any]:
+    """Create a user with its credential, as the caller (an administrator) or as the storefront (a new shopper):
+    user-service's answer as it came, for the API to relay."""
+    return await peers.call("POST", USERS, peer_path("/user-service/api/users"), json=user)
+
+
 async def get_user(peers: Peers, user_id: int) -> dict[str, Any]:
     """One user."""
     result: dict[str, Any] = await peers.fetch("GET", USERS, peer_path("/user-service/api/users/{}", user_id))
@@ -434,6 +440,18 @@ async def shipments_for(peers: Peers, order_ids: set[int]) -> dict[int, dict[str
         if status < 400 and isinstance(body, dict):
             found[order_id] = body
     return found
+
+
+async def shipping_items_of(peers: Peers, user_id: int) -> list[dict[str, Any]]:
+    """One shopper's shipping items: shipping-service lists every item to administrators only, so those of the
+    shipments of their orders, by order."""
+    shipments = await shipments_for(peers, await order_ids_of(peers, user_id))
+    return [item for order_id, shipment in sorted(shipments.items()) for item in _items(shipment, order_id)]
+
+
+def _items(shipment: dict[str, Any], order_id: int) -> list[dict[str, Any]]:
+    rows = shipment.get("items")
+    return [{**row, "orderId": row.get("orderId", order_id)} for row in rows or [] if isinstance(row, dict)]
 
 
 SHIPPING_STEPS = ("PENDING", "SHIPPED", "DELIVERED")
