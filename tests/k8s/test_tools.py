@@ -77,6 +77,14 @@ def test_helm_rejects_values_the_schema_forbids(helm4: str) -> None:
     assert result.returncode != 0
 
 
+def test_the_component_tables_facts_cannot_be_overridden_by_values(helm4: str) -> None:
+    """Port, tier, actuator base and database names come from files/components.yaml (the component table) only."""
+    for key in ("port=1", "tier=business", "actuatorBase=/x", "database.name=x"):
+        result = run([helm4, "template", "x", str(CHART), "--set", f"components.user-service.{key}"])
+        assert result.returncode != 0, key
+        assert "additional properties" in result.stderr
+
+
 @pytest.fixture
 def cached_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
     """kubernetes-validate reads its large definitions file for every object; read each schema file once."""
