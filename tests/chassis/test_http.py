@@ -11,8 +11,8 @@ import pytest_asyncio
 from aiohttp import web
 
 from ecommerce.chassis import ServiceSettings
+from ecommerce.chassis.context import TraceState, request_id_var, trace_var
 from ecommerce.chassis.http import CircuitBreaker, CircuitState, PeerClient, PeerError, PeerUnavailable
-from ecommerce.chassis.telemetry import TraceState, request_id_var, trace_var
 
 
 class FlakyPeer:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from shop_testing import operator_headers, prometheus_headers
 
-from ecommerce.chassis.telemetry import _parse_traceparent
+from ecommerce.chassis.context import parse_traceparent as _parse_traceparent
 from ecommerce.services.products import SPEC
 
 

@@ -1,7 +1,21 @@
-"""The chassis every component is built from. It knows no business domain."""
+"""The chassis every component is built from. It knows no business domain.
 
-from ecommerce.chassis.actuator import HealthCheck, add_health_check, add_refresher
+Services, the CLI, the local supervisor, operations and the load generator import from this package only, never
+from a module inside it: `__all__` is the whole surface they may lean on, so the modules behind it can be split,
+merged or replaced without touching a service (tests/test_layout.py holds everyone to it).
+"""
+
+from ecommerce.chassis.access import Access, allow, require_service
+from ecommerce.chassis.actuator import HealthCheck, ManagementCaller, add_health_check, add_refresher
 from ecommerce.chassis.app import ServiceSpec, create_app
+from ecommerce.chassis.context import (
+    TraceState,
+    is_safe_request_id,
+    outgoing_headers,
+    parse_traceparent,
+    request_id_var,
+    trace_var,
+)
 from ecommerce.chassis.database import Base, Database, DbSession, TimestampMixin, is_empty, new_metadata, sync_sequence
 from ecommerce.chassis.errors import (
     BadRequest,
@@ -11,35 +25,175 @@ from ecommerce.chassis.errors import (
     ServiceError,
     ServiceUnavailable,
     Unauthorized,
+    database_unavailable,
+    error_body,
+    error_response,
 )
-from ecommerce.chassis.settings import ServiceSettings, load_settings
-from ecommerce.chassis.wire import ApiModel, Collection, LocalDate, LocalDateTime, Money
+from ecommerce.chassis.forwarded import LOOPBACK, ProxyNetworks, TrustedProxies
+from ecommerce.chassis.http import (
+    DEFAULT_PORTS,
+    IDEMPOTENT_METHODS,
+    CircuitBreaker,
+    CircuitState,
+    PeerAnswer,
+    PeerClient,
+    PeerError,
+    PeerUnavailable,
+)
+from ecommerce.chassis.http_limits import LimitedHttpToolsProtocol, server_options
+from ecommerce.chassis.identity import (
+    DEV_SECRETS_FILE,
+    OPERATOR,
+    Caller,
+    MeshSecrets,
+    caller_from_basic,
+    component_password,
+    dev_secrets,
+)
+from ecommerce.chassis.migrations import create_event_tables, never_reuse_ids, run_env, upgrade
+from ecommerce.chassis.outbox import (
+    Event,
+    commit_and_deliver,
+    consume,
+    deliver_now,
+    event_senders,
+    in_flight,
+    inbox_table,
+    outbox_extension,
+    outbox_table,
+    publish,
+)
+from ecommerce.chassis.params import parse_ids
+from ecommerce.chassis.ratelimit import MemoryRateLimiter, retry_after_header
+from ecommerce.chassis.reconcile import (
+    BATCH,
+    Context,
+    Reconciler,
+    Tally,
+    outbox_reconciler,
+    peer_rows,
+    reconcile_extension,
+    reconcile_router,
+)
+from ecommerce.chassis.security import (
+    ROLE_ADMIN,
+    ROLE_USER,
+    USER_TOKEN_AUDIENCE,
+    JwksCache,
+    KeysUnavailable,
+    Principal,
+    TokenError,
+    TokenVerifier,
+    bearer_token,
+    get_verifier,
+    revocation_poller,
+)
+from ecommerce.chassis.settings import ServiceSettings, load_settings, sqlite_url
+from ecommerce.chassis.shutdown import serve
+from ecommerce.chassis.telemetry import BUCKETS, HTTP_SERVER_REQUESTS, TelemetryMiddleware, log_access
+from ecommerce.chassis.wire import DATETIME_FORMAT, ApiModel, Collection, LocalDate, LocalDateTime, Money
 
 __all__ = [
+    "BATCH",
+    "BUCKETS",
+    "DATETIME_FORMAT",
+    "DEFAULT_PORTS",
+    "DEV_SECRETS_FILE",
+    "HTTP_SERVER_REQUESTS",
+    "IDEMPOTENT_METHODS",
+    "LOOPBACK",
+    "OPERATOR",
+    "ROLE_ADMIN",
+    "ROLE_USER",
+    "USER_TOKEN_AUDIENCE",
+    "Access",
     "ApiModel",
     "BadRequest",
     "Base",
+    "Caller",
+    "CircuitBreaker",
+    "CircuitState",
     "Collection",
     "Conflict",
+    "Context",
     "Database",
     "DbSession",
+    "Event",
     "Forbidden",
     "HealthCheck",
+    "JwksCache",
+    "KeysUnavailable",
+    "LimitedHttpToolsProtocol",
     "LocalDate",
     "LocalDateTime",
+    "ManagementCaller",
+    "MemoryRateLimiter",
+    "MeshSecrets",
     "Money",
     "NotFound",
+    "PeerAnswer",
+    "PeerClient",
+    "PeerError",
+    "PeerUnavailable",
+    "Principal",
+    "ProxyNetworks",
+    "Reconciler",
     "ServiceError",
     "ServiceSettings",
     "ServiceSpec",
     "ServiceUnavailable",
+    "Tally",
+    "TelemetryMiddleware",
     "TimestampMixin",
+    "TokenError",
+    "TokenVerifier",
+    "TraceState",
+    "TrustedProxies",
     "Unauthorized",
     "add_health_check",
     "add_refresher",
+    "allow",
+    "bearer_token",
+    "caller_from_basic",
+    "commit_and_deliver",
+    "component_password",
+    "consume",
     "create_app",
+    "create_event_tables",
+    "database_unavailable",
+    "deliver_now",
+    "dev_secrets",
+    "error_body",
+    "error_response",
+    "event_senders",
+    "get_verifier",
+    "in_flight",
+    "inbox_table",
     "is_empty",
+    "is_safe_request_id",
     "load_settings",
+    "log_access",
+    "never_reuse_ids",
     "new_metadata",
+    "outbox_extension",
+    "outbox_reconciler",
+    "outbox_table",
+    "outgoing_headers",
+    "parse_ids",
+    "parse_traceparent",
+    "peer_rows",
+    "publish",
+    "reconcile_extension",
+    "reconcile_router",
+    "request_id_var",
+    "require_service",
+    "retry_after_header",
+    "revocation_poller",
+    "run_env",
+    "serve",
+    "server_options",
+    "sqlite_url",
     "sync_sequence",
+    "trace_var",
+    "upgrade",
 ]

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ecommerce.chassis.context import current_trace_id
 from ecommerce.chassis.wire import format_datetime
 
 log = structlog.get_logger("ecommerce.errors")
@@ -57,10 +58,6 @@ class Conflict(ServiceError):
     status = HTTPStatus.CONFLICT
 
 
-class PayloadTooLarge(ServiceError):
-    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-
-
 class ServiceUnavailable(ServiceError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
 
@@ -80,8 +77,6 @@ def error_response(
     request_or_scope: Request | MutableMapping[str, Any], status: int, msg: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     """Render the error body for a request (or a raw ASGI scope)."""
-    from ecommerce.chassis.telemetry import current_trace_id
-
     scope = request_or_scope.scope if isinstance(request_or_scope, Request) else request_or_scope
     body = error_body(status, msg, scope.get("path", ""), current_trace_id())
     return JSONResponse(body, status_code=status, headers=headers)

@@ -37,9 +37,10 @@ from opentelemetry import trace
 from prometheus_client import Gauge, Histogram
 
 from ecommerce import components
+from ecommerce.chassis.context import outgoing_headers
 from ecommerce.chassis.identity import SERVICE_TOKEN_HEADER, ServiceTokens
 from ecommerce.chassis.settings import ServiceSettings
-from ecommerce.chassis.telemetry import BUCKETS, outgoing_headers
+from ecommerce.chassis.telemetry import BUCKETS
 
 log = structlog.get_logger("ecommerce.http")
 

@@ -18,8 +18,6 @@ import os
 import random
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -29,6 +27,15 @@ from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 from prometheus_client import Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ecommerce.chassis.context import (
+    TraceState,
+    current_trace,
+    is_safe_request_id,
+    parse_traceparent,
+    request_id_var,
+    trace_var,
+)
 
 if TYPE_CHECKING:
     from ecommerce.chassis.body_limit import BodyLimit
@@ -45,53 +52,6 @@ HTTP_SERVER_REQUESTS = Histogram(
 MEMORY_LIMIT = Gauge("process_memory_limit_bytes", "The cgroup memory limit of this process", ["application"])
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass is three times slower to build, once per request
-class TraceState:
-    """The trace this request belongs to; `span_id` is ours when sampled, else the caller's. Never changed."""
-
-    trace_id: int
-    span_id: int
-    sampled: bool
-
-    def traceparent(self) -> str:
-        return f"00-{self.trace_id:032x}-{self.span_id:016x}-{'01' if self.sampled else '00'}"
-
-
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
-trace_var: ContextVar[TraceState | None] = ContextVar("trace", default=None)
-
-
-def current_trace_id() -> str | None:
-    """The trace id of the request being served, as 32 hex digits, else its request id."""
-    state = _current_trace()
-    if state is not None:
-        return f"{state.trace_id:032x}"
-    return request_id_var.get()
-
-
-def outgoing_headers() -> dict[str, str]:
-    """Headers that carry the request id and trace context to a peer."""
-    headers: dict[str, str] = {}
-    request_id = request_id_var.get()
-    if request_id:
-        headers["X-Request-Id"] = request_id
-    state = _current_trace()
-    if state is not None:
-        headers["traceparent"] = state.traceparent()
-    return headers
-
-
-def _current_trace() -> TraceState | None:
-    state = trace_var.get()
-    if state is not None and not state.sampled:
-        return state
-    # Sampled (or outside a request): the innermost live span, e.g. the client span of a peer call.
-    span_context = trace.get_current_span().get_span_context()
-    if span_context.is_valid:
-        return TraceState(span_context.trace_id, span_context.span_id, span_context.trace_flags.sampled)
-    return state
-
-
 # --- logging -------------------------------------------------------------------------------------------
 
 
@@ -99,7 +59,7 @@ def _add_context(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, A
     request_id = request_id_var.get()
     if request_id:
         event.setdefault("request_id", request_id)
-    state = _current_trace()
+    state = current_trace()
     if state is not None:
         event.setdefault("trace_id", f"{state.trace_id:032x}")
         event.setdefault("span_id", f"{state.span_id:016x}")
@@ -168,20 +128,6 @@ def configure_tracing(service: str, endpoint: str | None) -> trace.Tracer | None
     return provider.get_tracer("ecommerce")
 
 
-def _parse_traceparent(value: bytes) -> TraceState | None:
-    # W3C trace context is four dash-separated hex fields; parsing it by hand is cheaper than the propagator.
-    parts = value.split(b"-")
-    if len(parts) != 4 or len(parts[1]) != 32 or len(parts[2]) != 16:
-        return None
-    try:
-        trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
-    except ValueError:
-        return None
-    if trace_id == 0 or span_id == 0:
-        return None
-    return TraceState(trace_id, span_id, bool(flags & 1))
-
-
 # --- the middleware ------------------------------------------------------------------------------------
 
 _OUTCOMES = {1: "INFORMATIONAL", 2: "SUCCESS", 3: "REDIRECTION", 4: "CLIENT_ERROR", 5: "SERVER_ERROR"}
@@ -227,9 +173,9 @@ class TelemetryMiddleware:
         chunked = False
         for name, value in scope["headers"]:
             if name == b"x-request-id":
-                request_id = value.decode("latin-1") if _is_safe_id(value) else None
+                request_id = value.decode("latin-1") if is_safe_request_id(value) else None
             elif name == b"traceparent":
-                parent = _parse_traceparent(value)
+                parent = parse_traceparent(value)
             elif name == b"content-length":
                 length = value
             elif name == b"transfer-encoding":
@@ -326,8 +272,8 @@ def log_access(
     application: str, method: str, path: str, status: int, elapsed: float, request_id: str, state: TraceState
 ) -> None:
     """One JSON access-log line (also used by the api-gateway's fast lane, which bypasses the middleware)."""
-    # orjson straight into a buffer flushed every 50 ms: the structlog pipeline and a write per line cost
-    # several times more per request than the rest of this middleware.
+    # orjson straight into a buffer flushed every 50 ms: the structlog pipeline and a write per line would cost
+    # more than the rest of this middleware (bench/results/chassis.md).
     line = {
         "timestamp": _timestamp(),
         "level": "info",
@@ -395,15 +341,6 @@ class _BufferedLines:
 
 ACCESS_LOG = _BufferedLines()
 atexit.register(ACCESS_LOG.flush)
-
-
-def _is_safe_id(value: bytes) -> bool:
-    return 0 < len(value) <= 64 and value.replace(b"-", b"").isalnum()
-
-
-# Public names for the pieces other per-request layers reuse (the api-gateway's fast lane).
-parse_traceparent = _parse_traceparent
-is_safe_request_id = _is_safe_id
 
 
 def read_memory_limit() -> int | None:

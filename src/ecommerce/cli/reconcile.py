@@ -26,9 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ecommerce import components
-from ecommerce.chassis.http import DEFAULT_PORTS
-from ecommerce.chassis.identity import OPERATOR, MeshSecrets
-from ecommerce.chassis.settings import ServiceSettings
+from ecommerce.chassis import DEFAULT_PORTS, OPERATOR, MeshSecrets, ServiceSettings
 
 # The services that own a reconciler (chassis/reconcile.py), in the order they run.
 OWNERS = ("payment-service", "shipping-service", "order-service")

@@ -10,11 +10,16 @@ import typer
 from rich.console import Console
 
 from ecommerce import components
-from ecommerce.chassis import Database, create_app, load_settings
-from ecommerce.chassis.app import ServiceSpec
-from ecommerce.chassis.http_limits import server_options
-from ecommerce.chassis.migrations import upgrade
-from ecommerce.chassis.settings import sqlite_url
+from ecommerce.chassis import (
+    Database,
+    ServiceSpec,
+    create_app,
+    load_settings,
+    serve,
+    server_options,
+    sqlite_url,
+    upgrade,
+)
 
 err = Console(stderr=True)
 
@@ -39,8 +44,6 @@ def run(
 ) -> None:
     """Start one component and serve it until stopped (env: ECOMMERCE_HOST, ECOMMERCE_PORT)."""
     import os
-
-    from ecommerce.chassis.shutdown import serve
 
     spec = _spec(name)
     if port:  # the settings read it: the instance registers the port it really listens on

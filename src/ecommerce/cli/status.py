@@ -12,9 +12,7 @@ import typer
 from rich.table import Table
 
 from ecommerce import components
-from ecommerce.chassis.http import DEFAULT_PORTS
-from ecommerce.chassis.identity import OPERATOR, MeshSecrets
-from ecommerce.chassis.settings import ServiceSettings
+from ecommerce.chassis import DEFAULT_PORTS, OPERATOR, MeshSecrets, ServiceSettings
 from ecommerce.local.healing import SupervisorState, read_state, uptime
 from ecommerce.local.terminal import uncut_console
 

@@ -21,8 +21,7 @@ from pathlib import Path
 import aiohttp
 import jinja2
 
-from ecommerce.chassis.identity import MeshSecrets
-from ecommerce.chassis.settings import ServiceSettings
+from ecommerce.chassis import MeshSecrets, ServiceSettings
 
 PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093

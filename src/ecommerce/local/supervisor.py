@@ -23,9 +23,7 @@ import aiohttp
 from rich.table import Table
 
 from ecommerce import components
-from ecommerce.chassis import identity
-from ecommerce.chassis.app import ServiceSpec
-from ecommerce.chassis.http import DEFAULT_PORTS
+from ecommerce.chassis import DEFAULT_PORTS, DEV_SECRETS_FILE, ServiceSpec, dev_secrets
 from ecommerce.local import healing
 from ecommerce.local.forking import ForkedProcess, Zygote, ZygoteError
 from ecommerce.local.healing import Backoff, InstanceState, SupervisorState
@@ -254,7 +252,7 @@ class Supervisor:
         env.setdefault("PYTHONUNBUFFERED", "1")
         # The environment's identity secrets, generated once under the data folder before any component starts
         # (they would race to create them), and given to each explicitly so that any profile finds them.
-        for name, value in identity.dev_secrets(self.data_dir).items():
+        for name, value in dev_secrets(self.data_dir).items():
             env.setdefault(name, value)
         started = {instance.spec.name for instance in self.instances}
         # Wire the components to each other the way Kubernetes does, unless the caller already chose.
@@ -396,7 +394,7 @@ class Supervisor:
         for row in self.monitoring.table_rows() if self.monitoring is not None else ():
             table.add_row(*row)
         self.terminal.print(table)
-        secrets = self.data_dir / identity.DEV_SECRETS_FILE
+        secrets = self.data_dir / DEV_SECRETS_FILE
         # Below the table, whole: a table cell would cut the path to the terminal's width.
         self.terminal.note(f"Operator credentials: user operator, OPERATOR_PASSWORD in {secrets}")
         if not self.verbose and self.instances:

@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from ecommerce.chassis import ServiceSpec
-from ecommerce.chassis.identity import MeshSecrets
+from ecommerce.chassis import MeshSecrets, ServiceSpec
 from ecommerce.services.config.backends import FolderBackend, GitBackend
 from ecommerce.services.config.router import router
 from ecommerce.services.config.settings import ConfigServerSettings

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from ecommerce.chassis import Forbidden, Unauthorized
-from ecommerce.chassis.identity import Caller, MeshSecrets, caller_from_basic
+from ecommerce.chassis import Caller, Forbidden, MeshSecrets, Unauthorized, caller_from_basic
 
 SHARED = "application"
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="cloud-config-server"'}

@@ -14,8 +14,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.convertors import Convertor, register_url_convertor
 
-from ecommerce.chassis import NotFound
-from ecommerce.chassis.identity import Caller
+from ecommerce.chassis import Caller, NotFound
 from ecommerce.services.config import crypto, environment
 from ecommerce.services.config.access import config_caller, require_operator, require_reader
 from ecommerce.services.config.backends import LabelNotFound, Snapshot

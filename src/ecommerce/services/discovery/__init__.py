@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 import structlog
 from fastapi import FastAPI
 
-from ecommerce.chassis import HealthCheck, ServiceSpec, add_health_check
-from ecommerce.chassis.identity import MeshSecrets
+from ecommerce.chassis import HealthCheck, MeshSecrets, ServiceSpec, add_health_check
 from ecommerce.services.discovery.registry import Registry
 from ecommerce.services.discovery.replication import Replicator, is_self
 from ecommerce.services.discovery.router import pages, router

@@ -21,7 +21,7 @@ import aiohttp
 import orjson
 import structlog
 
-from ecommerce.chassis.identity import MeshSecrets, component_password
+from ecommerce.chassis import MeshSecrets, component_password
 from ecommerce.services.discovery import codec
 from ecommerce.services.discovery.access import REGISTRY
 from ecommerce.services.discovery.registry import Registry

@@ -8,8 +8,7 @@ from typing import Any
 
 import structlog
 
-from ecommerce.chassis import BadRequest, ServiceUnavailable
-from ecommerce.chassis.http import PeerClient, PeerError, PeerUnavailable
+from ecommerce.chassis import BadRequest, PeerClient, PeerError, PeerUnavailable, ServiceUnavailable
 from ecommerce.services.favourites.schemas import ProductRef, UserRef
 
 log = structlog.get_logger("ecommerce.favourites.clients")

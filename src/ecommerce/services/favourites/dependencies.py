@@ -7,8 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query
 
-from ecommerce.chassis import Forbidden
-from ecommerce.chassis.access import Access, allow
+from ecommerce.chassis import Access, Forbidden, allow
 
 MAX_ID = 2_147_483_647
 UserId = Annotated[int, Path(alias="userId", ge=1, le=MAX_ID)]

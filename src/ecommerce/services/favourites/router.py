@@ -6,8 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from ecommerce.chassis import Collection, DbSession
-from ecommerce.chassis.http import PeerClient
+from ecommerce.chassis import Collection, DbSession, PeerClient
 from ecommerce.services.favourites import service as favourite_service
 from ecommerce.services.favourites.dependencies import OwnerFilter, OwnUserId, ShopperAccess, check_owner
 from ecommerce.services.favourites.schemas import FavouriteIn, FavouriteOut

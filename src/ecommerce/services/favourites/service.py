@@ -11,9 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecommerce.chassis import BadRequest, NotFound
-from ecommerce.chassis.http import PeerClient
-from ecommerce.chassis.wire import DATETIME_FORMAT
+from ecommerce.chassis import DATETIME_FORMAT, BadRequest, NotFound, PeerClient
 from ecommerce.services.favourites import clients
 from ecommerce.services.favourites.models import Favourite
 from ecommerce.services.favourites.schemas import FavouriteIn, FavouriteOut, ProductRef, UserRef

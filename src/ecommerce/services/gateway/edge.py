@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from starlette.types import Message, Receive, Scope, Send
 
-from ecommerce.chassis.errors import error_response
+from ecommerce.chassis import error_response
 
 
 class BodyTooLarge(Exception):

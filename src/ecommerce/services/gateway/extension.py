@@ -10,9 +10,7 @@ from fastapi import FastAPI
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
-from ecommerce.chassis import HealthCheck, add_health_check, add_refresher
-from ecommerce.chassis.forwarded import TrustedProxies
-from ecommerce.chassis.security import get_verifier
+from ecommerce.chassis import HealthCheck, TrustedProxies, add_health_check, add_refresher, get_verifier
 from ecommerce.services.gateway.config import load_config
 from ecommerce.services.gateway.fastlane import FastLane
 from ecommerce.services.gateway.proxy import Gateway

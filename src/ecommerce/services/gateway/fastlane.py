@@ -24,7 +24,7 @@ from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ecommerce.chassis.telemetry import (
+from ecommerce.chassis import (
     HTTP_SERVER_REQUESTS,
     TelemetryMiddleware,
     TraceState,

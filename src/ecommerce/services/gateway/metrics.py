@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from ecommerce.chassis.telemetry import BUCKETS
+from ecommerce.chassis import BUCKETS
 
 UPSTREAM_REQUESTS = Counter(
     "gateway_upstream_requests",

@@ -32,8 +32,7 @@ import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from ecommerce.chassis.errors import error_body
-from ecommerce.chassis.http_limits import LimitedHttpToolsProtocol
+from ecommerce.chassis import LimitedHttpToolsProtocol, error_body
 from ecommerce.services.gateway.client import ConnectFailed, Connection, Pool
 from ecommerce.services.gateway.config import Access
 from ecommerce.services.gateway.edge import safe_path

@@ -16,10 +16,17 @@ from typing import Any
 import structlog
 from starlette.types import Receive, Scope, Send
 
-from ecommerce.chassis.forwarded import LOOPBACK, TrustedProxies
-from ecommerce.chassis.http import IDEMPOTENT_METHODS
-from ecommerce.chassis.security import KeysUnavailable, Principal, TokenError, TokenVerifier, bearer_token
-from ecommerce.chassis.telemetry import outgoing_headers
+from ecommerce.chassis import (
+    IDEMPOTENT_METHODS,
+    LOOPBACK,
+    KeysUnavailable,
+    Principal,
+    TokenError,
+    TokenVerifier,
+    TrustedProxies,
+    bearer_token,
+    outgoing_headers,
+)
 from ecommerce.services.gateway.client import ConnectFailed, Connection, UpstreamClient, UpstreamError
 from ecommerce.services.gateway.config import Access, GatewayConfig, RouteConfig
 from ecommerce.services.gateway.edge import BodyStream, BodyTooLarge, ClientGone, error, read_body, safe_path

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from ecommerce.chassis.ratelimit import MemoryRateLimiter, retry_after_header
+from ecommerce.chassis import MemoryRateLimiter, retry_after_header
 
 __all__ = ["MemoryRateLimiter", "RateLimiter", "RedisRateLimiter", "retry_after_header"]
 

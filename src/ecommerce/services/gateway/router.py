@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from ecommerce.chassis.actuator import ManagementCaller
+from ecommerce.chassis import ManagementCaller
 
 # Management: the chassis' one guard (operators only; Prometheus may only scrape), like every other actuator.
 router = APIRouter(prefix="/actuator/gateway", tags=["actuator"], dependencies=[ManagementCaller])

@@ -7,8 +7,7 @@ from typing import Any
 
 from pydantic import AliasChoices, Field
 
-from ecommerce.chassis import ServiceSettings
-from ecommerce.chassis.forwarded import LOOPBACK, ProxyNetworks
+from ecommerce.chassis import LOOPBACK, ProxyNetworks, ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):

@@ -9,8 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ecommerce.chassis.http import DEFAULT_PORTS, CircuitBreaker, CircuitState
-from ecommerce.chassis.settings import ServiceSettings
+from ecommerce.chassis import DEFAULT_PORTS, CircuitBreaker, CircuitState, ServiceSettings
 from ecommerce.services.gateway.metrics import CIRCUIT_STATE
 
 

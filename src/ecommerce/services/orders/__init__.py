@@ -2,9 +2,7 @@
 
 from pathlib import Path
 
-from ecommerce.chassis import ServiceSpec
-from ecommerce.chassis.outbox import outbox_extension
-from ecommerce.chassis.reconcile import outbox_reconciler, reconcile_extension, reconcile_router
+from ecommerce.chassis import ServiceSpec, outbox_extension, outbox_reconciler, reconcile_extension, reconcile_router
 from ecommerce.services.orders import events, reconcile
 from ecommerce.services.orders.checkout import stock_release_worker
 from ecommerce.services.orders.models import outbox

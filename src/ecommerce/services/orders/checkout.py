@@ -27,10 +27,15 @@ from prometheus_client import Counter
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ecommerce.chassis import Conflict, Database, ServiceError, ServiceUnavailable
-from ecommerce.chassis.errors import database_unavailable
-from ecommerce.chassis.http import PeerClient
-from ecommerce.chassis.outbox import deliver_now
+from ecommerce.chassis import (
+    Conflict,
+    Database,
+    PeerClient,
+    ServiceError,
+    ServiceUnavailable,
+    database_unavailable,
+    deliver_now,
+)
 from ecommerce.services.orders import clients
 from ecommerce.services.orders import service as order_service
 from ecommerce.services.orders.models import Cart, CheckoutKey, Order

@@ -7,8 +7,7 @@ from typing import Any
 
 import structlog
 
-from ecommerce.chassis import BadRequest, Conflict, ServiceUnavailable
-from ecommerce.chassis.http import PeerClient, PeerError, PeerUnavailable
+from ecommerce.chassis import BadRequest, Conflict, PeerClient, PeerError, PeerUnavailable, ServiceUnavailable
 
 log = structlog.get_logger("ecommerce.orders.clients")
 

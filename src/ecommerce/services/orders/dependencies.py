@@ -13,8 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query
 from sqlalchemy import select
 
-from ecommerce.chassis import DbSession, NotFound
-from ecommerce.chassis.access import Access, allow
+from ecommerce.chassis import Access, DbSession, NotFound, allow
 from ecommerce.services.orders import service as order_service
 from ecommerce.services.orders.models import Cart
 from ecommerce.services.orders.schemas import OrderOut

@@ -17,8 +17,7 @@ from prometheus_client import Counter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecommerce.chassis import DbSession, NotFound
-from ecommerce.chassis.outbox import Event, commit_and_deliver, consume, event_senders
+from ecommerce.chassis import DbSession, Event, NotFound, commit_and_deliver, consume, event_senders
 from ecommerce.services.orders import service as order_service
 from ecommerce.services.orders.models import Order, inbox
 

@@ -8,8 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ecommerce.chassis import Base, TimestampMixin, new_metadata
-from ecommerce.chassis.outbox import inbox_table, outbox_table
+from ecommerce.chassis import Base, TimestampMixin, inbox_table, new_metadata, outbox_table
 
 metadata = new_metadata()
 outbox = outbox_table(metadata)  # OrderCancelled -> product-, shipping- and payment-service

@@ -15,8 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ecommerce.chassis import outbox
-from ecommerce.chassis.reconcile import BATCH, Context, Reconciler, Tally
+from ecommerce.chassis import BATCH, Context, Reconciler, Tally, in_flight
 from ecommerce.services.orders import clients
 from ecommerce.services.orders.models import Order
 from ecommerce.services.orders.models import outbox as outbox_table
@@ -45,7 +44,7 @@ async def check(context: Context, tally: Tally) -> None:
                 select(Order.order_id, Order.order_status).where(Order.order_id.in_(order_ids))
             )
             statuses = {row.order_id: row.order_status for row in found}
-            busy = await outbox.in_flight(session, outbox_table, order_ids)
+            busy = await in_flight(session, outbox_table, order_ids)
         for order_id in order_ids:
             status = statuses.get(order_id)
             if order_id in busy or status not in (None, "CANCELLED"):

@@ -7,9 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from ecommerce.chassis import BadRequest, Collection, DbSession
-from ecommerce.chassis.http import PeerClient
-from ecommerce.chassis.params import parse_ids
+from ecommerce.chassis import BadRequest, Collection, DbSession, PeerClient, parse_ids
 from ecommerce.services.orders import checkout as checkout_flow
 from ecommerce.services.orders import service as order_service
 from ecommerce.services.orders.dependencies import (

@@ -18,9 +18,7 @@ from prometheus_client import Counter
 from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecommerce.chassis import BadRequest, Conflict, NotFound
-from ecommerce.chassis.http import PeerClient
-from ecommerce.chassis.outbox import commit_and_deliver, publish
+from ecommerce.chassis import BadRequest, Conflict, NotFound, PeerClient, commit_and_deliver, publish
 from ecommerce.services.orders import clients
 from ecommerce.services.orders.models import Cart, Order, OrderLine
 from ecommerce.services.orders.models import outbox as outbox_table

@@ -13,8 +13,7 @@ from typing import Annotated, Any, NamedTuple
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy import select
 
-from ecommerce.chassis import DbSession, Forbidden, NotFound
-from ecommerce.chassis.access import Access, allow
+from ecommerce.chassis import Access, DbSession, Forbidden, NotFound, allow
 from ecommerce.services.payments import clients
 from ecommerce.services.payments.models import Payment
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import update
 
-from ecommerce.chassis import DbSession
-from ecommerce.chassis.outbox import Event, consume, event_senders
+from ecommerce.chassis import DbSession, Event, consume, event_senders
 from ecommerce.services.payments.models import Payment, inbox
 
 APPLICATION = "payment-service"

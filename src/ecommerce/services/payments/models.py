@@ -5,8 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ecommerce.chassis import Base, TimestampMixin, new_metadata
-from ecommerce.chassis.outbox import inbox_table, outbox_table
+from ecommerce.chassis import Base, TimestampMixin, inbox_table, new_metadata, outbox_table
 
 metadata = new_metadata()
 outbox = outbox_table(metadata)  # PaymentCompleted, PaymentFailed -> order-service

@@ -20,8 +20,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from ecommerce.chassis import outbox
-from ecommerce.chassis.reconcile import BATCH, Context, Reconciler, Tally, peer_rows
+from ecommerce.chassis import BATCH, Context, Reconciler, Tally, commit_and_deliver, in_flight, peer_rows, publish
 from ecommerce.services.payments import service
 from ecommerce.services.payments.models import Payment
 from ecommerce.services.payments.models import outbox as outbox_table
@@ -49,7 +48,7 @@ async def check(context: Context, tally: Tally) -> None:
                     .limit(BATCH)
                 )
             ).all()
-            busy = await outbox.in_flight(session, outbox_table, [row.order_id for row in rows])
+            busy = await in_flight(session, outbox_table, [row.order_id for row in rows])
         if not rows:
             return
         after = rows[-1].payment_id
@@ -87,7 +86,7 @@ async def _republish(context: Context, row: Any) -> bool:
     """Publish the payment's end state again (a new event: the first one was lost or refused)."""
     payload = {"paymentId": row.payment_id, "orderId": row.order_id, "paymentStatus": row.payment_status}
     async with context.app.state.database.sessionmaker() as session:
-        await outbox.publish(
+        await publish(
             session,
             outbox_table,
             event_type=service.EVENTS[row.payment_status],
@@ -95,7 +94,7 @@ async def _republish(context: Context, row: Any) -> bool:
             payload=payload,
             destinations=[ORDERS],
         )
-        await outbox.commit_and_deliver(session)
+        await commit_and_deliver(session)
     return True
 
 

@@ -7,9 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import PlainTextResponse
 
-from ecommerce.chassis import Collection, DbSession
-from ecommerce.chassis.http import PeerClient
-from ecommerce.chassis.params import parse_ids
+from ecommerce.chassis import Collection, DbSession, PeerClient, parse_ids
 from ecommerce.services.payments import service as payment_service
 from ecommerce.services.payments.dependencies import (
     AdminOnly,

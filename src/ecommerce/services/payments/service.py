@@ -19,10 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecommerce.chassis import BadRequest, Conflict, NotFound
-from ecommerce.chassis.access import Access
-from ecommerce.chassis.http import PeerClient
-from ecommerce.chassis.outbox import commit_and_deliver, publish
+from ecommerce.chassis import Access, BadRequest, Conflict, NotFound, PeerClient, commit_and_deliver, publish
 from ecommerce.services.payments import clients
 from ecommerce.services.payments.models import Payment
 from ecommerce.services.payments.models import outbox as outbox_table

@@ -3,7 +3,7 @@ and only order-service (and administrators) reserve and release stock."""
 
 from __future__ import annotations
 
-from ecommerce.chassis.access import allow
+from ecommerce.chassis import allow
 
 ORDERS = "order-service"
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ecommerce.chassis import DbSession
-from ecommerce.chassis.outbox import Event, consume, event_senders
+from ecommerce.chassis import DbSession, Event, consume, event_senders
 from ecommerce.services.products import reservations
 from ecommerce.services.products.models import inbox
 

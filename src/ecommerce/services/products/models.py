@@ -8,8 +8,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ecommerce.chassis import Base, TimestampMixin, new_metadata
-from ecommerce.chassis.outbox import inbox_table
+from ecommerce.chassis import Base, TimestampMixin, inbox_table, new_metadata
 
 metadata = new_metadata()
 inbox = inbox_table(metadata)  # OrderCancelled from order-service

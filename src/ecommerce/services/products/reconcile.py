@@ -12,8 +12,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from ecommerce.chassis import Collection, DbSession
-from ecommerce.chassis.access import allow
+from ecommerce.chassis import Collection, DbSession, allow
 from ecommerce.services.products import reservations
 from ecommerce.services.products.reservations import ReservationOut
 

@@ -6,8 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from ecommerce.chassis import Collection, DbSession
-from ecommerce.chassis.params import parse_ids
+from ecommerce.chassis import Collection, DbSession, parse_ids
 from ecommerce.services.products import service as product_service
 from ecommerce.services.products.dependencies import CatalogAdmin
 from ecommerce.services.products.schemas import CategoryIn, CategoryOut, ProductIn, ProductOut

@@ -6,8 +6,7 @@ from typing import Any
 
 import structlog
 
-from ecommerce.chassis import BadRequest, NotFound, ServiceUnavailable
-from ecommerce.chassis.http import PeerClient, PeerError, PeerUnavailable
+from ecommerce.chassis import BadRequest, NotFound, PeerClient, PeerError, PeerUnavailable, ServiceUnavailable
 
 log = structlog.get_logger("ecommerce.shipping.clients")
 

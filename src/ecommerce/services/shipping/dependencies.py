@@ -11,9 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from ecommerce.chassis import ServiceUnavailable
-from ecommerce.chassis.access import Access, allow
-from ecommerce.chassis.http import PeerError, PeerUnavailable
+from ecommerce.chassis import Access, PeerError, PeerUnavailable, ServiceUnavailable, allow
 
 ORDERS = "order-service"
 MAX_ID = 2_147_483_647

@@ -16,8 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ecommerce.chassis import BadRequest, DbSession
-from ecommerce.chassis.outbox import Event, consume, event_senders
+from ecommerce.chassis import BadRequest, DbSession, Event, consume, event_senders
 from ecommerce.services.shipping import service
 from ecommerce.services.shipping.models import inbox
 

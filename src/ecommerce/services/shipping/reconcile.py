@@ -20,8 +20,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from ecommerce.chassis import outbox
-from ecommerce.chassis.reconcile import BATCH, Context, Reconciler, Tally, peer_rows
+from ecommerce.chassis import BATCH, Context, Reconciler, Tally, commit_and_deliver, in_flight, peer_rows
 from ecommerce.services.shipping import service
 from ecommerce.services.shipping.models import Shipment
 from ecommerce.services.shipping.models import outbox as outbox_table
@@ -49,7 +48,7 @@ async def check(context: Context, tally: Tally) -> None:
                     .limit(BATCH)
                 )
             ).all()
-            busy = await outbox.in_flight(session, outbox_table, [row.order_id for row in rows])
+            busy = await in_flight(session, outbox_table, [row.order_id for row in rows])
         if not rows:
             return
         after = rows[-1].order_id
@@ -89,7 +88,7 @@ async def _republish(context: Context, order_id: int, order_step: int, step: int
     async with context.app.state.database.sessionmaker() as session:
         for status in STEPS[order_step + 1 : step + 1]:
             await service.publish_move(session, order_id=order_id, status=status)
-        await outbox.commit_and_deliver(session)
+        await commit_and_deliver(session)
     return True
 
 

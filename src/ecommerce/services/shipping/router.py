@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from ecommerce.chassis import Collection, DbSession
-from ecommerce.chassis.http import PeerClient
+from ecommerce.chassis import Collection, DbSession, PeerClient
 from ecommerce.services.shipping import service as shipping_service
 from ecommerce.services.shipping.dependencies import (
     AdminOnly,

@@ -16,8 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecommerce.chassis import Conflict, NotFound, outbox
-from ecommerce.chassis.http import PeerClient
+from ecommerce.chassis import Conflict, NotFound, PeerClient, commit_and_deliver, publish
 from ecommerce.services.shipping import clients
 from ecommerce.services.shipping.models import OrderItem, Shipment
 from ecommerce.services.shipping.models import outbox as outbox_table
@@ -167,13 +166,13 @@ async def advance_shipment(session: AsyncSession, peers: PeerClient, *, order_id
     if order_status not in ORDER_CAN_FOLLOW[status]:
         raise Conflict(f"Order {order_id} is {order_status}; its shipment cannot become {status}")
     await publish_move(session, order_id=order_id, status=status)
-    await outbox.commit_and_deliver(session)
+    await commit_and_deliver(session)
     return await get_shipment(session, peers, order_id=order_id)
 
 
 async def publish_move(session: AsyncSession, *, order_id: int, status: str) -> None:
     """ShipmentShipped or ShipmentDelivered for order-service, in the caller's transaction."""
-    await outbox.publish(
+    await publish(
         session,
         outbox_table,
         event_type=EVENTS[status],

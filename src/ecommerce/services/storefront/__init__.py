@@ -7,9 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from ecommerce.chassis import ServiceSpec
-from ecommerce.chassis.forwarded import TrustedProxies
-from ecommerce.chassis.security import revocation_poller
+from ecommerce.chassis import ServiceSpec, TrustedProxies, revocation_poller
 from ecommerce.services.storefront import api, api_docs, assets, pages_account, pages_admin, pages_shop
 from ecommerce.services.storefront.headers import SecurityHeaders
 from ecommerce.services.storefront.keys import load_keyring

@@ -16,8 +16,7 @@ from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field, StringConstraints
 
-from ecommerce.chassis import ApiModel, BadRequest
-from ecommerce.chassis.security import TokenError
+from ecommerce.chassis import ApiModel, BadRequest, TokenError
 from ecommerce.services.storefront import api_accounts, api_cart, api_catalog, api_orders, clients
 from ecommerce.services.storefront.api_support import JsonObject, answer
 from ecommerce.services.storefront.auth import ApiUser, MaybeApiUser, check, keyring, user_id_of

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from ecommerce.chassis.security import Principal
+from ecommerce.chassis import Principal
 from ecommerce.services.storefront import clients
 from ecommerce.services.storefront.api_support import (
     AddressId,

@@ -11,8 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from ecommerce.chassis import Forbidden
-from ecommerce.chassis.security import Principal
+from ecommerce.chassis import Forbidden, Principal
 from ecommerce.services.storefront import clients
 from ecommerce.services.storefront.api_support import (
     CartId,

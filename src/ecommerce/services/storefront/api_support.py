@@ -14,8 +14,7 @@ import orjson
 from fastapi import Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 
-from ecommerce.chassis import BadRequest, Forbidden
-from ecommerce.chassis.security import Principal
+from ecommerce.chassis import BadRequest, Forbidden, Principal
 from ecommerce.services.storefront import clients
 from ecommerce.services.storefront.auth import verifier
 

@@ -7,8 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ecommerce.chassis import Forbidden, Unauthorized
-from ecommerce.chassis.security import Principal, TokenError, TokenVerifier, bearer_token
+from ecommerce.chassis import Forbidden, Principal, TokenError, TokenVerifier, Unauthorized, bearer_token
 from ecommerce.services.storefront.keys import KeyRing
 
 SESSION_COOKIE = "shop_session"

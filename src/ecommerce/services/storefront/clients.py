@@ -13,9 +13,7 @@ from typing import Any, NamedTuple
 
 from fastapi import Request
 
-from ecommerce.chassis import ServiceError, ServiceUnavailable
-from ecommerce.chassis.http import PeerAnswer, PeerClient, PeerUnavailable
-from ecommerce.chassis.security import Principal
+from ecommerce.chassis import PeerAnswer, PeerClient, PeerUnavailable, Principal, ServiceError, ServiceUnavailable
 
 USERS = "user-service"
 PRODUCTS = "product-service"

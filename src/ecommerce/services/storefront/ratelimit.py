@@ -21,10 +21,15 @@ from starlette.datastructures import State
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ecommerce.chassis.errors import error_response
-from ecommerce.chassis.forwarded import TrustedProxies
-from ecommerce.chassis.ratelimit import MemoryRateLimiter, retry_after_header
-from ecommerce.chassis.security import TokenError, TokenVerifier, bearer_token
+from ecommerce.chassis import (
+    MemoryRateLimiter,
+    TokenError,
+    TokenVerifier,
+    TrustedProxies,
+    bearer_token,
+    error_response,
+    retry_after_header,
+)
 from ecommerce.services.storefront.auth import SESSION_COOKIE
 from ecommerce.services.storefront.settings import StorefrontSettings
 

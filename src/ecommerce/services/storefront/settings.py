@@ -6,8 +6,7 @@ from pathlib import Path
 
 from pydantic import AliasChoices, Field
 
-from ecommerce.chassis import ServiceSettings
-from ecommerce.chassis.forwarded import ProxyNetworks
+from ecommerce.chassis import ProxyNetworks, ServiceSettings
 
 
 class StorefrontSettings(ServiceSettings):

@@ -12,8 +12,7 @@ from typing import Any
 
 from fastapi import Request
 
-from ecommerce.chassis import BadRequest, Forbidden, ServiceError
-from ecommerce.chassis.security import Principal
+from ecommerce.chassis import BadRequest, Forbidden, Principal, ServiceError
 from ecommerce.services.storefront import clients
 from ecommerce.services.storefront.clients import Peers, Placed
 from ecommerce.services.storefront.web import MAX_LINE_QUANTITY, read_cart

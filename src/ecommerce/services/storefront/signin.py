@@ -5,9 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from prometheus_client import Counter
 
-from ecommerce.chassis import ServiceError, Unauthorized
-from ecommerce.chassis.forwarded import TrustedProxies
-from ecommerce.chassis.security import Principal
+from ecommerce.chassis import Principal, ServiceError, TrustedProxies, Unauthorized
 from ecommerce.services.storefront import clients
 from ecommerce.services.storefront.auth import check
 from ecommerce.services.storefront.settings import StorefrontSettings

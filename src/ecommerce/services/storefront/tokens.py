@@ -12,13 +12,7 @@ import uuid
 
 import jwt
 
-from ecommerce.chassis.security import (
-    ROLE_ADMIN,
-    ROLE_USER,
-    USER_TOKEN_AUDIENCE,
-    JwksCache,
-    TokenVerifier,
-)
+from ecommerce.chassis import ROLE_ADMIN, ROLE_USER, USER_TOKEN_AUDIENCE, JwksCache, TokenVerifier
 from ecommerce.services.storefront.keys import KeyRing
 
 __all__ = ["ALGORITHM", "ROLE_ADMIN", "ROLE_USER", "issue", "verifier_for"]

@@ -18,8 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from ecommerce.chassis import Forbidden, ServiceError, Unauthorized
-from ecommerce.chassis.security import Principal
+from ecommerce.chassis import Forbidden, Principal, ServiceError, Unauthorized
 from ecommerce.services.storefront.auth import SESSION_COOKIE, keyring, principal_from
 from ecommerce.services.storefront.settings import StorefrontSettings
 

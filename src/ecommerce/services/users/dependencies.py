@@ -12,9 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query
 
-from ecommerce.chassis import DbSession, Forbidden
-from ecommerce.chassis.access import Access, allow, require_service
-from ecommerce.chassis.security import ROLE_USER
+from ecommerce.chassis import ROLE_USER, Access, DbSession, Forbidden, allow, require_service
 from ecommerce.services.users import service
 from ecommerce.services.users.schemas import AddressIn, UserIn
 

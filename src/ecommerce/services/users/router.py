@@ -6,8 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from ecommerce.chassis import Collection, DbSession
-from ecommerce.chassis.params import parse_ids
+from ecommerce.chassis import Collection, DbSession, parse_ids
 from ecommerce.services.users import service
 from ecommerce.services.users.dependencies import (
     AddressOwnerFilter,

@@ -1,4 +1,4 @@
-from ecommerce.chassis.migrations import run_env
+from ecommerce.chassis import run_env
 from ecommerce.services.payments.models import metadata
 
 run_env(metadata)

@@ -8,8 +8,7 @@ Create Date: 2026-12-07
 import sqlalchemy as sa
 from alembic import op
 
-from ecommerce.chassis.migrations import create_event_tables
-from ecommerce.chassis.outbox import inbox_table, outbox_table
+from ecommerce.chassis import create_event_tables, inbox_table, outbox_table
 
 revision = "0002_events"
 down_revision = "0001_orders"

@@ -7,7 +7,7 @@ Create Date: 2026-12-07
 
 from alembic import op
 
-from ecommerce.chassis.migrations import never_reuse_ids
+from ecommerce.chassis import never_reuse_ids
 
 revision = "0004_ids"
 down_revision = "0003_history"

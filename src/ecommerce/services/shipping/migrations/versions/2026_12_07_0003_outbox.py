@@ -8,8 +8,7 @@ Create Date: 2026-12-07
 import sqlalchemy as sa
 from alembic import op
 
-from ecommerce.chassis.migrations import create_event_tables
-from ecommerce.chassis.outbox import outbox_table
+from ecommerce.chassis import create_event_tables, outbox_table
 
 revision = "0003_outbox"
 down_revision = "0002_events"
