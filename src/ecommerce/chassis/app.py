@@ -68,11 +68,6 @@ class ServiceSpec:
     def actuator_base(self) -> str:
         return f"{self.context_path}/actuator"
 
-    @property
-    def registry_name(self) -> str:
-        """The upper-case name the service registry knows it by (PRODUCT-SERVICE)."""
-        return self.name.upper()
-
 
 def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
     """Assemble the ASGI app for `spec`; `settings` default to defaults < config server < environment."""
@@ -206,10 +201,10 @@ def _collector_for_serving() -> Iterator[None]:
     """While serving: what exists after start-up out of the collector's sight, the young generation collected less
     often; both restored at shutdown.
 
-    Start-up leaves some 150k objects that live as long as the process. With the default thresholds the collector
-    walks them again and again: requests that keep objects alive for a while (sampled spans waiting in the export
-    queue, pooled connections) fill the young generation every ~700 allocations and, every ~100 of those, trigger
-    a full collection of the whole heap (over 100 ms each under load). Frozen, they are never walked again.
+    Start-up leaves a large heap that lives as long as the process. With the default thresholds the collector
+    walks it again and again: requests that keep objects alive for a while (sampled spans waiting in the export
+    queue, pooled connections) fill the young generation often and, every so many of those, trigger a full
+    collection of the whole heap (the profile in bench/results/chassis.md). Frozen, it is never walked again.
     """
     thresholds = gc.get_threshold()
     gc.freeze()

@@ -195,14 +195,6 @@ async def restore(
     return actual
 
 
-async def database_exists(params: ConnParams, database: str) -> bool:
-    conn = await params.connect(MAINTENANCE_DB)
-    try:
-        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database))
-    finally:
-        await conn.close()
-
-
 async def _swap(maint: asyncpg.Connection, scratch: str, database: str, *, keep_previous: bool) -> None:
     exists = await maint.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
     if not exists:
