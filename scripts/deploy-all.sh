@@ -91,7 +91,7 @@ render_environment() {
   "${HELM}" template "${RELEASE}" "${CHART_DIR}" --namespace "${namespace}" --values "${values}" \
     --set namespaces.create=true --dry-run=server >"${RENDER_DIR}/stream.yaml" \
     || die "helm template failed for ${namespace}"
-  ops_python "${SCRIPT_DIR}/lib/split_manifests.py" "${RENDER_DIR}/k8s" "${namespace}" <"${RENDER_DIR}/stream.yaml" \
+  ecommerce_cli kubeobj split-manifests "${RENDER_DIR}/k8s" "${namespace}" <"${RENDER_DIR}/stream.yaml" \
     || die "cannot split the rendered manifests of ${namespace}"
   rm -f "${RENDER_DIR}/stream.yaml"
   K8S_DIR="${RENDER_DIR}/k8s"

@@ -76,7 +76,8 @@ render() {
   python="$(find_python)"
   "${helm}" template "${RELEASE}" "${CHART}" --namespace "${NAMESPACE}" \
     --values "${CHART}/values-${NAMESPACE}.yaml" --set namespaces.create=true \
-    | "${python}" "${ROOT}/scripts/lib/split_manifests.py" "${OUT}" "${NAMESPACE}"
+    | PYTHONPATH="${ROOT}/src${PYTHONPATH:+:${PYTHONPATH}}" "${python}" -m ecommerce kubeobj split-manifests \
+      "${OUT}" "${NAMESPACE}"
   log "rendered ${CHART#"${ROOT}/"} (values-${NAMESPACE}.yaml) into ${OUT}"
 }
 

@@ -1,18 +1,20 @@
 """`ecommerce kubeobj ...`: the Kubernetes object transformations the operations scripts pipe through.
 
 Each reads a `kubectl ... -o json` (or `helm history -o json`) document on stdin and writes JSON or plain lines on
-stdout; the logic is in ecommerce/ops/kubeobj.py.
+stdout; `split-manifests` reads a rendered chart and writes the manual's k8s/ layout. The logic is in
+ecommerce/ops/kubeobj.py and ecommerce/ops/layout.py.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ecommerce.ops import kubeobj
+from ecommerce.ops import kubeobj, layout
 
 app = typer.Typer(help="Kubernetes object transformations for the operations scripts (JSON on stdin).")
 
@@ -87,3 +89,16 @@ def eureka_count() -> None:
     """`APP COUNT` per application registered, from the registry's /eureka/apps JSON."""
     for application, count in sorted(kubeobj.eureka_counts(json.load(sys.stdin)).items()):
         typer.echo(f"{application} {count}")
+
+
+@app.command("split-manifests")
+def split_manifests(
+    out_dir: Annotated[Path, typer.Argument(help="Where the layout goes (replaced).")],
+    env: Annotated[str, typer.Argument(help="The values file named in each file's header (values-ENV.yaml).")] = "dev",
+) -> None:
+    """Split a rendered chart (a YAML stream on stdin) into the operations manual's k8s/ layout under OUT_DIR."""
+    try:
+        layout.split(sys.stdin.read(), out_dir, env)
+    except ValueError as error:
+        typer.echo(f"split-manifests: {error}", err=True)
+        raise typer.Exit(1) from None
