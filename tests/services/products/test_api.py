@@ -229,3 +229,30 @@ async def test_openapi_docs_are_served(client: httpx.AsyncClient) -> None:
     assert (await client.get("/product-service/docs")).status_code == 200
     spec = (await client.get("/product-service/openapi.json")).json()
     assert "/product-service/api/products/{productId}" in spec["paths"]
+
+
+async def test_a_write_answers_what_the_read_path_then_reads(client: httpx.AsyncClient) -> None:
+    # Writes answer from the rows they wrote; the reads go through the one read path: both must say the same.
+    created = await client.put(
+        f"{BASE}/categories", json={"categoryTitle": "Tablets", "parentCategory": {"categoryId": 1}}
+    )
+    assert created.status_code == 201
+    category = created.json()
+    assert category == (await client.get(f"{BASE}/categories/{category['categoryId']}")).json()
+    assert category in (await client.get(f"{BASE}/categories")).json()["collection"]
+
+    moved = await client.put(f"{BASE}/categories", json={"categoryId": category["categoryId"], "categoryTitle": "Pads"})
+    assert moved.status_code == 200
+    assert moved.json() == {**category, "categoryTitle": "Pads", "parentCategory": None}
+    assert moved.json() == (await client.get(f"{BASE}/categories/{category['categoryId']}")).json()
+
+    product = await client.post(
+        f"{BASE}/products",
+        json=new_product(sku="TAB-1", priceUnit=12.5, description="ten inches", category={"categoryId": 1}),
+    )
+    assert product.status_code == 201
+    by_id = (await client.get(f"{BASE}/products/{product.json()['productId']}")).json()
+    assert product.json() == by_id
+    assert by_id["priceUnit"] == 12.5 and by_id["category"]["categoryTitle"] == "Computer"
+    listed = (await client.get(f"{BASE}/products", params={"ids": str(by_id["productId"])})).json()["collection"]
+    assert listed == [by_id]
