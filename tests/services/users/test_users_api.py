@@ -509,6 +509,35 @@ async def test_verification_token_crud(client: httpx.AsyncClient) -> None:
     assert await snapshot(client) == before
 
 
+async def test_put_without_an_id_creates_and_with_one_updates(client: httpx.AsyncClient) -> None:
+    address = {"fullAddress": "1 Main St", "postalCode": "1000", "city": "Brussels", "user": {"userId": 3}}
+    created = await client.put(f"{BASE}/address", json=address)
+    assert created.status_code == 201, created.text
+    address_id = created.json()["addressId"]
+    updated = await client.put(f"{BASE}/address", json=address | {"addressId": address_id, "city": "Ghent"})
+    assert updated.status_code == 200 and updated.json()["addressId"] == address_id
+    assert (await client.get(f"{BASE}/address/{address_id}")).json()["city"] == "Ghent"
+
+    token = {"token": "t-put", "expireDate": "15-06-2031", "credential": {"credentialId": 3}}
+    created = await client.put(f"{BASE}/verificationTokens", json=token)
+    assert created.status_code == 201, created.text
+    token_id = created.json()["verificationTokenId"]
+    updated = await client.put(
+        f"{BASE}/verificationTokens", json=token | {"verificationTokenId": token_id, "token": "u"}
+    )
+    assert updated.status_code == 200 and updated.json()["token"] == "u"
+
+    user = (await client.post(f"{BASE}/users", json=new_user())).json()
+    assert (await client.delete(f"{BASE}/credentials/{user['credential']['credentialId']}")).json() is True
+    credential = {"username": f"put{user['userId']}", "password": "long-enough", "user": {"userId": user["userId"]}}
+    created = await client.put(f"{BASE}/credentials", json=credential)
+    assert created.status_code == 201, created.text
+    credential_id = created.json()["credentialId"]
+    renamed = {"credentialId": credential_id, "username": f"putagain{user['userId']}"}
+    updated = await client.put(f"{BASE}/credentials", json=renamed)
+    assert updated.status_code == 200 and updated.json()["username"] == f"putagain{user['userId']}"
+
+
 async def test_health_and_openapi(client: httpx.AsyncClient) -> None:
     health = await client.get("/user-service/actuator/health")
     assert health.status_code == 200 and health.json()["status"] == "UP"
