@@ -109,6 +109,25 @@ async def test_cart_crud(client: httpx.AsyncClient) -> None:
     assert_error(await client.delete(f"{BASE}/carts/1"), 409)
 
 
+async def test_put_without_an_id_creates_and_with_one_updates(client: httpx.AsyncClient) -> None:
+    created = await client.put(f"{BASE}/carts", json={"userId": 42})
+    assert created.status_code == 201, created.text
+    cart_id = created.json()["cartId"]
+    updated = await client.put(f"{BASE}/carts", json={"cartId": cart_id, "userId": 43})
+    assert updated.status_code == 200 and updated.json()["userId"] == 43
+
+    placed = await client.put(f"{BASE}/orders", json={"orderDesc": "by put", "cart": {"cartId": cart_id}})
+    assert placed.status_code == 201, placed.text
+    order = placed.json()
+    assert order["orderDesc"] == "by put" and order["cart"]["cartId"] == cart_id
+    changed = await client.put(
+        f"{BASE}/orders", json={"orderId": order["orderId"], "orderDesc": "changed", "cart": {"cartId": cart_id}}
+    )
+    assert changed.status_code == 200 and changed.json()["orderDesc"] == "changed"
+    assert (await client.delete(f"{BASE}/orders/{order['orderId']}")).json() is True
+    assert (await client.delete(f"{BASE}/carts/{cart_id}")).json() is True
+
+
 async def test_a_cart_needs_a_user_that_exists(client: httpx.AsyncClient, users: StubPeer) -> None:
     before = await snapshot(client)
     assert (
