@@ -198,6 +198,10 @@ class OutboxRelay:
     def __init__(self, *, application: str, engine: AsyncEngine, table: Table, peers: PeerClient) -> None:
         self.application = application
         self.engine = engine
+        # Reads outside a transaction on PostgreSQL (no BEGIN and ROLLBACK round trips around one SELECT).
+        self.reader = (
+            engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self.table = table
         self.peers = peers
         self.wakeup = asyncio.Event()
@@ -244,7 +248,7 @@ class OutboxRelay:
         are undelivered when the batch holds them all (None: more than a batch, count them)."""
         t = self.table
         now = _now()
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             undelivered = (
                 await conn.execute(
                     select(
@@ -335,7 +339,7 @@ class OutboxRelay:
                     await conn.execute(update(t).where(t.c.id == row_id).values(delivered_at=now, last_error=error))
 
     async def _count_pending(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             pending = (
                 await conn.execute(
                     select(func.count()).select_from(self.table).where(self.table.c.delivered_at.is_(None))

@@ -80,7 +80,7 @@ async def checkout(database: Database, peers: PeerClient, *, key: str, data: Che
 async def _shopper_cart(database: Database, peers: PeerClient, user_id: int) -> int:
     """The shopper's cart (the oldest), opened when they have none: a user with a cart here was checked when it
     was opened; any other must be known to user-service first."""
-    async with database.sessionmaker() as session:
+    async with database.read_sessionmaker() as session:
         found = (
             await session.execute(select(Cart.cart_id).where(Cart.user_id == user_id).order_by(Cart.cart_id).limit(1))
         ).scalar_one_or_none()
@@ -93,7 +93,7 @@ async def _shopper_cart(database: Database, peers: PeerClient, user_id: int) -> 
 
 async def _known(database: Database, key: str, request_hash: str) -> tuple[OrderOut, bool] | None:
     """What a key already names: None when new, (order, True) when completed; raises _Resume when unfinished."""
-    async with database.sessionmaker() as session:
+    async with database.read_sessionmaker() as session:
         row = (
             await session.execute(
                 select(CheckoutKey.request_hash, CheckoutKey.order_id, CheckoutKey.completed).where(

@@ -13,7 +13,7 @@ from typing import Annotated, Any, NamedTuple
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy import select
 
-from ecommerce.chassis import Access, DbSession, Forbidden, NotFound, allow
+from ecommerce.chassis import Access, Forbidden, NotFound, allow
 from ecommerce.services.payments import clients
 from ecommerce.services.payments.models import Payment
 
@@ -50,23 +50,20 @@ async def _require_own_order(request: Request, access: Access, order_id: int | N
     return order
 
 
-async def _owned_payment(
-    session: DbSession, request: Request, access: ShopperAccess, payment_id: PaymentId
-) -> PaymentRef:
+async def _owned_payment(request: Request, access: ShopperAccess, payment_id: PaymentId) -> PaymentRef:
     order = None
     if access.scope_user_id is not None:
-        order_id = (await session.execute(select(Payment.order_id).where(Payment.payment_id == payment_id))).first()
-        if order_id is None:
+        # A read of its own (no transaction on PostgreSQL), its connection given back before asking order-service.
+        async with request.app.state.database.read_sessionmaker() as session:
+            found = (await session.execute(select(Payment.order_id).where(Payment.payment_id == payment_id))).first()
+        if found is None:
             raise NotFound(f"Payment with id: {payment_id} not found")
-        await session.close()  # give the connection back before asking order-service
-        order = await _require_own_order(request, access, order_id.order_id)
+        order = await _require_own_order(request, access, found.order_id)
     return PaymentRef(payment_id, order)
 
 
-async def _readable_payment_id(
-    session: DbSession, request: Request, access: PaymentAccess, payment_id: PaymentId
-) -> int:
-    return (await _owned_payment(session, request, access, payment_id)).payment_id
+async def _readable_payment_id(request: Request, access: PaymentAccess, payment_id: PaymentId) -> int:
+    return (await _owned_payment(request, access, payment_id)).payment_id
 
 
 async def _payment_filter(
