@@ -46,6 +46,12 @@ _ORDER_ROWS = select(
     Cart.user_id,
 ).join(Cart, Cart.cart_id == Order.cart_id)
 
+_ORDER_WITH_LINES = (
+    _ORDER_ROWS.add_columns(OrderLine.product_id, OrderLine.product_title, OrderLine.quantity, OrderLine.unit_price)
+    .outerjoin(OrderLine, OrderLine.order_id == Order.order_id)
+    .order_by(OrderLine.product_id)
+)
+
 
 # --- carts ----------------------------------------------------------------------------------------------
 
@@ -141,11 +147,18 @@ async def list_orders(
 
 
 async def get_order(session: AsyncSession, *, order_id: int) -> OrderOut:
-    """One order with its lines, or 404."""
-    row = (await session.execute(_ORDER_ROWS.where(Order.order_id == order_id))).first()
-    if row is None:
+    """One order with its lines, or 404: one statement (the order's row repeated on each of its lines)."""
+    rows = (await session.execute(_ORDER_WITH_LINES.where(Order.order_id == order_id))).all()
+    if not rows:
         raise NotFound(f"Order with id: {order_id} not found")
-    return _order_out(row, (await _lines(session, [order_id])).get(order_id, []))
+    lines = [
+        LineOut.model_construct(
+            product_id=row.product_id, product_title=row.product_title, quantity=row.quantity, unit_price=row.unit_price
+        )
+        for row in rows
+        if row.product_id is not None
+    ]
+    return _order_out(rows[0], lines)
 
 
 async def create_order(session: AsyncSession, peers: PeerClient, *, data: OrderIn) -> OrderOut:

@@ -74,7 +74,9 @@ async def reserve_stock(session: AsyncSession, *, data: ReservationIn) -> tuple[
         insert(StockReservationLine),
         [{"order_id": data.order_id, "product_id": pid, "quantity": qty} for pid, qty in sorted(lines.items())],
     )
-    return await get_reservation(session, order_id=data.order_id), True
+    # The answer is what was just written (its lines in product id order, as get_reservation lists them).
+    items = [ReservationLine.model_construct(product_id=pid, quantity=qty) for pid, qty in sorted(lines.items())]
+    return ReservationOut.model_construct(order_id=data.order_id, reservation_status=RESERVED, items=items), True
 
 
 async def release_stock(session: AsyncSession, *, order_id: int) -> ReservationOut:
