@@ -198,8 +198,9 @@ class OutboxRelay:
     def __init__(self, *, application: str, engine: AsyncEngine, table: Table, peers: PeerClient) -> None:
         self.application = application
         self.engine = engine
-        # Reads outside a transaction on PostgreSQL (no BEGIN and ROLLBACK round trips around one SELECT).
-        self.reader = (
+        # Each statement on its own on PostgreSQL (no BEGIN and COMMIT/ROLLBACK round trips around it): the relay's
+        # reads, and its marks (each UPDATE is atomic by itself, and marking twice is harmless).
+        self.autocommit = (
             engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self.table = table
@@ -248,7 +249,7 @@ class OutboxRelay:
         are undelivered when the batch holds them all (None: more than a batch, count them)."""
         t = self.table
         now = _now()
-        async with self.reader.connect() as conn:
+        async with self.autocommit.connect() as conn:
             undelivered = (
                 await conn.execute(
                     select(
@@ -315,7 +316,7 @@ class OutboxRelay:
         RETRIED.labels(self.application).inc()
         delay = min(BACKOFF_BASE_SECONDS * 2 ** min(row.attempts, 16), BACKOFF_MAX_SECONDS)
         delay *= 0.5 + random.random()
-        async with self.engine.begin() as conn:
+        async with self.autocommit.begin() as conn:
             await conn.execute(
                 update(self.table)
                 .where(self.table.c.id == row.id)
@@ -331,7 +332,7 @@ class OutboxRelay:
         t = self.table
         now = _now()
         clean = [row_id for row_id, error in done if error is None]
-        async with self.engine.begin() as conn:
+        async with self.autocommit.begin() as conn:
             if clean:
                 await conn.execute(update(t).where(t.c.id.in_(clean)).values(delivered_at=now, last_error=None))
             for row_id, error in done:
@@ -339,7 +340,7 @@ class OutboxRelay:
                     await conn.execute(update(t).where(t.c.id == row_id).values(delivered_at=now, last_error=error))
 
     async def _count_pending(self) -> None:
-        async with self.reader.connect() as conn:
+        async with self.autocommit.connect() as conn:
             pending = (
                 await conn.execute(
                     select(func.count()).select_from(self.table).where(self.table.c.delivered_at.is_(None))
