@@ -30,8 +30,9 @@ from ecommerce.chassis import Database, ServiceUnavailable
 POOL_SIZE = 4
 ATTEMPTS = 3  # a restarted database can leave more than one pooled connection dead
 _LOST = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError)
-_PG = postgresql.asyncpg.dialect()  # type: ignore[attr-defined]
-_SQLITE = sqlite.aiosqlite.dialect()  # type: ignore[attr-defined]
+_PG: Dialect = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
+_SQLITE: Dialect = sqlite.aiosqlite.dialect()
+Query = Select[*tuple[Any, ...]]
 
 Processor = Callable[[Any], Any] | None
 
@@ -41,7 +42,7 @@ class _Compiled:
 
     __slots__ = ("sql", "names", "defaults", "processors")
 
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+    def __init__(self, statement: Query, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
         self.sql = compiled.string
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
@@ -61,7 +62,7 @@ class _Compiled:
 class Statement:
     """A read whose shape never changes (by id): compiled once per dialect, its values given per call."""
 
-    def __init__(self, select: Select[Any]) -> None:
+    def __init__(self, select: Query) -> None:
         self.select = select
         self._compiled: dict[str, _Compiled] = {}
 
@@ -80,7 +81,7 @@ class Reader:
         self._connection = connection
         self._dialect: Dialect = _PG if pool is not None else _SQLITE
 
-    async def one(self, statement: Statement | Select[Any], **params: Any) -> Sequence[Any] | None:
+    async def one(self, statement: Statement | Query, **params: Any) -> Sequence[Any] | None:
         """The first row of `statement` (with `params` for its bind parameters), or None."""
         compiled = self._compile(statement)
         args = compiled.args(params)
@@ -92,7 +93,7 @@ class Reader:
                 row = await cursor.fetchone()
         return None if row is None else compiled.row(row)
 
-    async def all(self, statement: Statement | Select[Any], **params: Any) -> list[Sequence[Any]]:
+    async def all(self, statement: Statement | Query, **params: Any) -> list[Sequence[Any]]:
         """Every row of `statement`."""
         compiled = self._compile(statement)
         args = compiled.args(params)
@@ -104,7 +105,7 @@ class Reader:
                 rows = await cursor.fetchall()
         return [compiled.row(row) for row in rows]
 
-    def _compile(self, statement: Statement | Select[Any]) -> _Compiled:
+    def _compile(self, statement: Statement | Query) -> _Compiled:
         if isinstance(statement, Statement):
             return statement.compiled(self._dialect)
         return _Compiled(statement, self._dialect)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -316,8 +316,8 @@ def _category_out(row: Any) -> CategoryOut:
 
 
 def _sorted_and_paged(
-    query: Select[Any], sort: str | None, allowed: dict[str, Any], default: Any, page: int | None, size: int | None
-) -> Select[Any]:
+    query: reads.Query, sort: str | None, allowed: dict[str, Any], default: Any, page: int | None, size: int | None
+) -> reads.Query:
     order = [default]
     if sort:
         field, _, direction = sort.partition(",")
