@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ecommerce
@@ -23,9 +23,7 @@ from ecommerce.chassis.errors import install_error_handlers
 from ecommerce.chassis.faults import install_faults
 from ecommerce.chassis.http import PeerClient
 from ecommerce.chassis.identity import MeshSecrets, ServiceTokens, ServiceTokenVerifier
-from ecommerce.chassis.json_depth import reject_deep_json
 from ecommerce.chassis.openapi import document_errors
-from ecommerce.chassis.params import reject_unstorable_url
 from ecommerce.chassis.security import revocation_poller
 from ecommerce.chassis.settings import ServiceSettings, load_settings, sqlite_url
 from ecommerce.chassis.telemetry import (
@@ -91,8 +89,6 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
         openapi_url=f"{spec.context_path}/openapi.json",
         redoc_url=None,
         lifespan=_lifespan(spec),
-        # On every route: NUL in a query string or path, and JSON nested deeper than any body of the shop, are a 400.
-        dependencies=[Depends(reject_unstorable_url), Depends(reject_deep_json)],
         # FastAPI's built-in instrumentation would switch itself on once a tracer provider exists and double
         # the spans; TelemetryMiddleware below does the same job for a fraction of the cost.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from starlette.types import Scope
 
 from ecommerce.chassis.errors import BadRequest
 from ecommerce.chassis.strict import UNSTORABLE_MSG
 
 MAX_ID = 2_147_483_647  # ids are 32-bit integers in every table
 MAX_IDS = 1000
+URL_REFUSAL = f"The request URL {UNSTORABLE_MSG}"
 
 
 def parse_ids(raw: str | None, *, limit: int = MAX_IDS) -> list[int] | None:
@@ -24,11 +25,11 @@ def parse_ids(raw: str | None, *, limit: int = MAX_IDS) -> list[int] | None:
     return ids
 
 
-async def reject_unstorable_url(request: Request) -> None:
-    """App-wide dependency: a query string or path holding NUL is a 400 before any handler reads it.
+def unstorable_url(scope: Scope) -> bool:
+    """NUL in the query string or the path, which no column can store: the per-request layer answers 400 for it
+    before any handler reads the URL.
 
     Only NUL matters in a URL: bytes that are not UTF-8 (encoded surrogates included) are decoded as U+FFFD.
     """
-    raw = request.scope.get("query_string", b"")
-    if b"%00" in raw or b"\x00" in raw or "\x00" in request.scope.get("path", ""):
-        raise BadRequest(f"The request URL {UNSTORABLE_MSG}")
+    query: bytes = scope.get("query_string", b"")
+    return b"%00" in query or b"\x00" in query or "\x00" in scope["path"]

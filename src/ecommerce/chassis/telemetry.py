@@ -5,8 +5,10 @@ One plain-ASGI middleware does all three per request (one pass over the headers,
 - trace context: W3C `traceparent` in and out; a span is only created for sampled requests;
 - the Micrometer-named histogram `http_server_requests_seconds` labelled by route template;
 - one JSON access-log line.
-The same layer applies the body limit (body_limit.py) and the fault switch (faults.py), so the chassis adds one
-layer per request rather than three.
+The same layer applies the checks every request passes: NUL in the URL (params.py), the body limit (body_limit.py),
+JSON nested too deeply (json_depth.py, only for requests that carry a JSON body) and the fault switch (faults.py).
+One plain-ASGI layer rather than one per concern, and no app-wide FastAPI dependency: each would cost every request
+a layer or a dependency resolution (bench/results/chassis.md).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, T
 from prometheus_client import Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ecommerce.chassis import json_depth
 from ecommerce.chassis.context import (
     TraceState,
     current_trace,
@@ -36,6 +39,8 @@ from ecommerce.chassis.context import (
     request_id_var,
     trace_var,
 )
+from ecommerce.chassis.errors import error_response
+from ecommerce.chassis.params import URL_REFUSAL, unstorable_url
 
 if TYPE_CHECKING:
     from ecommerce.chassis.body_limit import BodyLimit
@@ -169,7 +174,7 @@ class TelemetryMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = parent = length = None
+        request_id = parent = length = content_type = None
         chunked = False
         for name, value in scope["headers"]:
             if name == b"x-request-id":
@@ -180,6 +185,8 @@ class TelemetryMiddleware:
                 length = value
             elif name == b"transfer-encoding":
                 chunked = True
+            elif name == b"content-type":
+                content_type = value
         if request_id is None:
             request_id = f"{random.getrandbits(64):016x}"
         status = 500
@@ -203,12 +210,19 @@ class TelemetryMiddleware:
         trace_token = trace_var.set(state)
         span_token = otel_context.attach(trace.set_span_in_context(span)) if span is not None else None
         try:
-            if (length is not None or chunked) and self.body_limit is not None:
-                if length is not None and self.body_limit.exceeded_by(length):
-                    await self.body_limit.refusal(scope)(scope, receive, send_wrapper)
+            if unstorable_url(scope):
+                await error_response(scope, 400, URL_REFUSAL)(scope, receive, send_wrapper)
+                return
+            if length is not None or chunked:
+                body_limit = self.body_limit
+                if body_limit is not None and length is not None and body_limit.exceeded_by(length):
+                    await body_limit.refusal(scope)(scope, receive, send_wrapper)
                     return
                 if chunked or length != b"0":  # wrap `receive` only when a body may follow
-                    receive = self.body_limit.guard(receive)
+                    if content_type is None or b"json" in content_type:
+                        receive = json_depth.guard(receive)
+                    if body_limit is not None:  # outermost: the reader calls it first
+                        receive = body_limit.guard(receive)
             faults = self.faults
             if faults is not None and faults.active and faults.applies_to(scope["path"]):
                 if await faults.inject(scope, receive, send_wrapper):
