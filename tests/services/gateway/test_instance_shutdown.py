@@ -109,8 +109,11 @@ async def test_a_refused_read_goes_to_the_other_instance_even_while_its_circuit_
     retry goes to one (a trial call) instead of to two again: the reads succeed instead of answering 502 and then
     503 'No instance of product-service is available' until one's circuit half-opens."""
     one, two = Upstream("one"), Upstream("two")
+    # Where the gateway sends when the registry lists nobody it has not tried: a dead port, not product-service's
+    # default port (another product-service on this machine would answer there).
+    nowhere = {"product-service": "http://127.0.0.1:9"}
     async with instance(one) as (url_one, _, _), instance(two) as (url_two, server, sock):
-        async with gateway(default_config(), rate_limits_enabled=False) as client:
+        async with gateway(default_config(), rate_limits_enabled=False, peers=nowhere) as client:
             client.app.state.registry = StaleRegistry([url_one, url_two])  # type: ignore[attr-defined]
             breaker = client.app.state.gateway.upstreams.breaker(url_one)  # type: ignore[attr-defined]
             breaker.open_seconds = 30

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 import pytest
 from conftest import OPERATOR, PROMETHEUS, GatewayFactory, Keys, Upstream, default_config
 from prometheus_client import REGISTRY
 
-from ecommerce.services.gateway import protocol
 from ecommerce.services.gateway.fastlane import FastLane
+from ecommerce.services.gateway.native import NativeServer
 
 
 async def test_routes_by_first_segment_with_path_and_query_unchanged(
@@ -162,6 +163,52 @@ async def test_streams_response_and_request_bodies(
         assert upload.json()["bodyLength"] == 16 * 65536
 
 
+async def test_an_answer_before_the_whole_streamed_body_is_relayed_once_it_is_sent(
+    gateway: GatewayFactory, keys: Keys
+) -> None:
+    """An upstream may answer (413, say) before it has read a streamed body: the gateway still sends the whole
+    body (the client is still sending it) and relays the answer then; the connection stays usable for the next
+    request."""
+    heads: list[bytes] = []
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                heads.append(head)
+                if head.startswith(b"POST"):  # at once, then it reads the (chunked) body
+                    writer.write(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\n\r\n")
+                    await reader.readuntil(b"\r\n0\r\n\r\n")
+                else:
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, limit=16 * 1024 * 1024)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+    async def body() -> httpx.AsyncByteStream:  # type: ignore[misc]
+        for _ in range(8):
+            yield b"x" * 65536
+            await asyncio.sleep(0.05)
+
+    try:
+        async with gateway(default_config({"*": [url]})) as client:
+            refused = await client.post("/order-service/api/upload", content=body(), headers=keys.auth(admin=True))
+            assert refused.status_code == 413
+            after = await client.get("/product-service/api/products")
+            assert (after.status_code, after.text) == (200, "ok")
+    finally:
+        server.close()
+    assert [head.split(b" ", 1)[0] for head in heads] == [b"POST", b"GET"]
+    assert connections == 1
+
+
 async def test_request_size_limit(gateway: GatewayFactory, upstreams: tuple[Upstream, Upstream], keys: Keys) -> None:
     config = default_config({"*": [upstreams[0].url]}, defaults={"max-body-bytes": 1000})
     async with gateway(config) as client:
@@ -198,13 +245,14 @@ async def test_plain_reads_take_the_native_path(
     gateway: GatewayFactory, upstreams: tuple[Upstream, Upstream], keys: Keys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     attempts: list[str] = []
-    original = protocol.Exchange.attempt
+    original = NativeServer.start
 
-    def counted(exchange: protocol.Exchange) -> None:
-        attempts.append(exchange.path)
-        original(exchange)
+    def counted(server: NativeServer, *args: Any) -> None:  # the native reply's head: served natively
+        assert server.exchange is not None
+        attempts.append(server.exchange.path)
+        original(server, *args)
 
-    monkeypatch.setattr(protocol.Exchange, "attempt", counted)
+    monkeypatch.setattr(NativeServer, "start", counted)
     async with gateway(default_config({"*": [upstreams[0].url]})) as client:
         native = client.app.state.gateway is not None and isinstance(  # type: ignore[attr-defined]
             client.app.middleware_stack,

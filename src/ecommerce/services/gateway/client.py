@@ -3,9 +3,9 @@
 Why written here rather than taken from a library: the gateway forwards bytes it already holds (the request line,
 the client's headers, the body) and hands back bytes (status, raw headers, body chunks). A general client spends
 most of its time building what a proxy throws away: URL objects, case-insensitive header maps, cookie jars,
-per-request timer contexts, trace hooks, response objects. Profiling the gateway on aiohttp (cProfile, one core,
-32 connections, bench/gateway) put about half of its Python time inside aiohttp's client; httpx measured about 7
-times slower still. This module does only what a reverse proxy needs:
+per-request timer contexts, trace hooks, response objects. Profiled on aiohttp's client (and httpx), the client
+was most of the gateway's Python time; bench/results/gateway.md has the figures, with the aiohttp revision
+measured side by side. This module does only what a reverse proxy needs:
 
 - one pool of idle connections per upstream origin, used last-in first-out, closed after `IDLE_SECONDS` (below
   uvicorn's 5 s keep-alive, so a connection the upstream is about to close is not reused);
@@ -14,13 +14,14 @@ times slower still. This module does only what a reverse proxy needs:
 - the response parsed by httptools (the parser uvicorn itself uses): status and raw headers, Content-Length or
   chunked bodies (de-chunked), delivered whole when they arrived with the headers, else chunk by chunk with read
   flow control (`pause_reading` past `HIGH_WATER` bytes);
-- a read timeout per wait (headers, then each body chunk) and a connect timeout; failures classified as
-  `ConnectFailed` (never sent: safe to send elsewhere), `TimeoutError`, or `UpstreamBroken`.
+- failures told apart: `ConnectFailed` (never sent: safe to send elsewhere), a broken connection, and a `stale`
+  one (a reused connection that died before any byte of an answer: the upstream had closed it).
 
-With the fast lane this took the gateway from about 8-10 % to about 25 % of nginx's throughput, and its added
-p50 from about 0.4-0.5 ms to about 0.2 ms (bench/results/gateway.md, the before and after side by side).
-`PeerClient` (chassis/http.py) keeps aiohttp for calls between services, where JSON, retries and spans matter
-more than microseconds.
+A connection tells a `Listener` of every change (the gateway's exchange, exchange.py, which owns the timeouts and
+retries); `UpstreamClient.send` and `Connection.body` are the same connection awaited instead, for callers that
+await one answer (tests/services/gateway/test_client.py holds the client to its behaviour through them).
+`PeerClient` (the chassis) keeps aiohttp for calls between services, where JSON, retries and spans matter more
+than microseconds.
 """
 
 from __future__ import annotations
@@ -210,6 +211,51 @@ class Connection(asyncio.Protocol):
             timer.cancel()
             self.waiter = None
 
+    @property
+    def stale(self) -> bool:
+        """True when a reused keep-alive connection died before any byte of an answer: the upstream had closed
+        it, so the request can go again on a fresh connection."""
+        return self.used > 1 and not self.received
+
+    def write_request(
+        self,
+        start: bytes,
+        headers: bytes,
+        body: bytes | None = None,
+        *,
+        stream: bool = False,
+        length: int | None = None,
+    ) -> None:
+        """Write `start` (`GET /x HTTP/1.1\\r\\n`), Host, `headers` (complete lines) and the body's framing in one
+        write, with `body` when it is bytes; with `stream`, a body of `length` bytes (chunked when None) follows.
+        On a connection already closing the write fails as a broken connection."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            self._fail("connection closed")
+            return
+        host = self.pool.host_header
+        if stream:
+            framing = b"content-length: %d\r\n" % length if length is not None else b"transfer-encoding: chunked\r\n"
+            transport.write(b"%shost: %s\r\n%s%s\r\n" % (start, host, headers, framing))
+        elif body is None:
+            transport.write(b"%shost: %s\r\n%s\r\n" % (start, host, headers))
+        else:
+            transport.write(b"%shost: %s\r\n%scontent-length: %d\r\n\r\n%s" % (start, host, headers, len(body), body))
+
+    async def stream(self, body: AsyncIterator[bytes], *, chunked: bool) -> None:
+        """Send a request body after a `write_request(stream=True)`, as it comes, with the upstream's flow control."""
+        transport = self.transport
+        assert transport is not None
+        async for chunk in body:
+            if self.broken is not None or transport.is_closing():
+                raise UpstreamBroken(self.broken or "connection closed")
+            transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+            await self.drain()
+        if self.broken is not None:
+            raise UpstreamBroken(self.broken)
+        if chunked:
+            transport.write(b"0\r\n\r\n")
+
     async def drain(self) -> None:
         if self.writing_paused and self.broken is None:
             waiter = self.drain_waiter = self.loop.create_future()
@@ -222,7 +268,7 @@ class Connection(asyncio.Protocol):
         try:
             while not self.head_done:
                 if self.broken is not None:
-                    raise UpstreamBroken(self.broken, stale=self.used > 1 and not self.received)
+                    raise UpstreamBroken(self.broken, stale=self.stale)
                 await self._wait(timeout)
         except TimeoutError:
             self.close()
@@ -376,11 +422,11 @@ class UpstreamClient:
             conn = await pool.connection(connect_timeout)
             conn.head_only = head_only
             try:
-                await _write(conn, pool.host_header, start, headers, body, length)
+                await _write(conn, start, headers, body, length)
                 await conn.read_head(read_timeout)
             except UpstreamBroken as exc:
                 conn.close()
-                if attempt == 0 and (exc.stale or (conn.used > 1 and not conn.received)) and _replayable(body):
+                if attempt == 0 and (exc.stale or conn.stale) and _replayable(body):
                     continue
                 raise
             except BaseException:
@@ -404,28 +450,16 @@ def _replayable(body: object) -> bool:
 
 async def _write(
     conn: Connection,
-    host: bytes,
     start: bytes,
     headers: bytes,
     body: bytes | AsyncIterator[bytes] | None,
     length: int | None,
 ) -> None:
-    transport = conn.transport
-    if transport is None or transport.is_closing():
-        raise UpstreamBroken("connection closed", stale=True)
-    if body is None:
-        transport.write(b"%shost: %s\r\n%s\r\n" % (start, host, headers))
-        return
-    if isinstance(body, bytes):
-        transport.write(b"%shost: %s\r\n%scontent-length: %d\r\n\r\n%s" % (start, host, headers, len(body), body))
-        return
-    framing = b"content-length: %d\r\n" % length if length is not None else b"transfer-encoding: chunked\r\n"
-    transport.write(b"%shost: %s\r\n%s%s\r\n" % (start, host, headers, framing))
-    chunked = length is None
-    async for chunk in body:
-        if conn.broken is not None:
-            raise UpstreamBroken(conn.broken)
-        transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
-        await conn.drain()
-    if chunked:
-        transport.write(b"0\r\n\r\n")
+    if body is None or isinstance(body, bytes):
+        conn.write_request(start, headers, body)
+    else:
+        conn.write_request(start, headers, stream=True, length=length)
+    if conn.broken is not None:
+        raise UpstreamBroken(conn.broken, stale=True)
+    if not (body is None or isinstance(body, bytes)):
+        await conn.stream(body, chunked=length is None)

@@ -1,12 +1,10 @@
-"""Request-side helpers of the proxy: bodies read or streamed within a size limit, path checks, error answers."""
+"""Request-side helpers of the proxy: bodies read or streamed within a size limit, path checks."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from starlette.types import Message, Receive, Scope, Send
-
-from ecommerce.chassis import error_response
+from starlette.types import Receive
 
 
 class BodyTooLarge(Exception):
@@ -15,31 +13,6 @@ class BodyTooLarge(Exception):
 
 class ClientGone(Exception):
     pass
-
-
-def header_dict(headers: list[tuple[bytes, bytes]] | None) -> dict[str, str]:
-    return {name.decode(): value.decode("latin-1") for name, value in headers or ()}
-
-
-async def error(
-    scope: Scope,
-    receive: Receive | None,
-    send: Send,
-    status: int,
-    msg: str,
-    cors: list[tuple[bytes, bytes]] | None,
-    headers: dict[str, str] | None = None,
-) -> int:
-    """The gateway's own errors, in the one error body (CORS headers kept so browsers can read them)."""
-    response = error_response(scope, status, msg, headers)
-    if cors is not None:
-        response.headers.update(header_dict(cors))
-    await response(scope, receive or _no_receive, send)
-    return status
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:

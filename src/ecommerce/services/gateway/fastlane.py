@@ -1,14 +1,15 @@
 """Proxied requests go straight to the gateway, ahead of the chassis middleware stack.
 
 The chassis stack (Starlette's error middleware, the chassis' per-request layer with its body limit and fault
-switch, exception middleware, router) costs about 15 % of the gateway's time per proxied request, for work the
-gateway either does itself
-(errors, body limits) or can do more cheaply knowing the route already. This layer matches the route first and,
+switch, exception middleware, router) took a large share of the gateway's time per proxied request (the profile in
+bench/results/gateway.md), for work the gateway either does itself (errors, body limits) or can do more cheaply
+knowing the route already. This layer matches the route first and,
 for a gateway route, does the chassis' per-request telemetry itself with the chassis' own pieces: the request id
 (kept when sane, else minted, echoed on the response), W3C trace context (a server span only when sampled), the
 `http_server_requests_seconds` histogram with the route template as `uri`, and the JSON access-log line.
 Everything else (the actuator, the docs, unknown paths) and every request while the fault switch is on goes
-through the chassis app unchanged.
+through the chassis app unchanged. The native way in (native.py) uses `start` and `finish` too, so a request's
+telemetry is the same whichever way it came.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from ecommerce.chassis import (
     request_id_var,
     trace_var,
 )
-from ecommerce.services.gateway.proxy import Gateway, Incoming, Route
+from ecommerce.services.gateway.proxy import Gateway, Incoming
+from ecommerce.services.gateway.route import Route
 
 _OUTCOMES = {1: "INFORMATIONAL", 2: "SUCCESS", 3: "REDIRECTION", 4: "CLIENT_ERROR", 5: "SERVER_ERROR"}
 _LOW_64 = (1 << 64) - 1
@@ -80,7 +82,7 @@ class FastLane:
         status = 500
         try:
             status = await self.gateway.handle(
-                scope, receive, send, route, incoming, telemetry.raw_id, telemetry.traceparent
+                scope, receive, send, route, incoming, telemetry.raw_id, telemetry.traceparent, telemetry.state
             )
         finally:
             self.finish(telemetry, method, route, scope["path"], status)
