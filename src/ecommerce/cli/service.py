@@ -155,9 +155,3 @@ def up(
         verbose=verbose,
     )
     raise typer.Exit(asyncio.run(supervisor.run()))
-
-
-def register(app: typer.Typer) -> None:
-    """Attach these commands to the root CLI."""
-    for command in (run, migrate, seed, up):
-        app.command()(command)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from ecommerce import components
 from ecommerce.chassis import MeshSecrets, ServiceSpec
 from ecommerce.services.config.backends import FolderBackend, GitBackend
 from ecommerce.services.config.router import router
@@ -36,9 +37,7 @@ async def config_backend(app: FastAPI) -> AsyncIterator[None]:
 
 
 SPEC = ServiceSpec(
-    name="cloud-config-server",
-    port=9296,
-    context_path="",
+    **components.placement("cloud-config-server"),  # name, port and context path: the component table
     description="Spring-Cloud-Config-compatible configuration server.",
     settings_cls=ConfigServerSettings,
     routers=(router,),

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import structlog
 from fastapi import FastAPI
 
+from ecommerce import components
 from ecommerce.chassis import HealthCheck, MeshSecrets, ServiceSpec, add_health_check
 from ecommerce.services.discovery.registry import Registry
 from ecommerce.services.discovery.replication import Replicator, is_self
@@ -75,9 +76,7 @@ def _probe(registry: Registry, replicator: Replicator):  # type: ignore[no-untyp
 
 
 SPEC = ServiceSpec(
-    name="service-discovery",
-    port=8761,
-    context_path="",
+    **components.placement("service-discovery"),  # name, port and context path: the component table
     description="Eureka-compatible service registry.",
     settings_cls=RegistrySettings,
     routers=(router, pages),

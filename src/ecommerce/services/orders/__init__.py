@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from ecommerce import components
 from ecommerce.chassis import ServiceSpec, outbox_extension, outbox_reconciler, reconcile_extension, reconcile_router
 from ecommerce.services.orders import events, reconcile
 from ecommerce.services.orders.checkout import stock_release_worker
@@ -11,9 +12,7 @@ from ecommerce.services.orders.seed import seed
 from ecommerce.services.orders.settings import OrderSettings
 
 SPEC = ServiceSpec(
-    name="order-service",
-    port=8300,
-    context_path="/order-service",
+    **components.placement("order-service"),  # name, port and context path: the component table
     description="Carts, orders and the checkout.",
     settings_cls=OrderSettings,
     routers=(root_router, router, events.router, reconcile_router()),

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from ecommerce import components
 from ecommerce.chassis import ServiceSpec, outbox_extension, outbox_reconciler, reconcile_extension, reconcile_router
 from ecommerce.services.shipping import events, reconcile
 from ecommerce.services.shipping.models import outbox
@@ -9,9 +10,7 @@ from ecommerce.services.shipping.router import root_router, router
 from ecommerce.services.shipping.seed import seed
 
 SPEC = ServiceSpec(
-    name="shipping-service",
-    port=8600,
-    context_path="/shipping-service",
+    **components.placement("shipping-service"),  # name, port and context path: the component table
     description="Order items and shipments: PENDING -> SHIPPED -> DELIVERED.",
     routers=(root_router, router, events.router, reconcile_router()),
     migrations=Path(__file__).parent / "migrations",

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from ecommerce import components
 from ecommerce.chassis import ServiceSpec, TrustedProxies, revocation_poller
 from ecommerce.services.storefront import api, api_docs, assets, pages_account, pages_admin, pages_shop
 from ecommerce.services.storefront.headers import SecurityHeaders
@@ -49,9 +50,7 @@ async def _keys(app: FastAPI) -> AsyncIterator[None]:
 
 
 SPEC = ServiceSpec(
-    name="proxy-client",
-    port=8900,
-    context_path="/app",
+    **components.placement("proxy-client"),  # name, port and context path: the component table
     description="The storefront: web pages, the /app/api surface, sign-in and the token keys.",
     settings_cls=StorefrontSettings,
     routers=(api.router, assets.router, pages_account.router, pages_admin.router, pages_shop.router, api.well_known),
