@@ -70,6 +70,9 @@ def test_the_compose_file_and_its_prometheus_use_the_table_ports() -> None:
     for component in components.TABLE:
         service = compose[component.name]
         assert f"{component.port}:{component.port}" in service["ports"]
+        assert service["environment"]["ECOMMERCE_HEALTH_PORT"] == str(component.port)
+        readiness = f"http://127.0.0.1:{component.port}{component.actuator_base}/health/readiness"
+        assert service["healthcheck"]["test"][-1] == readiness
         job = targets[component.name]
         assert job["metrics_path"] == f"{component.actuator_base}/prometheus"
         assert job["static_configs"][0]["targets"] == [f"{component.name}:{component.port}"]
