@@ -39,8 +39,9 @@ PATH = "/product-service/api/products/1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 HELLO = "uvicorn, constant answer (floor)"
 UVICORN_FAST = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
-# 6cf1396: the gateway on aiohttp behind the chassis middleware; 451ceba: its own protocol, before the trimming
-BASELINES = os.environ.get("GATEWAY_BASELINES", "451ceba 6cf1396").split()
+# 8e66a89: every edge rule written twice (a native exchange and an ASGI one), before the one exchange core;
+# 451ceba: its own protocol, before the trimming; 6cf1396: the gateway on aiohttp behind the chassis middleware
+BASELINES = os.environ.get("GATEWAY_BASELINES", "8e66a89 451ceba 6cf1396").split()
 
 BACKEND_CONF = """
 worker_processes 1;
@@ -266,8 +267,10 @@ def write_results(throughput: dict[str, dict[str, float]], latency: dict[str, di
         "CPU us/request: the proxy process's user + system CPU time over the throughput run divided by the requests",
         "served, the figure least disturbed by other work on the machine (its inverse is requests/s per core).",
         f"Medians of {ROUNDS} alternating rounds. `api-gateway (at REV)` is the same command on the source tree of an",
-        "earlier revision, measured in the same run: `6cf1396`, the gateway on an aiohttp client behind the chassis",
-        "middleware; `451ceba`, the gateway's own protocol before its per-request work was trimmed.",
+        "earlier revision, measured in the same run: `8e66a89`, the native and the ASGI path each with its own",
+        "exchange (every edge rule written twice), before the one exchange core both now drive; `451ceba`, the",
+        "gateway's own protocol before its per-request work was trimmed; `6cf1396`, the gateway on an aiohttp client",
+        "behind the chassis middleware.",
         f"`{HELLO}` is no proxy at all: uvicorn answering the same body from a bare ASGI function, the floor",
         "under any gateway built on uvicorn's ASGI path.",
         "The machine is shared: absolute figures move between runs, the ratios measured side by side are what count.",
