@@ -27,11 +27,12 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from enum import IntEnum
-from typing import Any, NamedTuple, Protocol
+from typing import Annotated, Any, NamedTuple, Protocol
 
 import aiohttp
 import orjson
 import structlog
+from fastapi import Depends, Request
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from prometheus_client import Gauge, Histogram
@@ -372,6 +373,15 @@ class PeerClient:
         if status >= 400:
             raise PeerError(peer, status, body)
         return body
+
+
+async def current_peers(request: Request) -> PeerClient:
+    """Dependency: the component's `PeerClient`, opened by its lifespan; routes take it as `PeerCalls`."""
+    peers: PeerClient = request.app.state.peers
+    return peers
+
+
+PeerCalls = Annotated[PeerClient, Depends(current_peers)]
 
 
 def _outcome(status: int) -> str:

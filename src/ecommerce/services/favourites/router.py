@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 
-from ecommerce.chassis import Collection, DbSession, PeerClient
+from ecommerce.chassis import Collection, DbSession, PeerCalls
 from ecommerce.services.favourites import service as favourite_service
 from ecommerce.services.favourites.dependencies import OwnerFilter, OwnUserId, ShopperAccess, check_owner
 from ecommerce.services.favourites.schemas import FavouriteIn, FavouriteOut
@@ -18,80 +18,68 @@ ProductId = Annotated[int, Path(alias="productId", ge=1, le=MAX_ID)]
 LikeDate = Annotated[str, Path(alias="likeDate", max_length=64, description="dd-MM-yyyy__HH:mm:ss:SSSSSS")]
 
 
-def _peers(request: Request) -> PeerClient:
-    return request.app.state.peers  # type: ignore[no-any-return]
-
-
 @router.get("/favourites", tags=["favourites"])
 async def list_favourites(
-    request: Request,
     session: DbSession,
     user_id: OwnerFilter,
+    peers: PeerCalls,
 ) -> Collection[FavouriteOut]:
-    favourites = await favourite_service.list_with_details(session, _peers(request), user_id=user_id)
+    favourites = await favourite_service.list_with_details(session, peers, user_id=user_id)
     return Collection[FavouriteOut](collection=favourites)
 
 
 @router.get("/favourites/find", tags=["favourites"])
 async def find_favourite(
-    request: Request, session: DbSession, body: FavouriteIn, access: ShopperAccess
+    session: DbSession, peers: PeerCalls, body: FavouriteIn, access: ShopperAccess
 ) -> FavouriteOut:
     """The original's GET with a JSON body `{"userId","productId","likeDate"}`."""
     check_owner(access, body.user_id)
-    return await favourite_service.get_with_details(
-        session, _peers(request), user_id=body.user_id, product_id=body.product_id
-    )
+    return await favourite_service.get_with_details(session, peers, user_id=body.user_id, product_id=body.product_id)
 
 
 @router.post("/favourites/find", tags=["favourites"])
 async def find_favourite_post(
-    request: Request, session: DbSession, body: FavouriteIn, access: ShopperAccess
+    session: DbSession, peers: PeerCalls, body: FavouriteIn, access: ShopperAccess
 ) -> FavouriteOut:
     """The same lookup as `GET /find`, for clients and proxies that cannot send a body with GET."""
     check_owner(access, body.user_id)
-    return await favourite_service.get_with_details(
-        session, _peers(request), user_id=body.user_id, product_id=body.product_id
-    )
+    return await favourite_service.get_with_details(session, peers, user_id=body.user_id, product_id=body.product_id)
 
 
 @router.get("/favourites/{userId}/{productId}/{likeDate}", tags=["favourites"])
 async def get_favourite_dated(
-    request: Request, session: DbSession, user_id: OwnUserId, product_id: ProductId, like_date: LikeDate
+    session: DbSession, peers: PeerCalls, user_id: OwnUserId, product_id: ProductId, like_date: LikeDate
 ) -> FavouriteOut:
     return await favourite_service.get_with_details(
-        session, _peers(request), user_id=user_id, product_id=product_id, like_date=like_date
+        session, peers, user_id=user_id, product_id=product_id, like_date=like_date
     )
 
 
 @router.get("/favourites/{userId}/{productId}", tags=["favourites"])
 async def get_favourite(
-    request: Request, session: DbSession, user_id: OwnUserId, product_id: ProductId
+    session: DbSession, peers: PeerCalls, user_id: OwnUserId, product_id: ProductId
 ) -> FavouriteOut:
-    return await favourite_service.get_with_details(session, _peers(request), user_id=user_id, product_id=product_id)
+    return await favourite_service.get_with_details(session, peers, user_id=user_id, product_id=product_id)
 
 
 @router.post("/favourites", status_code=201, tags=["favourites"])
 async def create_favourite(
-    request: Request, session: DbSession, body: FavouriteIn, response: Response, access: ShopperAccess
+    session: DbSession, peers: PeerCalls, body: FavouriteIn, response: Response, access: ShopperAccess
 ) -> FavouriteOut:
     """Like a product: 201 when new, 200 with the existing favourite (its date unchanged) when liked already."""
     check_owner(access, body.user_id)
-    favourite, created = await favourite_service.save_with_details(
-        session, _peers(request), data=body, overwrite_date=False
-    )
+    favourite, created = await favourite_service.save_with_details(session, peers, data=body, overwrite_date=False)
     response.status_code = 201 if created else 200
     return favourite
 
 
 @router.put("/favourites", tags=["favourites"])
 async def put_favourite(
-    request: Request, session: DbSession, body: FavouriteIn, response: Response, access: ShopperAccess
+    session: DbSession, peers: PeerCalls, body: FavouriteIn, response: Response, access: ShopperAccess
 ) -> FavouriteOut:
     """Upsert: 201 when new, 200 when it existed (a given `likeDate` replaces the stored one)."""
     check_owner(access, body.user_id)
-    favourite, created = await favourite_service.save_with_details(
-        session, _peers(request), data=body, overwrite_date=True
-    )
+    favourite, created = await favourite_service.save_with_details(session, peers, data=body, overwrite_date=True)
     response.status_code = 201 if created else 200
     return favourite
 

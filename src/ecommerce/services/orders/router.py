@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from ecommerce.chassis import BadRequest, Collection, DbSession, PeerClient, parse_ids
+from ecommerce.chassis import BadRequest, Collection, DbSession, PeerCalls, parse_ids
 from ecommerce.services.orders import checkout as checkout_flow
 from ecommerce.services.orders import service as order_service
 from ecommerce.services.orders.dependencies import (
@@ -31,11 +31,6 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _peers(request: Request) -> PeerClient:
-    peers: PeerClient = request.app.state.peers
-    return peers
-
-
 @root_router.get("/", response_class=PlainTextResponse)
 async def hello() -> str:
     return "Order controller responding!!"
@@ -45,37 +40,37 @@ async def hello() -> str:
 
 
 @router.get("/carts", tags=["carts"], dependencies=[AdminOnly])
-async def list_carts(session: DbSession, request: Request) -> Collection[CartOut]:
-    return Collection[CartOut](collection=await order_service.list_carts(session, _peers(request)))
+async def list_carts(session: DbSession, peers: PeerCalls) -> Collection[CartOut]:
+    return Collection[CartOut](collection=await order_service.list_carts(session, peers))
 
 
 @router.get("/carts/{cartId}", tags=["carts"])
-async def get_cart(session: DbSession, request: Request, cart_id: OwnedCartId) -> CartOut:
-    return await order_service.get_cart(session, _peers(request), cart_id=cart_id)
+async def get_cart(session: DbSession, peers: PeerCalls, cart_id: OwnedCartId) -> CartOut:
+    return await order_service.get_cart(session, peers, cart_id=cart_id)
 
 
 @router.post("/carts", status_code=201, tags=["carts"])
-async def create_cart(session: DbSession, request: Request, body: CartIn, access: ShopperAccess) -> CartOut:
+async def create_cart(session: DbSession, peers: PeerCalls, body: CartIn, access: ShopperAccess) -> CartOut:
     check_cart_owner(access, body.user_id)
-    return await order_service.create_cart(session, _peers(request), data=body)
+    return await order_service.create_cart(session, peers, data=body)
 
 
 @router.put("/carts", tags=["carts"])
 async def replace_cart(
-    session: DbSession, request: Request, body: CartIn, response: Response, access: ShopperAccess
+    session: DbSession, peers: PeerCalls, body: CartIn, response: Response, access: ShopperAccess
 ) -> CartOut:
     await check_cart_body(session, access, body.cart_id, body.user_id)
-    cart, created = await order_service.save_cart(session, _peers(request), data=body)
+    cart, created = await order_service.save_cart(session, peers, data=body)
     response.status_code = 201 if created else 200
     return cart
 
 
 @router.put("/carts/{cartId}", tags=["carts"])
 async def update_cart(
-    session: DbSession, request: Request, cart_id: OwnedCartId, body: CartIn, access: ShopperAccess
+    session: DbSession, peers: PeerCalls, cart_id: OwnedCartId, body: CartIn, access: ShopperAccess
 ) -> CartOut:
     check_cart_owner(access, body.user_id)
-    return await order_service.update_cart(session, _peers(request), cart_id=cart_id, data=body)
+    return await order_service.update_cart(session, peers, cart_id=cart_id, data=body)
 
 
 @router.delete("/carts/{cartId}", tags=["carts"])
@@ -89,13 +84,18 @@ async def delete_cart(session: DbSession, cart_id: OwnedCartId) -> bool:
 
 @router.post("/orders/checkout", status_code=201, tags=["checkout"])
 async def checkout(
-    request: Request, body: CheckoutIn, response: Response, access: ShopperAccess, key: IdempotencyKey = None
+    peers: PeerCalls,
+    request: Request,
+    body: CheckoutIn,
+    response: Response,
+    access: ShopperAccess,
+    key: IdempotencyKey = None,
 ) -> OrderOut:
     check_cart_owner(access, body.user_id)  # an order is placed for the signed-in shopper only
     if not key or not key.strip():
         raise BadRequest("The Idempotency-Key header is required")
     order, replayed = await checkout_flow.checkout_or_resume(
-        request.app.state.database, _peers(request), key=key.strip(), data=body
+        request.app.state.database, peers, key=key.strip(), data=body
     )
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -119,13 +119,13 @@ async def get_order(order: OwnedOrder) -> OrderOut:
 
 
 @router.post("/orders", status_code=201, tags=["orders"], dependencies=[AdminOnly])
-async def create_order(session: DbSession, request: Request, body: OrderIn) -> OrderOut:
-    return await order_service.create_order(session, _peers(request), data=body)
+async def create_order(session: DbSession, peers: PeerCalls, body: OrderIn) -> OrderOut:
+    return await order_service.create_order(session, peers, data=body)
 
 
 @router.put("/orders", tags=["orders"], dependencies=[AdminOnly])
-async def replace_order(session: DbSession, request: Request, body: OrderIn, response: Response) -> OrderOut:
-    order, created = await order_service.save_order(session, _peers(request), data=body)
+async def replace_order(session: DbSession, peers: PeerCalls, body: OrderIn, response: Response) -> OrderOut:
+    order, created = await order_service.save_order(session, peers, data=body)
     response.status_code = 201 if created else 200
     return order
 
@@ -142,8 +142,8 @@ async def delete_order(session: DbSession, order_id: OrderId) -> bool:
 
 
 def _status_route(event: str) -> None:
-    async def advance(session: DbSession, request: Request, order_id: OrderId) -> OrderOut:
-        return await order_service.advance_order(session, _peers(request), order_id=order_id, event=event)
+    async def advance(session: DbSession, peers: PeerCalls, order_id: OrderId) -> OrderOut:
+        return await order_service.advance_order(session, peers, order_id=order_id, event=event)
 
     advance.__name__ = f"order_{event}"
     router.add_api_route(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 from fastapi.responses import PlainTextResponse
 
-from ecommerce.chassis import Collection, DbSession, PeerClient, parse_ids
+from ecommerce.chassis import Collection, DbSession, PeerCalls, parse_ids
 from ecommerce.services.payments import service as payment_service
 from ecommerce.services.payments.dependencies import (
     AdminOnly,
@@ -25,11 +25,6 @@ root_router = APIRouter(include_in_schema=False)
 PaymentId = Annotated[int, Path(alias="paymentId", ge=1, le=2_147_483_647)]
 
 
-def _peers(request: Request) -> PeerClient:
-    peers: PeerClient = request.app.state.peers
-    return peers
-
-
 @root_router.get("/", response_class=PlainTextResponse)
 async def hello() -> str:
     return "Payment controller responding!!"
@@ -38,35 +33,35 @@ async def hello() -> str:
 @router.get("/payments")
 async def list_payments(
     session: DbSession,
-    request: Request,
     query: PaymentFilter,
+    peers: PeerCalls,
 ) -> Collection[PaymentOut]:
     order_id, ids = query
-    payments = await payment_service.list_payments(session, _peers(request), order_id=order_id, ids=parse_ids(ids))
+    payments = await payment_service.list_payments(session, peers, order_id=order_id, ids=parse_ids(ids))
     return Collection[PaymentOut](collection=payments)
 
 
 @router.get("/payments/{paymentId}")
-async def get_payment(session: DbSession, request: Request, payment_id: ReadablePaymentId) -> PaymentOut:
-    return await payment_service.get_payment(session, _peers(request), payment_id=payment_id)
+async def get_payment(session: DbSession, peers: PeerCalls, payment_id: ReadablePaymentId) -> PaymentOut:
+    return await payment_service.get_payment(session, peers, payment_id=payment_id)
 
 
 @router.post("/payments", status_code=201)
-async def create_payment(session: DbSession, request: Request, body: PaymentIn, access: KeeperAccess) -> PaymentOut:
-    return await payment_service.create_payment(session, _peers(request), data=body, access=access)
+async def create_payment(session: DbSession, peers: PeerCalls, body: PaymentIn, access: KeeperAccess) -> PaymentOut:
+    return await payment_service.create_payment(session, peers, data=body, access=access)
 
 
 @router.put("/payments", dependencies=[AdminOnly])
-async def replace_payment(session: DbSession, request: Request, body: PaymentIn) -> PaymentOut:
-    return await payment_service.replace_payment(session, _peers(request), payment_id=body.payment_id, data=body)
+async def replace_payment(session: DbSession, peers: PeerCalls, body: PaymentIn) -> PaymentOut:
+    return await payment_service.replace_payment(session, peers, payment_id=body.payment_id, data=body)
 
 
 @router.patch("/payments/{paymentId}")
 async def change_status(
-    session: DbSession, request: Request, payment: OwnedPayment, body: PaymentStatusIn
+    session: DbSession, peers: PeerCalls, payment: OwnedPayment, body: PaymentStatusIn
 ) -> PaymentOut:
     return await payment_service.change_status(
-        session, _peers(request), payment_id=payment.payment_id, status=body.payment_status, order=payment.order
+        session, peers, payment_id=payment.payment_id, status=body.payment_status, order=payment.order
     )
 
 
