@@ -66,14 +66,20 @@ def readiness_urls() -> dict[str, str]:
     return urls
 
 
-def ports_free() -> None:
-    busy = []
-    for name, port in DEFAULT_PORTS.items():
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                busy.append(f"{name} ({port})")
-    if busy:
-        raise SystemExit(f"ports in use, stop what runs there first: {', '.join(busy)}")
+def ports_free(wait: float = float(os.environ.get("BENCH_PORTS_WAIT_SECONDS", "600"))) -> None:
+    """Return once no component's port is taken (waiting up to `wait` s: a test elsewhere may hold one briefly)."""
+    deadline = time.monotonic() + wait
+    while True:
+        busy = []
+        for name, port in DEFAULT_PORTS.items():
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    busy.append(f"{name} ({port})")
+        if not busy:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"ports in use, stop what runs there first: {', '.join(busy)}")
+        time.sleep(2)
 
 
 @contextmanager
