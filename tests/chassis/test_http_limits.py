@@ -196,14 +196,15 @@ def test_every_component_serves_with_the_limits() -> None:
 def test_ecommerce_run_gives_uvicorn_the_options(monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
-    from ecommerce.chassis import shutdown
+    from ecommerce.chassis import serve
     from ecommerce.cli import service
 
     given: dict[str, Any] = {}
     app = SimpleNamespace(state=SimpleNamespace(settings=SimpleNamespace(shutdown_drain_seconds=7.0)))
     monkeypatch.setattr(service, "create_app", lambda spec: app)
-    # `ecommerce run` serves through chassis/shutdown.py (uvicorn's server with the drain on SIGTERM).
-    monkeypatch.setattr(shutdown, "serve", lambda app, **options: given.update(options))
+    # `ecommerce run` serves through the chassis' `serve` (uvicorn's server with the drain on SIGTERM).
+    assert service.serve is serve
+    monkeypatch.setattr(service, "serve", lambda app, **options: given.update(options))
     service.run("product-service", host="127.0.0.1", port=None)
     assert given["http"] == server_options()["http"]
     assert given["timeout_keep_alive"] == LIMITS.keep_alive_timeout
