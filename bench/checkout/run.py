@@ -44,6 +44,7 @@ STEP_SECONDS = 10
 RATES = [4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 48, 56, 64]
 P99_BOUND_MS = 500.0
 COOL_DOWN_SECONDS = 20
+WARM_UP_RATE, WARM_UP_SECONDS = 4, 8  # every pooled connection opened, code paths and caches warm
 ACCOUNT_RATE, ACCOUNT_SECONDS = 3, 10
 MIX_USERS, MIX_RATE, MIX_SECONDS = 20, 30.0, 40
 THIS = "this revision"
@@ -72,7 +73,7 @@ def measure(src: Path | None) -> dict[str, Any]:
         asyncio.run(accounting.log_all_statements(databases, on=True))
         with shop(databases, src=src) as running:
             top_up_stock(databases["PRODUCT_SERVICE_DATABASE_URL"])
-            asyncio.run(drive(2, 3))  # warm-up: connections, caches, JWKS fetched
+            asyncio.run(drive(WARM_UP_RATE, WARM_UP_SECONDS))  # warm-up: connections, caches, JWKS fetched
             auth = accounting.operator_auth(running.data_dir)
             pids = running.pids()
             before = accounting.take(pids, databases, auth)
@@ -82,7 +83,8 @@ def measure(src: Path | None) -> dict[str, Any]:
             account["errors"] = len(outcome.errors)
     with fresh_databases() as databases, shop(databases, src=src) as running:
         top_up_stock(databases["PRODUCT_SERVICE_DATABASE_URL"])
-        asyncio.run(drive(2, 3))
+        asyncio.run(drive(WARM_UP_RATE, WARM_UP_SECONDS))
+        time.sleep(COOL_DOWN_SECONDS / 4)
         pids = running.pids()
         sweeps, errors, cpu_ms = _sweeps(pids)
         mix = _mix(pids, databases["PAYMENT_SERVICE_DATABASE_URL"])
@@ -96,18 +98,25 @@ def _sweeps(pids: dict[str, int]) -> tuple[list[list[tuple[float, dict[str, floa
     for _ in range(ROUNDS):
         sweep = []
         for rate in RATES:
-            outcome = asyncio.run(drive(rate, STEP_SECONDS))
-            result = summary(outcome)
-            sweep.append((rate, result))
-            errors.extend(outcome.errors)
-            print(f"  {rate}/s: {result}", file=sys.stderr)
-            if result["errors"] or result["p99_ms"] > P99_BOUND_MS:
+            for _attempt in range(2):  # a step that breaks the bound runs once more: one stall does not end a sweep
+                outcome = asyncio.run(drive(rate, STEP_SECONDS))
+                result = summary(outcome)
+                sweep.append((rate, result))
+                errors.extend(outcome.errors)
+                print(f"  {rate}/s: {result}", file=sys.stderr)
+                if not _broke(result):
+                    break
                 time.sleep(COOL_DOWN_SECONDS)  # let queues drain and open circuits close before the next step
+            if _broke(result):
                 break
         sweeps.append(sweep)
     purchases = sum(r["completed"] for sweep in sweeps for _, r in sweep)
     cpu = {name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / max(purchases, 1) for name, pid in pids.items()}
     return sweeps, errors, cpu
+
+
+def _broke(result: dict[str, float]) -> bool:
+    return bool(result["errors"]) or result["p99_ms"] > P99_BOUND_MS
 
 
 def _mix(pids: dict[str, int], payments_url: str) -> dict[str, float]:
