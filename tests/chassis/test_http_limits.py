@@ -23,7 +23,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from ecommerce import components
-from ecommerce.chassis.http_limits import LIMITS, LimitedHttpToolsProtocol, server_options
+from ecommerce.chassis.http_limits import LIMITS, NATIVE_LANE_PROTOCOL, server_options
+from ecommerce.chassis.uvicorn_adapter import LimitedHttpToolsProtocol
 
 
 class App:
@@ -210,7 +211,7 @@ def test_ecommerce_run_gives_uvicorn_the_options(monkeypatch: pytest.MonkeyPatch
     assert given["timeout_keep_alive"] == LIMITS.keep_alive_timeout
     assert given["drain_seconds"] == 7.0
     service.run("api-gateway", host="127.0.0.1", port=None)
-    assert given["http"] == "ecommerce.services.gateway.protocol:GatewayProtocol"
+    assert given["http"] == NATIVE_LANE_PROTOCOL
 
 
 class _Client:

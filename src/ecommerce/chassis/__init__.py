@@ -41,7 +41,7 @@ from ecommerce.chassis.http import (
     PeerError,
     PeerUnavailable,
 )
-from ecommerce.chassis.http_limits import LimitedHttpToolsProtocol, server_options
+from ecommerce.chassis.http_limits import NATIVE_LANE_PROTOCOL, server_options
 from ecommerce.chassis.identity import (
     DEV_SECRETS_FILE,
     OPERATOR,
@@ -92,6 +92,7 @@ from ecommerce.chassis.security import (
 from ecommerce.chassis.settings import ServiceSettings, load_settings, sqlite_url
 from ecommerce.chassis.shutdown import serve
 from ecommerce.chassis.telemetry import BUCKETS, HTTP_SERVER_REQUESTS, TelemetryMiddleware, log_access
+from ecommerce.chassis.uvicorn_adapter import NATIVE_LANE
 from ecommerce.chassis.wire import DATETIME_FORMAT, ApiModel, Collection, LocalDate, LocalDateTime, Money
 
 __all__ = [
@@ -103,6 +104,8 @@ __all__ = [
     "HTTP_SERVER_REQUESTS",
     "IDEMPOTENT_METHODS",
     "LOOPBACK",
+    "NATIVE_LANE",
+    "NATIVE_LANE_PROTOCOL",
     "OPERATOR",
     "ROLE_ADMIN",
     "ROLE_USER",
@@ -124,7 +127,6 @@ __all__ = [
     "HealthCheck",
     "JwksCache",
     "KeysUnavailable",
-    "LimitedHttpToolsProtocol",
     "LocalDate",
     "LocalDateTime",
     "ManagementCaller",

@@ -35,7 +35,7 @@ import traceback
 PRELOAD = (
     "ecommerce.cli",
     "ecommerce.chassis",
-    "ecommerce.chassis.http_limits",
+    "ecommerce.chassis.uvicorn_adapter",
     "uvicorn",
     "uvicorn.main",
     "uvicorn.config",

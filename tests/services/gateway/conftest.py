@@ -24,10 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.types import Receive, Scope, Send
 
 from ecommerce.chassis import create_app
-from ecommerce.chassis.http_limits import LimitedHttpToolsProtocol
+from ecommerce.chassis.uvicorn_adapter import LimitedHttpToolsProtocol, NativeLaneProtocol
 from ecommerce.services.gateway import SPEC
 from ecommerce.services.gateway.config import DEFAULT_FILE, load_config
-from ecommerce.services.gateway.protocol import GatewayProtocol
 from ecommerce.services.gateway.settings import GatewaySettings
 
 
@@ -208,7 +207,7 @@ def gateway(jwks_url: str, request: pytest.FixtureRequest) -> GatewayFactory:
     fast lane, chassis) and on the gateway's protocol, which serves plain proxied requests natively and hands the
     rest to the same ASGI path.
     """
-    http = GatewayProtocol if request.param == "native" else LimitedHttpToolsProtocol
+    http = NativeLaneProtocol if request.param == "native" else LimitedHttpToolsProtocol
 
     @contextlib.asynccontextmanager
     async def factory(

@@ -1,6 +1,6 @@
 """api-gateway: the edge of the shop. Routes /<service>/** and /app/**, with resilience, limits and security."""
 
-from ecommerce.chassis import ServiceSpec
+from ecommerce.chassis import NATIVE_LANE_PROTOCOL, ServiceSpec
 from ecommerce.services.gateway.extension import gateway_extension
 from ecommerce.services.gateway.router import router
 from ecommerce.services.gateway.settings import GatewaySettings
@@ -13,6 +13,6 @@ SPEC = ServiceSpec(
     settings_cls=GatewaySettings,
     routers=(router,),
     extensions=(gateway_extension,),
-    # Serves plain public reads straight from the parser callbacks (see protocol.py and bench/results/gateway.md).
-    http_protocol="ecommerce.services.gateway.protocol:GatewayProtocol",
+    # Serves plain public reads straight from the parser callbacks (native.py says why).
+    http_protocol=NATIVE_LANE_PROTOCOL,
 )

@@ -1,13 +1,13 @@
 """The one exchange state machine: a request sent to an upstream and its answer relayed, whichever way it came in.
 
 Both ways into the gateway drive this class: the ASGI path (`proxy.py`, behind the fast lane) and the native path
-(`native.py`, from the parser callbacks of `protocol.py`). Each hands it a `Reply`, the client's side of the
-exchange, which only knows how to put an answer on its wire (ASGI messages, or HTTP/1.1 bytes); every rule about
-the upstream side lives here once: balancing and the trial call after a refusal, the stale keep-alive connection
-sent again, retries of replayable requests within the route's budget (after a refused or broken connection, a
-timeout, or a 502/503/504), the per-route read timeout, the breaker and the upstream metrics, the response headers
-dropped or rewritten, streaming with flow control both ways, the gateway's own error answers in the one error body,
-and cutting the answer short when the upstream fails after its head was relayed.
+(`native.py`, from the parser callbacks of the chassis' uvicorn adapter). Each hands it a `Reply`, the client's side
+of the exchange, which only knows how to put an answer on its wire (ASGI messages, or HTTP/1.1 bytes); every rule
+about the upstream side lives here once: balancing and the trial call after a refusal, the stale keep-alive
+connection sent again, retries of replayable requests within the route's budget (after a refused or broken
+connection, a timeout, or a 502/503/504), the per-route read timeout, the breaker and the upstream metrics, the
+response headers dropped or rewritten, streaming with flow control both ways, the gateway's own error answers in the
+one error body, and cutting the answer short when the upstream fails after its head was relayed.
 
 It is driven by callbacks (the upstream connection's `upstream_changed`, the reply's timer and flow control)
 rather than by a coroutine: the native path serves a request with no task, no future and no ASGI message, which is

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import structlog
 from fastapi import FastAPI
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
-from ecommerce.chassis import HealthCheck, TrustedProxies, add_health_check, add_refresher, get_verifier
+from ecommerce.chassis import (
+    NATIVE_LANE,
+    HealthCheck,
+    TrustedProxies,
+    add_health_check,
+    add_refresher,
+    get_verifier,
+)
 from ecommerce.services.gateway.config import load_config
 from ecommerce.services.gateway.fastlane import FastLane
+from ecommerce.services.gateway.native import NativeServer
 from ecommerce.services.gateway.proxy import Gateway
 from ecommerce.services.gateway.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ecommerce.services.gateway.settings import GatewaySettings
@@ -67,7 +76,10 @@ async def gateway_extension(app: FastAPI) -> AsyncIterator[None]:
     # Starlette builds the middleware stack on the first call (the lifespan's, which is running now); the fast
     # lane goes in front of it and hands it every request that is not for a gateway route.
     chassis = app.middleware_stack or app.build_middleware_stack()
-    app.middleware_stack = FastLane(app, gateway, chassis)
+    lane = FastLane(app, gateway, chassis)
+    app.middleware_stack = lane
+    # Plain public reads are served from the HTTP parser's callbacks (native.py); the chassis' protocol asks here.
+    setattr(app.state, NATIVE_LANE, partial(NativeServer, lane))
     add_refresher(app, _refresher(app, gateway))
     if isinstance(gateway.limiter, RedisRateLimiter):
         limiter = gateway.limiter

@@ -1,15 +1,15 @@
 """The native way into the gateway: plain public reads served from the HTTP parser's callbacks, below ASGI.
 
-Per proxied request the ASGI path builds a scope, a request cycle, a task, ASGI messages and several coroutine
-frames, and checks every response header with regular expressions; no server library offers a proxy path below
-ASGI. So `protocol.py` (the one module that knows uvicorn's internals) hands each request head to `NativeServer`
-first. It serves the commonest request, a public GET or HEAD without a body, a token or an Origin on a gateway
-route, by driving the one `Exchange` (exchange.py) with a `NativeReply` that writes HTTP/1.1 bytes straight to the
-client's transport: no task, no future, no ASGI message, the answer in one write when the upstream's came in one
-read (bench/results/gateway.md). Everything else (a token, a body, an Origin, a percent-encoded path, an upgrade, a
-request pipelined behind one in flight, the fault switch on, a request sampled for a span, Redis rate limits) is
-refused here and takes the ASGI path: the fast lane, then `Gateway.handle`. The edge rules are the same objects on
-both paths: the route table, `public_read`'s path and policy checks, the rate limit's key and answer, the
+Per proxied request the ASGI path builds a scope, a request cycle, a task, ASGI messages and several coroutine frames,
+and checks every response header with regular expressions; no server library offers a proxy path below ASGI. So the
+chassis' native-lane protocol (chassis/uvicorn_adapter.py, the one module that knows uvicorn's internals) hands each
+request head to `NativeServer` first. It serves the commonest request, a public GET or HEAD without a body, a token or
+an Origin on a gateway route, by driving the one `Exchange` (exchange.py) with a `NativeReply` that writes HTTP/1.1
+bytes straight to the client's transport: no task, no future, no ASGI message, the answer in one write when the
+upstream's came in one read (bench/results/gateway.md). Everything else (a token, a body, an Origin, a percent-encoded
+path, an upgrade, a request pipelined behind one in flight, the fault switch on, a request sampled for a span, Redis
+rate limits) is refused here and takes the ASGI path: the fast lane, then `Gateway.handle`. The edge rules are the same
+objects on both paths: the route table, `public_read`'s path and policy checks, the rate limit's key and answer, the
 exchange, and the fast lane's telemetry.
 """
 
@@ -29,7 +29,7 @@ STATUS_LINES = {status.value: b"HTTP/1.1 %d %s\r\n" % (status.value, status.phra
 
 
 class Connection(Protocol):
-    """What the server protocol (protocol.py) offers the native path for one client connection."""
+    """What the server protocol (the chassis' `NativeLaneProtocol`) offers the native path for one client connection."""
 
     transport: asyncio.Transport
 

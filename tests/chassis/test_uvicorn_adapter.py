@@ -1,4 +1,4 @@
-"""The contract of protocol.py, the gateway's one adapter to uvicorn's internals, checked against the installed uvicorn.
+"""The contract of chassis/uvicorn_adapter.py, the one adapter to uvicorn's internals, against the installed uvicorn.
 
 An upgrade that renames, re-signs or drops anything the adapter overrides, calls, reads or stands in for fails here,
 naming what changed, before the gateway misbehaves; pyproject.toml pins uvicorn to the range this passed on.
@@ -17,13 +17,13 @@ from unittest import mock
 
 import pytest
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from ecommerce.services.gateway import protocol
-from ecommerce.services.gateway.protocol import UVICORN_CONTRACT, GatewayProtocol
+from ecommerce.chassis import uvicorn_adapter
+from ecommerce.chassis.uvicorn_adapter import UVICORN_CONTRACT, NativeLaneProtocol
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "ecommerce"
 
 
@@ -61,9 +61,9 @@ def test_every_attribute_the_adapter_reads_or_sets_is_there() -> None:
 def test_the_scope_the_adapter_builds_is_the_one_uvicorn_builds() -> None:
     made = _connected(HttpToolsProtocol)
     made.on_message_begin()
-    ours = _connected(GatewayProtocol)
+    ours = _connected(NativeLaneProtocol)
     ours.on_message_begin()
-    assert isinstance(ours, GatewayProtocol)
+    assert isinstance(ours, NativeLaneProtocol)
     assert sorted(made.scope) == sorted(UVICORN_CONTRACT["scope"])
     assert ours.asgi_scope() == made.scope
 
@@ -72,7 +72,7 @@ def test_the_native_cycle_has_everything_uvicorn_reads_of_a_cycle() -> None:
     source = inspect.getsource(HttpToolsProtocol)
     read = set(re.findall(r"self\.cycle\.(\w+)", source))
     assert read <= set(UVICORN_CONTRACT["cycle"]), f"uvicorn now also reads {read - set(UVICORN_CONTRACT['cycle'])}"
-    assert set(UVICORN_CONTRACT["cycle"]) <= set(protocol._Cycle.__slots__)
+    assert set(UVICORN_CONTRACT["cycle"]) <= set(uvicorn_adapter._Cycle.__slots__)
 
 
 def test_installed_uvicorn_is_in_the_pinned_range() -> None:
@@ -95,5 +95,9 @@ def test_uvicorn_internals_are_imported_by_the_adapters_only() -> None:
         for path in SRC.rglob("*.py")
         if re.search(r"^\s*(from|import) uvicorn\.protocols", path.read_text(), re.MULTILINE)
     )
-    # The gateway's adapter, and the chassis' HTTP limits (every component's protocol, the adapter's base class).
-    assert importers == ["chassis/http_limits.py", "services/gateway/protocol.py"]
+    assert importers == ["chassis/uvicorn_adapter.py"]
+
+
+def test_the_status_lines_the_adapter_writes_are_uvicorn_s() -> None:
+    for status in UVICORN_CONTRACT["status_lines"]:
+        assert STATUS_LINE[status].startswith(b"HTTP/1.1 %d " % status)
