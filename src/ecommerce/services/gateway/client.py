@@ -371,12 +371,6 @@ class Pool:
                 return
         conn.close()
 
-    def put_back(self, conn: Connection) -> None:
-        """Return a connection from `idle_connection` that was not used after all."""
-        conn.done = True
-        conn.used -= 1
-        self.idle.append(conn)
-
     def forget(self, conn: Connection) -> None:
         self.open.discard(conn)
         if conn in self.idle:
