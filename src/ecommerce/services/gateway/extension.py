@@ -91,7 +91,7 @@ async def gateway_extension(app: FastAPI) -> AsyncIterator[None]:
         add_health_check(app, HealthCheck("rateLimitStore", redis_probe, readiness=False))
     log.info("gateway_routes", routes=[r.path for r in gateway.config.routes])
     # The chassis' lifespan freezes the start-up heap and raises the young-generation threshold once every
-    # extension has started (about 8 % CPU per proxied request, bench/results/gateway.md).
+    # extension has started (what it saves per proxied request: bench/results/gateway.md).
     try:
         yield
     finally:
