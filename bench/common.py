@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
@@ -11,6 +12,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -289,3 +291,16 @@ def gateway_routes(workdir: Path, routes: dict[str, str]) -> Path:
     path = workdir / "routes.yml"
     path.write_text(yaml.safe_dump(document))
     return path
+
+
+def baseline_src(workdir: Path, revision: str) -> Path | None:
+    """The `src/` tree of an earlier `revision`, unpacked into `workdir` (None when the revision is unknown), for a
+    benchmark that runs it side by side with this one."""
+    archive = subprocess.run(["git", "archive", revision, "src"], cwd=ROOT, capture_output=True, check=False)
+    if archive.returncode != 0:
+        print(f"baseline {revision} not found: no column for it", file=sys.stderr)
+        return None
+    target = workdir / f"baseline-{revision}"
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(target, filter="data")
+    return target / "src"

@@ -18,13 +18,11 @@ their `src/` from `git archive`, put ahead of the installed package), one after 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections import Counter
@@ -35,7 +33,7 @@ import asyncpg
 
 from bench.checkout import accounting
 from bench.checkout.journey import drive, summary
-from bench.common import ROOT, cpu_seconds, machine, python
+from bench.common import ROOT, baseline_src, cpu_seconds, machine, python
 from bench.shop import fresh_databases, shop, top_up_stock
 
 BASELINES = os.environ.get("CHECKOUT_BASELINES", "93a6685").split()
@@ -55,7 +53,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-checkout-") as tmp:
         targets: list[tuple[str, Path | None]] = []
         for revision in BASELINES:
-            tree = _baseline_tree(Path(tmp), revision)
+            tree = baseline_src(Path(tmp), revision)
             if tree is not None:
                 targets.append((revision, tree))
         targets.append((THIS, None))
@@ -161,18 +159,6 @@ def _locust_totals(stats: Path) -> tuple[int, int]:
         return 0, 0
     rows = json.loads(path.read_text())
     return sum(int(r.get("num_requests", 0)) for r in rows), sum(int(r.get("num_failures", 0)) for r in rows)
-
-
-def _baseline_tree(workdir: Path, revision: str) -> Path | None:
-    """The `src/` tree of `revision`, unpacked into `workdir` (None when the revision is unknown)."""
-    archive = subprocess.run(["git", "archive", revision, "src"], cwd=ROOT, capture_output=True, check=False)
-    if archive.returncode != 0:
-        print(f"baseline {revision} not found: no column for it", file=sys.stderr)
-        return None
-    target = workdir / f"baseline-{revision}"
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(target, filter="data")
-    return target / "src"
 
 
 def _uptime() -> str:

@@ -19,18 +19,16 @@ BENCH_ROUNDS (default 3), GATEWAY_BASELINES (git revisions, space-separated; emp
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
 import yaml
 
-from bench.common import RESULTS, ROOT, free_port, machine, median_of, python, server, wrk
+from bench.common import RESULTS, baseline_src, free_port, machine, median_of, python, server, wrk
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECONDS = 8
@@ -132,18 +130,6 @@ def _routes_file(workdir: Path, backend: str, name: str = "routes.yml") -> Path:
     return path
 
 
-def _baseline_tree(workdir: Path, revision: str) -> Path | None:
-    """The `src/` tree of `revision`, unpacked into `workdir` (None when the revision is unknown)."""
-    archive = subprocess.run(["git", "archive", revision, "src"], cwd=ROOT, capture_output=True, check=False)
-    if archive.returncode != 0:
-        print(f"baseline {revision} not found: no column for it", file=sys.stderr)
-        return None
-    target = workdir / f"baseline-{revision}"
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(target, filter="data")
-    return target / "src"
-
-
 def _gateway_env(workdir: Path, routes: Path, src: Path | None = None) -> dict[str, str]:
     env = {
         "GATEWAY_ROUTES_FILE": str(routes),
@@ -179,7 +165,7 @@ def main() -> None:
         }
         trees = {}
         for revision in BASELINES:
-            tree = _baseline_tree(workdir, revision)
+            tree = baseline_src(workdir, revision)
             if tree is not None:
                 trees[f"api-gateway (at {revision})"] = tree
                 urls[f"api-gateway (at {revision})"] = f"http://127.0.0.1:{free_port()}{PATH}"

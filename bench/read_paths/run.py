@@ -9,17 +9,24 @@ Per round every read is measured on one, then the other, so both see the same ma
 
 from __future__ import annotations
 
-import io
 import os
 import statistics
-import subprocess
-import tarfile
 import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.common import ROOT, SERVICE_ENV, free_port, machine, pg_database, python, server, write_result, wrk
+from bench.common import (
+    SERVICE_ENV,
+    baseline_src,
+    free_port,
+    machine,
+    pg_database,
+    python,
+    server,
+    write_result,
+    wrk,
+)
 
 BASELINE = os.environ.get("READ_PATHS_BASELINE", "6135d63")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
@@ -34,10 +41,12 @@ READS = {
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-read-paths-") as workdir:
-        baseline_src = _baseline_tree(Path(workdir), BASELINE)
+        baseline = baseline_src(Path(workdir), BASELINE)
+        if baseline is None:
+            raise SystemExit(f"READ_PATHS_BASELINE {BASELINE} is not a revision of this repository")
         results = {
-            "PostgreSQL": _measure(baseline_src, None, Path(workdir)),
-            "SQLite": _measure(baseline_src, "sqlite", Path(workdir)),
+            "PostgreSQL": _measure(baseline, None, Path(workdir)),
+            "SQLite": _measure(baseline, "sqlite", Path(workdir)),
         }
     write(results, os.getloadavg()[0])
 
@@ -72,14 +81,6 @@ def _start(stack: ExitStack, url: str, src: Path | None) -> str:
     ready = f"http://127.0.0.1:{port}/product-service/actuator/health/readiness"
     stack.enter_context(server(command, ready, env=env, cpu=0))
     return f"http://127.0.0.1:{port}/product-service/api"
-
-
-def _baseline_tree(workdir: Path, revision: str) -> Path:
-    archive = subprocess.run(["git", "archive", revision, "src"], cwd=ROOT, capture_output=True, check=True)
-    target = workdir / f"baseline-{revision}"
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(target, filter="data")
-    return target / "src"
 
 
 def write(results: dict[str, dict[str, dict[str, list[float]]]], load: float) -> None:
