@@ -67,7 +67,7 @@ def write(results: dict[str, dict[str, Any]], *, machine: str, load: str) -> Non
     lines += ["", "## The load generator's mix", ""]
     lines += [
         f"`ecommerce loadgen --users {run.MIX_USERS} --rate {run.MIX_RATE:g} --duration {run.MIX_SECONDS}` against "
-        "the same running shop after the sweep (browsing dominates: about 70 of 100 actions read the catalog). CPU",
+        "the same running shop after the sweep (browsing dominates: about 80 of 100 actions read the catalog). CPU",
         "of the shop's processes over the run divided by the payments that reached COMPLETED meanwhile.",
         "",
         "| revision | purchases completed | requests | failed requests | CPU ms per purchase | CPU ms per request |",

@@ -3,7 +3,8 @@
 Run by `ecommerce loadgen` (which starts `python -m locust -f` on this file); never imported by the shop itself.
 Catalog reads go through the gateway, as an API client's do; everything a signed-in shopper does goes through
 proxy-client's /app/api, as the pages' script does. The weights make browsing dominate, as in a shop's real
-traffic: of 100 actions about 70 read the catalog, the rest sign in, like, fill a cart, buy or read their orders.
+traffic: of 100 actions about 80 read the catalog, the rest sign in, like, fill a cart, buy or read their orders.
+A signed-in action is two to four requests, so browsing is about two thirds of the requests.
 
 Each action is a Locust task; `--rate` actions per second are spread over `--users` shoppers
 (constant_throughput per shopper), so the offered load does not depend on how fast the shop answers until a
@@ -114,7 +115,7 @@ class Shopper(HttpUser):
 
     # --- browsing: anonymous, through the gateway -------------------------------------------------------------
 
-    @task(25)
+    @task(40)
     def browse_catalog(self) -> None:
         page = random.randrange(self.pages)
         with self.client.get(
@@ -133,22 +134,22 @@ class Shopper(HttpUser):
             elif page:
                 self.pages = page  # past the last page: the catalog is shorter than thought
 
-    @task(5)
+    @task(8)
     def browse_categories(self) -> None:
         self.client.get(f"{self.gateway}/product-service/api/categories", name="browse categories")
 
-    @task(20)
+    @task(32)
     def open_product(self) -> None:
         product = self._some_product()
         if product is not None:
             self.client.get(f"{self.gateway}/product-service/api/products/{product['productId']}", name="product")
 
-    @task(12)
+    @task(14)
     def search(self) -> None:
         word = random.choice(SEARCH_WORDS)
         self.client.get("/app/api/products", params={"q": word, "size": PAGE_SIZE}, name="search")
 
-    @task(8)
+    @task(10)
     def product_page(self) -> None:
         product = self._some_product()
         if product is not None:
