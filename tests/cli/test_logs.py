@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from ecommerce.cli import app
 from ecommerce.local import healing
 from ecommerce.local.logfiles import LogFile, parse, readable
-from ecommerce.local.supervisor import Supervisor
+from ecommerce.local.supervisor import PUMP_CHUNK, Supervisor
 
 runner = CliRunner()
 
@@ -59,6 +59,24 @@ async def test_warnings_and_errors_reach_the_terminal_info_lines_only_the_file(
     assert "10:00:03 product-service ERROR payment refused order_id=7" in terminal.err
     assert terminal.out == ""
     assert (tmp_path / "logs" / "product-service.log").read_text().splitlines() == lines
+
+
+async def test_the_relay_keeps_lines_whole_across_reads_and_drops_only_an_overlong_one(tmp_path: Path) -> None:
+    supervisor = Supervisor(names=["product-service"], instances={}, data_dir=tmp_path, fork=False)
+    (instance,) = supervisor.instances
+    instance.log = LogFile(tmp_path / "logs" / "product-service.log")
+    first, second = _record("first", "info", 1), _record("second", "info", 2)
+    stream = asyncio.StreamReader()
+    pump = asyncio.create_task(supervisor._pump(instance, stream))
+    stream.feed_data((first[:10]).encode())
+    await asyncio.sleep(0)
+    stream.feed_data((first[10:] + "\n" + "x" * (PUMP_CHUNK * 2)).encode())
+    await asyncio.sleep(0)
+    stream.feed_data(("\n" + second + "\n" + "last, unterminated").encode())
+    stream.feed_eof()
+    await pump
+    instance.log.close()
+    assert (tmp_path / "logs" / "product-service.log").read_text().splitlines() == [first, second, "last, unterminated"]
 
 
 async def test_verbose_interleaves_every_line_on_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

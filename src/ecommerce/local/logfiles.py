@@ -42,7 +42,7 @@ class LogFile:
         self._handler.setFormatter(logging.Formatter("%(message)s"))
 
     def write(self, line: str) -> None:
-        """Append one line (without its newline)."""
+        """Append one line or several (joined by newlines, without the last one), in one write."""
         self._handler.handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
 
     def close(self) -> None:

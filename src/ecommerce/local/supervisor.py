@@ -46,6 +46,7 @@ COLOURS = [
 HEALTH_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 15.0
 INSTANCE_PORT_STEP = 10  # the second product-service listens on 8510, the third on 8520
+PUMP_CHUNK = 64 * 1024  # what the relay takes from a component's pipe at once, and the longest line it keeps
 
 
 def parse_instances(values: list[str]) -> dict[str, int]:
@@ -300,24 +301,39 @@ class Supervisor:
         self._set_state(instance, "starting")
 
     async def _pump(self, instance: Instance, stream: asyncio.StreamReader) -> None:
-        """Every line to the instance's file; to the terminal, everything (verbose) or its warnings and errors."""
+        """Every line to the instance's file; to the terminal, everything (verbose) or its warnings and errors.
+
+        Whatever the pipe holds is taken at once and written to the file in one go: a component flushes its
+        access log every 50 ms, and a line at a time (a read, a log record, a size check and a flush each) made
+        this relay about 3 ms of CPU per purchase, a twentieth of the shop's.
+        """
         prefix = f"{instance.label:<20}| "
         if self.tty:
             prefix = f"\x1b[1;{_ansi(instance.colour)}m{prefix}\x1b[0m"
-        while True:
-            try:
-                line = await stream.readline()
-            except ValueError:  # a line over the reader's limit: dropped, the next ones still flow
-                continue
-            if not line:
-                return
-            text = line.decode(errors="replace")
-            if instance.log is not None:
-                instance.log.write(text.rstrip("\r\n"))
-            if self.verbose:
-                sys.stdout.write(prefix + text)
-                sys.stdout.flush()
-            elif (parsed := parse(text)).loud:
+        pending: bytes | None = b""  # a line begun and not ended yet; None inside one too long to keep
+        while chunk := await stream.read(PUMP_CHUNK):
+            *ended, rest = chunk.split(b"\n")
+            if ended:
+                lines = ended[1:] if pending is None else [pending + ended[0], *ended[1:]]
+                pending = rest
+                if lines:
+                    self._relay(instance, prefix, [line.decode(errors="replace").rstrip("\r") for line in lines])
+            elif pending is not None:
+                pending += rest
+            if pending is not None and len(pending) > PUMP_CHUNK:  # dropped; the next lines still flow
+                pending = None
+        if pending:
+            self._relay(instance, prefix, [pending.decode(errors="replace").rstrip("\r")])
+
+    def _relay(self, instance: Instance, prefix: str, lines: list[str]) -> None:
+        if instance.log is not None:
+            instance.log.write("\n".join(lines))
+        if self.verbose:
+            sys.stdout.write("".join(f"{prefix}{line}\n" for line in lines))
+            sys.stdout.flush()
+            return
+        for line in lines:
+            if (parsed := parse(line)).loud:
                 self.terminal.log(instance.label, parsed)
 
     async def _wait_healthy(self, instance: Instance, http: aiohttp.ClientSession) -> bool:
