@@ -24,7 +24,7 @@ import orjson
 import structlog
 from fastapi import FastAPI
 from prometheus_client import Counter
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ecommerce.chassis import (
@@ -38,7 +38,7 @@ from ecommerce.chassis import (
 )
 from ecommerce.services.orders import clients
 from ecommerce.services.orders import service as order_service
-from ecommerce.services.orders.models import Cart, CheckoutKey, Order
+from ecommerce.services.orders.models import CheckoutKey, Order, metadata
 from ecommerce.services.orders.schemas import CheckoutIn, LineOut, OrderOut, order_fee
 
 log = structlog.get_logger("ecommerce.orders.checkout")
@@ -51,6 +51,21 @@ LEASE_SECONDS = 60.0  # longer than any checkout takes: peer timeouts and retrie
 _LEASES: dict[int, float] = {}
 # Undos whose local write failed because the database was out, by database: retried by the background worker.
 _UNFINISHED_UNDOS: dict[int, dict[str, int]] = {}
+
+# A checkout's statements, built once with named parameters (as in order_service: building them per call was a
+# good part of the purchase's CPU); writes on the Core tables, which hold no loaded ORM object to synchronize.
+_orders = metadata.tables[Order.__tablename__]
+_keys = metadata.tables[CheckoutKey.__tablename__]
+_KEY = select(CheckoutKey.request_hash, CheckoutKey.order_id, CheckoutKey.completed).where(
+    CheckoutKey.idempotency_key == bindparam("key")
+)
+_INSERT_KEY = insert(_keys)
+_SET_PAYMENT = (
+    update(_orders).where(_orders.c.order_id == bindparam("b_order_id")).values(payment_id=bindparam("b_payment_id"))
+)
+_COMPLETE_KEY = (
+    update(_keys).where(_keys.c.idempotency_key == bindparam("b_key")).values(completed=True, lease_until=None)
+)
 
 
 class KeyReused(ServiceError):
@@ -81,11 +96,9 @@ async def _shopper_cart(database: Database, peers: PeerClient, user_id: int) -> 
     """The shopper's cart (the oldest), opened when they have none: a user with a cart here was checked when it
     was opened; any other must be known to user-service first."""
     async with database.read_sessionmaker() as session:
-        found = (
-            await session.execute(select(Cart.cart_id).where(Cart.user_id == user_id).order_by(Cart.cart_id).limit(1))
-        ).scalar_one_or_none()
+        found = await order_service.users_cart(session, user_id=user_id)
     if found is not None:
-        return int(found)
+        return found
     await clients.require_user(peers, user_id)
     async with database.sessionmaker() as session, session.begin():
         return await order_service.cart_for_user(session, user_id=user_id)
@@ -94,13 +107,7 @@ async def _shopper_cart(database: Database, peers: PeerClient, user_id: int) -> 
 async def _known(database: Database, key: str, request_hash: str) -> tuple[OrderOut, bool] | None:
     """What a key already names: None when new, (order, True) when completed; raises _Resume when unfinished."""
     async with database.read_sessionmaker() as session:
-        row = (
-            await session.execute(
-                select(CheckoutKey.request_hash, CheckoutKey.order_id, CheckoutKey.completed).where(
-                    CheckoutKey.idempotency_key == key
-                )
-            )
-        ).first()
+        row = (await session.execute(_KEY, {"key": key})).first()
         if row is None:
             return None
         if row.request_hash != request_hash:
@@ -150,9 +157,13 @@ async def _place(
     async with database.sessionmaker() as session, session.begin():
         order = await order_service.insert_order(session, values, priced, user_id=user_id)
         await session.execute(
-            insert(CheckoutKey).values(
-                idempotency_key=key, request_hash=request_hash, order_id=order.order_id, lease_until=_lease(database)
-            )
+            _INSERT_KEY,
+            {
+                "idempotency_key": key,
+                "request_hash": request_hash,
+                "order_id": order.order_id,
+                "lease_until": _lease(database),
+            },
         )
     return order
 
@@ -176,10 +187,8 @@ async def _complete(database: Database, peers: PeerClient, *, key: str, order: O
         raise
     try:
         async with database.sessionmaker() as session, session.begin():
-            await session.execute(update(Order).where(Order.order_id == order_id).values(payment_id=payment_id))
-            await session.execute(
-                update(CheckoutKey).where(CheckoutKey.idempotency_key == key).values(completed=True, lease_until=None)
-            )
+            await session.execute(_SET_PAYMENT, {"b_order_id": order_id, "b_payment_id": payment_id})
+            await session.execute(_COMPLETE_KEY, {"b_key": key})
             await order_service.publish_placed(session, order_id, lines)
     except Exception as exc:
         if not database_unavailable(exc):

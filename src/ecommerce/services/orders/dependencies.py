@@ -11,11 +11,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Query
-from sqlalchemy import select
 
 from ecommerce.chassis import Access, DbSession, NotFound, allow
 from ecommerce.services.orders import service as order_service
-from ecommerce.services.orders.models import Cart
 from ecommerce.services.orders.schemas import OrderOut
 
 PAYMENTS = "payment-service"
@@ -37,7 +35,7 @@ StatusEventSender = allow(PAYMENTS, SHIPPING, users="admin")
 
 async def _owned_cart_id(session: DbSession, access: ShopperAccess, cart_id: CartId) -> int:
     if access.scope_user_id is not None:
-        owner = (await session.execute(select(Cart.user_id).where(Cart.cart_id == cart_id))).first()
+        owner = await order_service.cart_row(session, cart_id=cart_id)
         if owner is None:
             raise NotFound(f"Cart with id: {cart_id} not found")
         access.require_acts_for(owner.user_id, "carts")

@@ -14,12 +14,12 @@ from __future__ import annotations
 import structlog
 from fastapi import APIRouter
 from prometheus_client import Counter
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecommerce.chassis import DbSession, Event, NotFound, commit_and_deliver, consume, event_senders
 from ecommerce.services.orders import service as order_service
-from ecommerce.services.orders.models import Order, inbox
+from ecommerce.services.orders.models import Order, inbox, metadata
 
 log = structlog.get_logger("ecommerce.orders.events")
 
@@ -33,13 +33,22 @@ router = APIRouter(prefix="/api", tags=["events"])
 # What each event moves the order from and to (the moves the shipment's events drive).
 SHIPMENT_MOVES = {"ShipmentShipped": ("PAID", "SHIPPED"), "ShipmentDelivered": ("SHIPPED", "DELIVERED")}
 
+# Every purchase's statements here, built once with named parameters (see order_service); the write on the Core
+# table, which holds no loaded ORM object to synchronize.
+_orders = metadata.tables[Order.__tablename__]
+_STATUS = select(Order.order_status).where(Order.order_id == bindparam("order_id"))
+_PAID = (
+    update(_orders)
+    .where(_orders.c.order_id == bindparam("b_order_id"), _orders.c.order_status == "CREATED")
+    .values(order_status="PAID", payment_id=bindparam("b_payment_id"))
+    .returning(_orders.c.order_fee)
+)
+
 
 @router.post("/events", dependencies=[event_senders("payment-service", "shipping-service")])
 async def receive(session: DbSession, event: Event) -> dict[str, bool]:
     """Apply an event once; a duplicate is acknowledged and ignored, an unknown order is 404 (not retried)."""
-    status = (
-        await session.execute(select(Order.order_status).where(Order.order_id == event.aggregate_id))
-    ).scalar_one_or_none()
+    status = (await session.execute(_STATUS, {"order_id": event.aggregate_id})).scalar_one_or_none()
     if status is None:
         raise NotFound(f"Order with id: {event.aggregate_id} not found")
     applied = await consume(session, inbox, event, APPLICATION)
@@ -53,14 +62,7 @@ async def _apply(session: AsyncSession, event: Event, status: str) -> None:
     order_id = event.aggregate_id
     if event.event_type == "PaymentCompleted":
         payment_id = event.payload.get("paymentId")
-        fee = (
-            await session.execute(
-                update(Order)
-                .where(Order.order_id == order_id, Order.order_status == "CREATED")
-                .values(order_status="PAID", payment_id=payment_id)
-                .returning(Order.order_fee)
-            )
-        ).scalar_one_or_none()
+        fee = (await session.execute(_PAID, {"b_order_id": order_id, "b_payment_id": payment_id})).scalar_one_or_none()
         if fee is not None:
             order_service.REVENUE.labels(APPLICATION).inc(float(fee))
         elif status == "CANCELLED":

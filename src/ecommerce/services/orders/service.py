@@ -142,6 +142,11 @@ async def users_cart(session: AsyncSession, *, user_id: int) -> int | None:
     return None if found is None else int(found)
 
 
+async def cart_row(session: AsyncSession, *, cart_id: int) -> Any:
+    """The cart's row (its `user_id`), or None when there is no such cart."""
+    return (await session.execute(_CART_OWNER, {"cart_id": cart_id})).first()
+
+
 def _cart_out(row: Any, users: dict[int, dict[str, Any]]) -> CartOut:
     user = users.get(row.user_id) if row.user_id is not None else None
     return CartOut.model_construct(cart_id=row.cart_id, user_id=row.user_id, user=user)
@@ -339,7 +344,7 @@ async def _lines(session: AsyncSession, order_ids: list[int]) -> dict[int, list[
 
 async def _require_cart(session: AsyncSession, cart_id: int) -> int | None:
     """The cart's user; 400 when the cart does not exist."""
-    row = (await session.execute(_CART_OWNER, {"cart_id": cart_id})).first()
+    row = await cart_row(session, cart_id=cart_id)
     if row is None:
         raise BadRequest(f"Cart with id: {cart_id} not found")
     user_id: int | None = row.user_id
