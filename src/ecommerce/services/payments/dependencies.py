@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Annotated, Any, NamedTuple
 
 from fastapi import Depends, Path, Query, Request
-from sqlalchemy import select
 
 from ecommerce.chassis import Access, Forbidden, NotFound, allow
 from ecommerce.services.payments import clients
-from ecommerce.services.payments.models import Payment
+from ecommerce.services.payments import service as payment_service
 
 ORDERS = "order-service"
 MAX_ID = 2_147_483_647
@@ -55,7 +54,7 @@ async def _owned_payment(request: Request, access: ShopperAccess, payment_id: Pa
     if access.scope_user_id is not None:
         # A read of its own (no transaction on PostgreSQL), its connection given back before asking order-service.
         async with request.app.state.database.read_sessionmaker() as session:
-            found = (await session.execute(select(Payment.order_id).where(Payment.payment_id == payment_id))).first()
+            found = await payment_service.find_payment(session, payment_id=payment_id)
         if found is None:
             raise NotFound(f"Payment with id: {payment_id} not found")
         order = await _require_own_order(request, access, found.order_id)
