@@ -10,6 +10,7 @@ from bench.common import write_result
 
 def write(results: dict[str, dict[str, Any]], *, machine: str, load: str) -> None:
     labels = list(results)
+    common = run.common_rate(list(results.values())) or 0.0
     lines = [
         "# Checkout journey through the gateway and the storefront (PostgreSQL), revisions side by side",
         "",
@@ -27,10 +28,11 @@ def write(results: dict[str, dict[str, Any]], *, machine: str, load: str) -> Non
         "",
         "## Summary",
         "",
-        "| revision | purchases/s (p99 <= 500 ms, no errors) | CPU ms per purchase (sweep) | CPU ms per purchase "
-        "(accounting, 3/s) | HTTP calls inside the shop per purchase | SQL statements per purchase | "
-        "transactions per purchase | CPU ms per purchase under the loadgen mix |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| revision | purchases/s (p99 <= 500 ms, no errors) | CPU ms per purchase at {common:g}/s | CPU ms per "
+        "purchase (whole sweep) | CPU ms per purchase (accounting, 3/s) | background CPU ms per second (idle) | "
+        "HTTP calls inside the shop per purchase | SQL statements per purchase | transactions per purchase | "
+        "CPU ms per purchase under the loadgen mix |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, r in results.items():
         account = r["account"]
@@ -38,14 +40,17 @@ def write(results: dict[str, dict[str, Any]], *, machine: str, load: str) -> Non
         internal -= sum(v for (callee, _, uri), v in account["server"].items() if _is_external(callee, uri))
         sql = sum(account["sql"].values())
         xacts = sum(v["xact_commit"] + v["xact_rollback"] for v in account["pg"].values())
+        at_common = run.cpu_at(r["sweeps"], common)
         lines.append(
-            f"| {label} | {run.best_rate(r['sweeps']):.1f} | {sum(r['cpu_ms'].values()):.1f} | "
-            f"{sum(account['cpu'].values()):.1f} | {internal:.1f} | {sql:.1f} | {xacts:.1f} | "
-            f"{r['mix']['cpu_ms_per_purchase']:.1f} |"
+            f"| {label} | {run.best_rate(r['sweeps']):.1f} | {_figure(at_common)} | {sum(r['cpu_ms'].values()):.1f} | "
+            f"{sum(account['cpu'].values()):.1f} | {sum(r.get('idle', {}).values()):.1f} | {internal:.1f} | "
+            f"{sql:.1f} | {xacts:.1f} | {r['mix']['cpu_ms_per_purchase']:.1f} |"
         )
-    lines += _ratios(results)
+    lines += _ratios(results, common)
     lines += ["", "## CPU per purchase by process (over the sweep)", ""]
     lines += _by_name([dict(r["cpu_ms"]) for r in results.values()], labels, "process", "{:.1f}")
+    lines += ["", f"## Background CPU by process (ms per second, {run.IDLE_SECONDS} s with no purchase running)", ""]
+    lines += _by_name([dict(r.get("idle", {})) for r in results.values()], labels, "process", "{:.2f}")
     for label, r in results.items():
         lines += _sweep_table(label, r)
     lines += ["", "## Calls one purchase makes (accounting run, 3 purchases/s, background work included)", ""]
@@ -87,7 +92,7 @@ def _is_external(callee: str, uri: str) -> bool:
     return callee == "proxy-client" and uri.startswith("/app/api")
 
 
-def _ratios(results: dict[str, dict[str, Any]]) -> list[str]:
+def _ratios(results: dict[str, dict[str, Any]], common: float) -> list[str]:
     if run.THIS not in results or len(results) < 2:
         return []
     now = results[run.THIS]
@@ -96,12 +101,19 @@ def _ratios(results: dict[str, dict[str, Any]]) -> list[str]:
         if label == run.THIS:
             continue
         rate_then, rate_now = run.best_rate(r["sweeps"]), run.best_rate(now["sweeps"])
-        cpu_then, cpu_now = sum(r["cpu_ms"].values()), sum(now["cpu_ms"].values())
+        cpu_then, cpu_now = run.cpu_at(r["sweeps"], common), run.cpu_at(now["sweeps"], common)
+        account_then, account_now = sum(r["account"]["cpu"].values()), sum(now["account"]["cpu"].values())
+        at_common = f"{cpu_now / cpu_then:.2f}x at {common:g}/s" if cpu_then and cpu_now else "not measured"
         lines.append(
-            f"Against {label}: CPU per purchase {cpu_now / cpu_then:.2f}x of {label}'s (goal: at most 0.33x); "
-            f"purchases per second {rate_now / rate_then if rate_then else 0:.2f}x (goal: at least 3.4x)."
+            f"Against {label}: CPU per purchase {at_common}, {account_now / account_then:.2f}x at 3/s "
+            f"(goal: at most 0.33x); purchases per second {rate_now / rate_then if rate_then else 0:.2f}x "
+            "(goal: at least 3.4x)."
         )
     return lines
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _by_name(columns: list[dict[str, Any]], labels: list[str], title: str, fmt: str) -> list[str]:
@@ -125,14 +137,14 @@ def _sweep_table(label: str, r: dict[str, Any]) -> list[str]:
         "",
         f"### Sweep: {label}",
         "",
-        "| sweep | started/s | completed | completed/s | p50 ms | p99 ms | max ms | errors |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| sweep | started/s | completed | completed/s | p50 ms | p99 ms | max ms | errors | CPU ms per purchase |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for index, sweep in enumerate(r["sweeps"], 1):
         for rate, s in sweep:
             lines.append(
                 f"| {index} | {rate} | {s['completed']:.0f} | {s['per_second']:.1f} | {s['p50_ms']:.0f} | "
-                f"{s['p99_ms']:.0f} | {s['max_ms']:.0f} | {s['errors']:.0f} |"
+                f"{s['p99_ms']:.0f} | {s['max_ms']:.0f} | {s['errors']:.0f} | {_figure(s.get('cpu_ms'))} |"
             )
     errors = run.common_errors(r["errors"])
     if errors:

@@ -10,7 +10,9 @@ their `src/` from `git archive`, put ahead of the installed package), one after 
    statement: calls, statements, transactions, bytes and CPU per purchase;
 2. the sweep, on fresh databases without the statement log: journeys start open-loop at a fixed rate for a
    step; the rate climbs until a step breaks the bound (p99 over P99_BOUND_MS or any error); the figure is
-   the highest rate that held (median over BENCH_ROUNDS sweeps), and CPU per purchase over the sweeps;
+   the highest rate that held (median over BENCH_ROUNDS sweeps), and CPU per purchase over the sweeps and per
+   step (the shop's CPU over a step divided by the purchases it completed), so revisions compare at the
+   highest rate both held; before it, the shop's background CPU while no purchase runs (IDLE_SECONDS);
 3. the load generator's realistic mix (`ecommerce loadgen`, browsing dominates) for MIX_SECONDS: CPU per
    purchase completed under it (payments that reached COMPLETED, counted in payment-service's database).
 """
@@ -45,6 +47,7 @@ COOL_DOWN_SECONDS = 20
 WARM_UP_RATE, WARM_UP_SECONDS = 4, 8  # every pooled connection opened, code paths and caches warm
 ACCOUNT_RATE, ACCOUNT_SECONDS = 3, 10
 MIX_USERS, MIX_RATE, MIX_SECONDS = 20, 30.0, 40
+IDLE_SECONDS = 20  # background CPU (relays, pollers, heartbeats) measured with no purchase running
 THIS = "this revision"
 
 
@@ -84,9 +87,17 @@ def measure(src: Path | None) -> dict[str, Any]:
         asyncio.run(drive(WARM_UP_RATE, WARM_UP_SECONDS))
         time.sleep(COOL_DOWN_SECONDS / 4)
         pids = running.pids()
+        idle = _idle(pids)
         sweeps, errors, cpu_ms = _sweeps(pids)
         mix = _mix(pids, databases["PAYMENT_SERVICE_DATABASE_URL"])
-    return {"account": account, "sweeps": sweeps, "errors": errors, "cpu_ms": cpu_ms, "mix": mix}
+    return {"account": account, "sweeps": sweeps, "errors": errors, "cpu_ms": cpu_ms, "mix": mix, "idle": idle}
+
+
+def _idle(pids: dict[str, int]) -> dict[str, float]:
+    """CPU ms per second each process spends with no purchase running."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    time.sleep(IDLE_SECONDS)
+    return {name: (cpu_seconds(pid) - before[name]) * 1000 / IDLE_SECONDS for name, pid in pids.items()}
 
 
 def _sweeps(pids: dict[str, int]) -> tuple[list[list[tuple[float, dict[str, float]]]], list[str], dict[str, float]]:
@@ -94,11 +105,14 @@ def _sweeps(pids: dict[str, int]) -> tuple[list[list[tuple[float, dict[str, floa
     errors: list[str] = []
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     for _ in range(ROUNDS):
-        sweep = []
+        sweep: list[tuple[float, dict[str, float]]] = []
         for rate in RATES:
             for _attempt in range(2):  # a step that breaks the bound runs once more: one stall does not end a sweep
+                step_before = sum(cpu_seconds(pid) for pid in pids.values())
                 outcome = asyncio.run(drive(rate, STEP_SECONDS))
                 result = summary(outcome)
+                step_cpu = sum(cpu_seconds(pid) for pid in pids.values()) - step_before
+                result["cpu_ms"] = step_cpu * 1000 / max(result["completed"], 1)
                 sweep.append((rate, result))
                 errors.extend(outcome.errors)
                 print(f"  {rate}/s: {result}", file=sys.stderr)
@@ -175,6 +189,21 @@ def best_rate(sweeps: list[list[tuple[float, dict[str, float]]]]) -> float:
     """Median over sweeps of the completed purchases per second of the last step that held."""
     rates = [(h[1]["per_second"] if (h := held(sweep)) else 0.0) for sweep in sweeps]
     return statistics.median(rates) if rates else 0.0
+
+
+def cpu_at(sweeps: list[list[tuple[float, dict[str, float]]]], rate: float) -> float | None:
+    """Median over sweeps of the shop's CPU ms per purchase in the step at `rate` that held, if one did."""
+    found = [r["cpu_ms"] for sweep in sweeps for step, r in sweep if step == rate and not _broke(r) and "cpu_ms" in r]
+    return statistics.median(found) if found else None
+
+
+def common_rate(results: list[dict[str, Any]]) -> float | None:
+    """The highest step rate that every revision held (each compared there, at the same offered load)."""
+    rates = None
+    for r in results:
+        held_rates = {step for sweep in r["sweeps"] for step, s in sweep if not _broke(s)}
+        rates = held_rates if rates is None else rates & held_rates
+    return max(rates) if rates else None
 
 
 def common_errors(errors: list[str]) -> list[tuple[str, int]]:
