@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ecommerce.chassis import Conflict, NotFound, PeerClient, commit_and_deliver, publish
 from ecommerce.services.shipping import clients
-from ecommerce.services.shipping.models import OrderItem, Shipment
+from ecommerce.services.shipping.models import OrderItem, Shipment, metadata
 from ecommerce.services.shipping.models import outbox as outbox_table
 from ecommerce.services.shipping.schemas import OrderItemIn, OrderItemOut, ShipmentIn, ShipmentOut
 
@@ -29,6 +29,25 @@ ORDER_CAN_FOLLOW = {"SHIPPED": {"PAID", "SHIPPED", "DELIVERED"}, "DELIVERED": {"
 ORDERS = "order-service"
 
 _ITEM_ROWS = select(OrderItem.product_id, OrderItem.order_id, OrderItem.ordered_quantity)
+
+# The statements of a placed order's shipment (OrderPlaced, once per purchase), built once with named parameters:
+# building a statement and its cache key on every call was a good part of SQLAlchemy's share of a purchase's CPU,
+# and a prebuilt one keeps its key. Writes go to the Core tables: they update no loaded ORM object.
+_shipments = metadata.tables[Shipment.__tablename__]
+_items = metadata.tables[OrderItem.__tablename__]
+_STATUS = select(Shipment.shipping_status).where(Shipment.order_id == bindparam("order_id"))
+_LOCK = select(Shipment.order_id).where(Shipment.order_id == bindparam("order_id")).with_for_update()
+_DROP_ITEMS = delete(_items).where(_items.c.order_id == bindparam("order_id"))
+_INSERT_ITEMS = insert(_items)
+
+
+def _open(insert: Any) -> Any:
+    """INSERT ... ON CONFLICT (order_id) DO NOTHING of a PENDING shipment, in `insert`'s dialect."""
+    return insert(_shipments).values(shipping_status="PENDING").on_conflict_do_nothing(index_elements=["order_id"])
+
+
+# ON CONFLICT is spelled by each dialect's own insert(): one prebuilt statement per dialect, chosen at call time.
+_OPEN = {"postgresql": _open(postgresql.insert), "sqlite": _open(sqlite.insert)}
 
 
 async def list_items(session: AsyncSession, peers: PeerClient, *, order_id: int | None = None) -> list[OrderItemOut]:
@@ -121,11 +140,12 @@ async def open_shipment(session: AsyncSession, *, order_id: int, items: dict[int
 
 
 async def _set_items(session: AsyncSession, order_id: int, items: dict[int, int]) -> None:
-    await session.execute(delete(OrderItem).where(OrderItem.order_id == order_id))
-    session.add_all(
-        OrderItem(product_id=pid, order_id=order_id, ordered_quantity=qty) for pid, qty in sorted(items.items())
-    )
-    await session.flush()
+    await session.execute(_DROP_ITEMS, {"order_id": order_id})
+    if items:
+        rows = [
+            {"product_id": pid, "order_id": order_id, "ordered_quantity": qty} for pid, qty in sorted(items.items())
+        ]
+        await session.execute(_INSERT_ITEMS, rows)
 
 
 async def delete_shipment(session: AsyncSession, *, order_id: int) -> None:
@@ -184,15 +204,9 @@ async def publish_move(session: AsyncSession, *, order_id: int, status: str) -> 
 
 async def _open_pending(session: AsyncSession, order_id: int) -> None:
     """Make sure the order has a shipment and that it is still PENDING (a write first, for SQLite's lock)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(
-        insert(Shipment.__table__)
-        .values(order_id=order_id, shipping_status="PENDING")
-        .on_conflict_do_nothing(index_elements=["order_id"])
-    )
+    await session.execute(_OPEN[session.get_bind().dialect.name], {"order_id": order_id})
     # Lock the shipment row (PostgreSQL) so two writers of one order's items take turns.
-    await session.execute(select(Shipment.order_id).where(Shipment.order_id == order_id).with_for_update())
+    await session.execute(_LOCK, {"order_id": order_id})
     await _require_pending(session, order_id)
 
 
@@ -203,9 +217,7 @@ async def _require_pending(session: AsyncSession, order_id: int) -> None:
 
 
 async def _status(session: AsyncSession, order_id: int) -> str:
-    status = (
-        await session.execute(select(Shipment.shipping_status).where(Shipment.order_id == order_id))
-    ).scalar_one_or_none()
+    status = (await session.execute(_STATUS, {"order_id": order_id})).scalar_one_or_none()
     if status is None:
         raise NotFound(f"Shipment of order: {order_id} not found")
     return str(status)
