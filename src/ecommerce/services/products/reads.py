@@ -7,9 +7,10 @@ than half of it. So the fastest honest path is the only one, on both databases: 
 pool of this service's own, SQLite (the embedded default) on one read-only aiosqlite connection. A read is a single
 statement, which sees one snapshot, so it needs no transaction around it.
 
-The statements stay SQLAlchemy Core, written once in service.py: `Reader` compiles them for its database's dialect
-(the hot, fixed ones once, as a `Statement`) and converts the columns the driver cannot (SQLite has no decimal type:
-money comes back as Decimal through the column type's own result processor, as the ORM would give it).
+The statements stay SQLAlchemy Core, written once in service.py, each a `Statement` compiled once for the
+`Reader`'s dialect (a list read's values are bind parameters, so it compiles once per shape: see service.py).
+`Reader` converts the columns the driver cannot (SQLite has no decimal type: money comes back as Decimal through
+the column type's own result processor, as the ORM would give it).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class _Compiled:
 
 
 class Statement:
-    """A read whose shape never changes (by id): compiled once per dialect, its values given per call."""
+    """A read of one fixed shape: compiled once per dialect, its values (bind parameters) given per call."""
 
     def __init__(self, select: Query) -> None:
         self.select = select
@@ -81,9 +82,9 @@ class Reader:
         self._connection = connection
         self._dialect: Dialect = _PG if pool is not None else _SQLITE
 
-    async def one(self, statement: Statement | Query, **params: Any) -> Sequence[Any] | None:
+    async def one(self, statement: Statement, **params: Any) -> Sequence[Any] | None:
         """The first row of `statement` (with `params` for its bind parameters), or None."""
-        compiled = self._compile(statement)
+        compiled = statement.compiled(self._dialect)
         args = compiled.args(params)
         if self._pool is not None:
             row = await _retrying(self._pool.fetchrow, compiled.sql, args)
@@ -93,9 +94,9 @@ class Reader:
                 row = await cursor.fetchone()
         return None if row is None else compiled.row(row)
 
-    async def all(self, statement: Statement | Query, **params: Any) -> list[Sequence[Any]]:
+    async def all(self, statement: Statement, **params: Any) -> list[Sequence[Any]]:
         """Every row of `statement`."""
-        compiled = self._compile(statement)
+        compiled = statement.compiled(self._dialect)
         args = compiled.args(params)
         if self._pool is not None:
             rows = await _retrying(self._pool.fetch, compiled.sql, args)
@@ -104,11 +105,6 @@ class Reader:
             async with self._connection.execute(compiled.sql, args) as cursor:
                 rows = await cursor.fetchall()
         return [compiled.row(row) for row in rows]
-
-    def _compile(self, statement: Statement | Query) -> _Compiled:
-        if isinstance(statement, Statement):
-            return statement.compiled(self._dialect)
-        return _Compiled(statement, self._dialect)
 
 
 @asynccontextmanager

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import Integer, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -85,27 +86,34 @@ async def read_products(
         if page is not None or (sort and sort.replace(" ", "") not in ("productId", "productId,asc")):
             raise BadRequest("Invalid 'after': it pages in productId order and cannot be combined with page or sort")
         page, sort, size = None, None, size or 20
-    query = _PRODUCT_ROWS
-    if category_id is not None:
-        query = query.where(Product.category_id == category_id)
-    if q:
-        query = query.where(Product.product_title.ilike(f"%{_escape_like(q)}%", escape="\\"))
-    if ids is not None:
-        query = query.where(Product.product_id.in_(ids))  # by id: retired products too, for the history
-    else:
-        query = query.where(Product.retired_at.is_(None))
-    if after is not None:
-        query = query.where(Product.product_id > after)
-    query = _sorted_and_paged(query, sort, PRODUCT_SORTS, Product.product_id, page, size)
-    return [_product_out(row) for row in await reader.all(query)]
+    if ids is not None and not ids:
+        return []  # no id matches nothing
+    id_values = None if ids is None else _padded(ids)
+    statement = _products_statement(
+        category=category_id is not None,
+        search=bool(q),
+        ids=None if id_values is None else len(id_values),
+        after=after is not None,
+        order=_order(sort, PRODUCT_SORTS),
+        paged=page is not None or size is not None,
+    )
+    rows = await reader.all(
+        statement,
+        category_id=category_id,
+        pattern=f"%{_escape_like(q)}%" if q else None,
+        after=after,
+        **_paging(page, size),
+        **{f"id_{i}": product_id for i, product_id in enumerate(id_values or ())},
+    )
+    return [_product_out(row) for row in rows]
 
 
 async def read_categories(
     reader: reads.Reader, *, page: int | None = None, size: int | None = None, sort: str | None = None
 ) -> list[CategoryOut]:
     """Every category with its parent."""
-    query = _sorted_and_paged(_CATEGORY_ROWS, sort, CATEGORY_SORTS, Category.category_id, page, size)
-    return [_category_out(row) for row in await reader.all(query)]
+    statement = _categories_statement(order=_order(sort, CATEGORY_SORTS), paged=page is not None or size is not None)
+    return [_category_out(row) for row in await reader.all(statement, **_paging(page, size))]
 
 
 async def read_category(reader: reads.Reader, *, category_id: int) -> CategoryOut:
@@ -114,6 +122,55 @@ async def read_category(reader: reads.Reader, *, category_id: int) -> CategoryOu
     if row is None:
         raise NotFound(f"Category with id: {category_id} not found")
     return _category_out(row)
+
+
+SHAPES = 128  # statements kept per list read
+CACHED_IDS = 64  # longer id lists are built per call
+
+
+def _products_statement(
+    *, category: bool, search: bool, ids: int | None, after: bool, order: tuple[str, str] | None, paged: bool
+) -> reads.Statement:
+    """The list read of this shape (which filters, how many ids, the sort, paged or not), built and compiled once.
+
+    Why: a list read's values are bind parameters, so its SQL depends only on the shape. Compiling it per request
+    cost 276 us for a catalog page (278 us for an ids lookup) on a read of about 1 ms, and was 9 % of
+    product-service's samples during purchases. Bounded: at most SHAPES kept, ids padded to a power of two (7 widths
+    up to CACHED_IDS), and the rare longer lists, whose rows dominate anyway, not kept at all.
+    """
+    build = _build_products if ids is not None and ids > CACHED_IDS else _cached_products
+    return build(category=category, search=search, ids=ids, after=after, order=order, paged=paged)
+
+
+def _build_products(
+    *, category: bool, search: bool, ids: int | None, after: bool, order: tuple[str, str] | None, paged: bool
+) -> reads.Statement:
+    query = _PRODUCT_ROWS
+    if category:
+        query = query.where(Product.category_id == bindparam("category_id"))
+    if search:
+        query = query.where(Product.product_title.ilike(bindparam("pattern"), escape="\\"))
+    if ids is not None:  # by id: retired products too, for the history
+        query = query.where(Product.product_id.in_([bindparam(f"id_{i}", type_=Integer) for i in range(ids)]))
+    else:
+        query = query.where(Product.retired_at.is_(None))
+    if after:
+        query = query.where(Product.product_id > bindparam("after"))
+    return reads.Statement(_sorted_and_paged(query, order, PRODUCT_SORTS, Product.product_id, paged))
+
+
+_cached_products = functools.lru_cache(maxsize=SHAPES)(_build_products)
+
+
+@functools.lru_cache(maxsize=SHAPES)
+def _categories_statement(*, order: tuple[str, str] | None, paged: bool) -> reads.Statement:
+    return reads.Statement(_sorted_and_paged(_CATEGORY_ROWS, order, CATEGORY_SORTS, Category.category_id, paged))
+
+
+def _padded(ids: Sequence[int]) -> list[int]:
+    # The id count rounded up to a power of two, repeating the last id (IN ignores the repeat): few shapes.
+    width = 1 << (len(ids) - 1).bit_length()
+    return [*ids, *[ids[-1]] * (width - len(ids))]
 
 
 # --- product writes ------------------------------------------------------------------------------------
@@ -315,22 +372,33 @@ def _category_out(row: Any) -> CategoryOut:
 # --- shared ---------------------------------------------------------------------------------------------
 
 
+def _order(sort: str | None, allowed: dict[str, Any]) -> tuple[str, str] | None:
+    """`sort` ("field[,asc|desc]") as (field, direction), validated, or None for the default order."""
+    if not sort:
+        return None
+    field, _, direction = sort.partition(",")
+    field, direction = field.strip(), direction.strip().lower() or "asc"
+    if field not in allowed or direction not in ("asc", "desc"):
+        raise BadRequest(f"Invalid sort '{sort}': use one of {', '.join(allowed)} with ',asc' or ',desc'")
+    return field, direction
+
+
 def _sorted_and_paged(
-    query: reads.Query, sort: str | None, allowed: dict[str, Any], default: Any, page: int | None, size: int | None
+    query: reads.Query, order: tuple[str, str] | None, allowed: dict[str, Any], default: Any, paged: bool
 ) -> reads.Query:
-    order = [default]
-    if sort:
-        field, _, direction = sort.partition(",")
-        column = allowed.get(field.strip())
-        direction = direction.strip().lower() or "asc"
-        if column is None or direction not in ("asc", "desc"):
-            raise BadRequest(f"Invalid sort '{sort}': use one of {', '.join(allowed)} with ',asc' or ',desc'")
-        order = [column.desc() if direction == "desc" else column.asc(), default]
-    query = query.order_by(*order)
-    if page is not None or size is not None:
-        size = size or 20
-        query = query.limit(size).offset((page or 0) * size)
+    columns = [default]
+    if order is not None:
+        column = allowed[order[0]]
+        columns = [column.desc() if order[1] == "desc" else column.asc(), default]
+    query = query.order_by(*columns)
+    if paged:
+        query = query.limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
     return query
+
+
+def _paging(page: int | None, size: int | None) -> dict[str, int]:
+    size = size or 20
+    return {"limit": size, "offset": (page or 0) * size}
 
 
 def _escape_like(text: str) -> str:
