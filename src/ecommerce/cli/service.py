@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvloop
 from rich.console import Console
 
 from ecommerce import components
@@ -154,4 +155,6 @@ def up(
         fork=fork,
         verbose=verbose,
     )
-    raise typer.Exit(asyncio.run(supervisor.run()))
+    # uvloop, as the components: under load the supervisor wakes for every component's log flush, and each turn
+    # of the standard loop cost more than the relay's own work (bench/results/checkout.md).
+    raise typer.Exit(uvloop.run(supervisor.run()))
