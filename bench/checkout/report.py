@@ -24,7 +24,8 @@ def write(results: dict[str, dict[str, Any]], *, machine: str, load: str) -> Non
         f"six requests through api-gateway. Purchases start open-loop at a fixed rate for {run.STEP_SECONDS} s per",
         f"step; latency counts from each purchase's due start. The rate climbs until a step has an error or a p99 over "
         f"{run.P99_BOUND_MS:.0f} ms twice in a row (a step that breaks the bound runs once more after a cool-down).",
-        "The load generator shares the machine's two cores with the shop and PostgreSQL.",
+        "The load generator shares the machine's two cores with the shop and PostgreSQL. Every purchase comes from",
+        "one address, so the edge's per-client rate limits are lifted for the run (`run.UNLIMITED`).",
         "",
         "## Summary",
         "",
