@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
-
-from ecommerce.services.products import SPEC
 
 BASE = "/product-service/api"
 TIMESTAMP = re.compile(r"^\d{2}-\d{2}-\d{4}__\d{2}:\d{2}:\d{2}:\d{6}$")
-
-
-@pytest_asyncio.fixture(scope="module")
-async def client(database_url: str, make_client: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client(SPEC, database_url=database_url, seed_demo_data=True) as client:
-        yield client
 
 
 def assert_error(response: httpx.Response, status: int, path: str | None = None) -> dict[str, Any]:

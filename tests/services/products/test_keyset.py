@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
-import pytest_asyncio
-
-from ecommerce.services.products import SPEC
 
 BASE = "/product-service/api/products"
-
-
-@pytest_asyncio.fixture(scope="module")
-async def client(database_url: str, make_client: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client(SPEC, database_url=database_url, seed_demo_data=True) as client:
-        yield client
 
 
 async def ids(client: httpx.AsyncClient, **params: Any) -> list[int]:

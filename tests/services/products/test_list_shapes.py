@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
-import pytest_asyncio
 
-from ecommerce.services.products import SPEC, reads
+from ecommerce.services.products import reads
 from ecommerce.services.products import service as product_service
 
 BASE = "/product-service/api/products"
 SHAPE: dict[str, Any] = {"category": True, "search": False, "ids": None, "after": False, "order": None, "paged": True}
-
-
-@pytest_asyncio.fixture(scope="module")
-async def client(database_url: str, make_client: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client(SPEC, database_url=database_url, seed_demo_data=True) as client:
-        yield client
 
 
 async def listed(client: httpx.AsyncClient, **params: Any) -> list[int]:

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
-
-from ecommerce.services.products import SPEC
 
 BASE = "/product-service/api"
-
-
-@pytest_asyncio.fixture(scope="module")
-async def client(database_url: str, make_client: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client(SPEC, database_url=database_url, seed_demo_data=True) as client:
-        yield client
 
 
 def assert_400(response: httpx.Response) -> str:
