@@ -27,10 +27,14 @@ VARIANTS = {
 def main() -> None:
     sink_port = free_port()
     with server([python(), str(Path(__file__).with_name("sink.py")), str(sink_port)], f"http://127.0.0.1:{sink_port}/"):
+        sink = f"http://127.0.0.1:{sink_port}"
+        variants = {
+            name: (factory, {k: sink if v == "sink" else v for k, v in env.items()})
+            for name, (factory, env) in VARIANTS.items()
+        }
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
         for _ in range(ROUNDS):
-            for name, (factory, env) in VARIANTS.items():
-                env = {k: (f"http://127.0.0.1:{sink_port}" if v == "sink" else v) for k, v in env.items()}
+            for name, (factory, env) in variants.items():
                 port = free_port()
                 command = [part.replace("{port}", str(port)) for part in _server(factory)]
                 url = f"http://127.0.0.1:{port}/bench/ping"
@@ -41,8 +45,7 @@ def main() -> None:
                     result["cpu_us"] = (cpu_seconds(process.pid) - before) / max(result["requests"], 1) * 1e6
                     runs[name].append(result)
         counted = {}
-        for name, (factory, env) in VARIANTS.items():
-            env = {k: (f"http://127.0.0.1:{sink_port}" if v == "sink" else v) for k, v in env.items()}
+        for name, (factory, env) in variants.items():
             counted[name] = instructions.per_request(_server(factory), {**os.environ, **env, "PYTHONHASHSEED": "0"})
     medians = {name: median_of(results) for name, results in runs.items()}
     base = medians["bare FastAPI"]["rps"]

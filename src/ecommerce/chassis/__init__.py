@@ -16,7 +16,16 @@ from ecommerce.chassis.context import (
     request_id_var,
     trace_var,
 )
-from ecommerce.chassis.database import Base, Database, DbSession, TimestampMixin, is_empty, new_metadata, sync_sequence
+from ecommerce.chassis.database import (
+    Base,
+    Database,
+    DbSession,
+    InsertNew,
+    TimestampMixin,
+    is_empty,
+    new_metadata,
+    sync_sequence,
+)
 from ecommerce.chassis.errors import (
     BadRequest,
     Conflict,
@@ -125,6 +134,7 @@ __all__ = [
     "Event",
     "Forbidden",
     "HealthCheck",
+    "InsertNew",
     "JwksCache",
     "KeysUnavailable",
     "LocalDate",

@@ -1,6 +1,12 @@
 """Async SQLAlchemy: one engine per service, one transaction per request.
 
 SQLite (aiosqlite) is the embedded default; PostgreSQL (asyncpg) is used when the URL says so.
+
+The statements a purchase runs are built once, at module level, with named parameters (`bindparam`), and executed
+with their values: building a statement and computing its cache key on every call was about a third of
+SQLAlchemy's share of a purchase's CPU (a SELECT by id 230 against 160 µs of client CPU on PostgreSQL), and a
+prebuilt statement keeps its key. Writes that touch no loaded ORM object go to the Core tables, skipping the ORM's
+per-statement synchronisation of the session (a status UPDATE ... RETURNING 500 against 180 µs).
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ from fastapi import Depends, Request
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy import DateTime, MetaData, Table, event, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.sql.dml import Insert
 
 from ecommerce.chassis.dbtrace import instrument
 
@@ -248,3 +256,17 @@ class _PoolCollector(Collector):
 
 _POOLS: weakref.WeakSet[Database] = weakref.WeakSet()
 REGISTRY.register(_PoolCollector())
+
+
+class InsertNew:
+    """INSERT ... ON CONFLICT (`key`) DO NOTHING into `table`, built once for each dialect (each spells ON CONFLICT
+    with its own insert()); `for_session` picks the one of the session's database."""
+
+    def __init__(self, table: Table, key: str, *, returning: tuple[Any, ...] = (), **values: Any) -> None:
+        self._by_dialect: dict[str, Insert] = {}
+        for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert)):
+            statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
+            self._by_dialect[name] = statement.returning(*returning) if returning else statement
+
+    def for_session(self, session: AsyncSession) -> Insert:
+        return self._by_dialect[session.get_bind().dialect.name]

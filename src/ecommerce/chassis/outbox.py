@@ -47,10 +47,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ecommerce.chassis import access
+from ecommerce.chassis.database import InsertNew
 from ecommerce.chassis.http import PeerClient, PeerError, PeerUnavailable
 from ecommerce.chassis.wire import ApiModel
 
@@ -129,18 +129,13 @@ class _TableStatements(NamedTuple):
     """The statements `publish` (on an outbox) and `consume` (on an inbox) run on one table, built once."""
 
     insert: Any
-    insert_new: dict[str, Any]  # INSERT ... ON CONFLICT (event_id) DO NOTHING, by dialect name
+    insert_new: InsertNew
 
 
 @functools.cache
 def _statements(table: Table) -> _TableStatements:
-    """Built once per table (each service has its own), not per call: building a statement and computing its cache
-    key on every call was a good part of SQLAlchemy's share of a purchase's CPU; a prebuilt one keeps its key."""
-    insert_new = {
-        name: insert(table).on_conflict_do_nothing(index_elements=["event_id"])
-        for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-    }
-    return _TableStatements(insert=table.insert(), insert_new=insert_new)
+    """Built once per table (each service has its own), not per call (chassis/database.py says why)."""
+    return _TableStatements(insert=table.insert(), insert_new=InsertNew(table, "event_id"))
 
 
 def _now() -> datetime:
@@ -193,7 +188,7 @@ async def in_flight(session: AsyncSession, table: Table, aggregate_ids: Sequence
 
 async def consume(session: AsyncSession, table: Table, event: Event, application: str) -> bool:
     """Record the event as processed in the caller's transaction; False when it was processed before."""
-    statement = _statements(table).insert_new[session.get_bind().dialect.name]
+    statement = _statements(table).insert_new.for_session(session)
     done = await session.execute(statement, {"event_id": event.event_id, "event_type": event.event_type})
     if int(done.rowcount) == 1:  # type: ignore[attr-defined]
         return True

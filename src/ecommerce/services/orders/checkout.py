@@ -52,8 +52,7 @@ _LEASES: dict[int, float] = {}
 # Undos whose local write failed because the database was out, by database: retried by the background worker.
 _UNFINISHED_UNDOS: dict[int, dict[str, int]] = {}
 
-# A checkout's statements, built once with named parameters (as in order_service: building them per call was a
-# good part of the purchase's CPU); writes on the Core tables, which hold no loaded ORM object to synchronize.
+# A checkout's statements, built once; writes on the Core tables (chassis/database.py says why).
 _orders = metadata.tables[Order.__tablename__]
 _keys = metadata.tables[CheckoutKey.__tablename__]
 _KEY = select(CheckoutKey.request_hash, CheckoutKey.order_id, CheckoutKey.completed).where(

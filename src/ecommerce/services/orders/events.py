@@ -33,8 +33,7 @@ router = APIRouter(prefix="/api", tags=["events"])
 # What each event moves the order from and to (the moves the shipment's events drive).
 SHIPMENT_MOVES = {"ShipmentShipped": ("PAID", "SHIPPED"), "ShipmentDelivered": ("SHIPPED", "DELIVERED")}
 
-# Every purchase's statements here, built once with named parameters (see order_service); the write on the Core
-# table, which holds no loaded ORM object to synchronize.
+# An event's statements, built once; the write on the Core table (chassis/database.py says why).
 _orders = metadata.tables[Order.__tablename__]
 _STATUS = select(Order.order_status).where(Order.order_id == bindparam("order_id"))
 _PAID = (

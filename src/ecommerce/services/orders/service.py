@@ -35,10 +35,7 @@ CANCELLED_FOLLOWERS = ("product-service", "shipping-service", "payment-service")
 PLACED_FOLLOWERS = ("shipping-service",)
 REVENUE = Counter("shop_revenue", "Fees of paid orders (currency units)", ["application"])
 
-# The statements a purchase runs are built once, here, with named parameters (`bindparam`): building a statement
-# and computing its cache key on every call cost about a third of SQLAlchemy's share of a purchase's CPU, and a
-# prebuilt one keeps its key. Writes go to the Core tables: they update no loaded ORM object, so the ORM's
-# per-execution bookkeeping (session synchronization) is spent for nothing.
+# A purchase's statements, built once; writes on the Core tables (chassis/database.py says why).
 _orders = metadata.tables[Order.__tablename__]
 _order_lines = metadata.tables[OrderLine.__tablename__]
 

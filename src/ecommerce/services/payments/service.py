@@ -16,10 +16,18 @@ from typing import Any, NamedTuple
 
 from prometheus_client import Counter
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecommerce.chassis import Access, BadRequest, Conflict, NotFound, PeerClient, commit_and_deliver, publish
+from ecommerce.chassis import (
+    Access,
+    BadRequest,
+    Conflict,
+    InsertNew,
+    NotFound,
+    PeerClient,
+    commit_and_deliver,
+    publish,
+)
 from ecommerce.services.payments import clients
 from ecommerce.services.payments.models import Payment, metadata
 from ecommerce.services.payments.models import outbox as outbox_table
@@ -41,9 +49,7 @@ PAYMENTS = Counter("shop_payments", "Payments that reached an end state", ["appl
 
 _ROWS = select(Payment.payment_id, Payment.order_id, Payment.is_payed, Payment.payment_status)
 
-# A purchase's statements, built once with named parameters: building a statement and its cache key on every call
-# was a good part of SQLAlchemy's share of a purchase's CPU, and a prebuilt one keeps its key. Writes go to the
-# Core table: they update no loaded ORM object, so the ORM's per-execution bookkeeping is spent for nothing.
+# A purchase's statements, built once; writes on the Core table (chassis/database.py says why).
 _payments = metadata.tables[Payment.__tablename__]
 _ROW = _ROWS.where(Payment.payment_id == bindparam("payment_id"))
 _MOVE = (
@@ -57,18 +63,7 @@ _MOVE = (
 )
 
 
-def _create(insert: Any) -> Any:
-    """INSERT ... ON CONFLICT (order_id) DO NOTHING RETURNING payment_id, in `insert`'s dialect."""
-    return (
-        insert(_payments)
-        .values(is_payed=False)
-        .on_conflict_do_nothing(index_elements=["order_id"])
-        .returning(_payments.c.payment_id)
-    )
-
-
-# ON CONFLICT is spelled by each dialect's own insert(): one prebuilt statement per dialect, chosen at call time.
-_CREATE = {"postgresql": _create(postgresql.insert), "sqlite": _create(sqlite.insert)}
+_CREATE = InsertNew(_payments, "order_id", returning=(_payments.c.payment_id,), is_payed=False)
 
 
 async def list_payments(
@@ -110,7 +105,7 @@ async def create_payment(
     # One statement that writes first: SQLite takes its writer lock before anything is read.
     created = (
         await session.execute(
-            _CREATE[session.get_bind().dialect.name],
+            _CREATE.for_session(session),
             {"order_id": data.order.order_id, "payment_status": data.payment_status},
         )
     ).first()

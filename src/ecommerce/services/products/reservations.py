@@ -13,10 +13,9 @@ from typing import Annotated, Any
 from prometheus_client import Counter
 from pydantic import Field
 from sqlalchemy import BindParameter, bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecommerce.chassis import ApiModel, Conflict, NotFound
+from ecommerce.chassis import ApiModel, Conflict, InsertNew, NotFound
 from ecommerce.services.products.models import Product, StockReservation, StockReservationLine, metadata
 
 RESERVED = "RESERVED"
@@ -29,9 +28,7 @@ RESERVATIONS_REFUSED = Counter(
     "shop_stock_reservations_refused", "Reservations refused for lack of stock", ["application"]
 )
 
-# A reservation's writes, built once with named parameters: building a statement and its cache key on every call
-# was a good part of SQLAlchemy's share of a purchase's CPU, and a prebuilt one keeps its key. They go to the Core
-# tables: they update no loaded ORM object, so the ORM's per-execution bookkeeping is spent for nothing.
+# A reservation's writes, built once, on the Core tables (chassis/database.py says why).
 _products = metadata.tables[Product.__tablename__]
 _reservations = metadata.tables[StockReservation.__tablename__]
 _wanted: BindParameter[int] = bindparam("b_quantity")  # the line's quantity, in the WHERE and the SET
@@ -47,13 +44,7 @@ _TAKE = (
 _INSERT_LINES = insert(metadata.tables[StockReservationLine.__tablename__])
 
 
-def _insert_new(insert: Any) -> Any:
-    """INSERT ... ON CONFLICT (order_id) DO NOTHING of a reservation row, in `insert`'s dialect."""
-    return insert(_reservations).on_conflict_do_nothing(index_elements=["order_id"])
-
-
-# ON CONFLICT is spelled by each dialect's own insert(): one prebuilt statement per dialect, chosen at call time.
-_INSERT_RESERVATION = {"postgresql": _insert_new(postgresql.insert), "sqlite": _insert_new(sqlite.insert)}
+_INSERT_RESERVATION = InsertNew(_reservations, "order_id")
 
 
 class ReservationLine(ApiModel):
@@ -165,7 +156,7 @@ def _merged(items: list[ReservationLine]) -> dict[int, int]:
 
 async def _insert_reservation(session: AsyncSession, order_id: int, status: str) -> bool:
     """Insert the reservation row unless the order has one; True when this call inserted it."""
-    statement = _INSERT_RESERVATION[session.get_bind().dialect.name]
+    statement = _INSERT_RESERVATION.for_session(session)
     values = {"order_id": order_id, "reservation_status": status}
     return _rowcount(await session.execute(statement, values)) == 1
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ecommerce.chassis import Conflict, NotFound, PeerClient, commit_and_deliver, publish
+from ecommerce.chassis import Conflict, InsertNew, NotFound, PeerClient, commit_and_deliver, publish
 from ecommerce.services.shipping import clients
 from ecommerce.services.shipping.models import OrderItem, Shipment, metadata
 from ecommerce.services.shipping.models import outbox as outbox_table
@@ -30,9 +29,8 @@ ORDERS = "order-service"
 
 _ITEM_ROWS = select(OrderItem.product_id, OrderItem.order_id, OrderItem.ordered_quantity)
 
-# The statements of a placed order's shipment (OrderPlaced, once per purchase), built once with named parameters:
-# building a statement and its cache key on every call was a good part of SQLAlchemy's share of a purchase's CPU,
-# and a prebuilt one keeps its key. Writes go to the Core tables: they update no loaded ORM object.
+# A placed order's shipment (OrderPlaced, once per purchase): its statements built once, writes on the Core
+# tables (chassis/database.py says why).
 _shipments = metadata.tables[Shipment.__tablename__]
 _items = metadata.tables[OrderItem.__tablename__]
 _STATUS = select(Shipment.shipping_status).where(Shipment.order_id == bindparam("order_id"))
@@ -41,13 +39,7 @@ _DROP_ITEMS = delete(_items).where(_items.c.order_id == bindparam("order_id"))
 _INSERT_ITEMS = insert(_items)
 
 
-def _open(insert: Any) -> Any:
-    """INSERT ... ON CONFLICT (order_id) DO NOTHING of a PENDING shipment, in `insert`'s dialect."""
-    return insert(_shipments).values(shipping_status="PENDING").on_conflict_do_nothing(index_elements=["order_id"])
-
-
-# ON CONFLICT is spelled by each dialect's own insert(): one prebuilt statement per dialect, chosen at call time.
-_OPEN = {"postgresql": _open(postgresql.insert), "sqlite": _open(sqlite.insert)}
+_OPEN = InsertNew(_shipments, "order_id", shipping_status="PENDING")
 
 
 async def list_items(session: AsyncSession, peers: PeerClient, *, order_id: int | None = None) -> list[OrderItemOut]:
@@ -204,7 +196,7 @@ async def publish_move(session: AsyncSession, *, order_id: int, status: str) -> 
 
 async def _open_pending(session: AsyncSession, order_id: int) -> None:
     """Make sure the order has a shipment and that it is still PENDING (a write first, for SQLite's lock)."""
-    await session.execute(_OPEN[session.get_bind().dialect.name], {"order_id": order_id})
+    await session.execute(_OPEN.for_session(session), {"order_id": order_id})
     # Lock the shipment row (PostgreSQL) so two writers of one order's items take turns.
     await session.execute(_LOCK, {"order_id": order_id})
     await _require_pending(session, order_id)
