@@ -128,13 +128,16 @@ async def test_up_gives_up_after_quick_crashes_in_a_row_and_says_so(
     loop = asyncio.get_running_loop()
     running = asyncio.create_task(supervisor.run())
     try:
+        killed = None
         for crash in range(3):
             deadline = time.monotonic() + 60
-            while instance.state != "healthy" or instance.process is None:
+            # A new process, healthy: the supervisor may not have seen the last one die yet when its wait returns.
+            while instance.state != "healthy" or instance.process is None or instance.process is killed:
                 assert time.monotonic() < deadline and not running.done(), f"no healthy start before crash {crash}"
                 await asyncio.sleep(0.05)
-            os.kill(instance.process.pid, signal.SIGKILL)
-            await instance.process.wait()
+            killed = instance.process
+            os.kill(killed.pid, signal.SIGKILL)
+            await killed.wait()
         code = await asyncio.wait_for(running, 30)
     finally:
         supervisor.stopping.set()
