@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -97,17 +98,19 @@ def describe_validation_error(exc: RequestValidationError) -> str:
 
 def database_unavailable(exc: BaseException) -> bool:
     """True when `exc` says the database cannot be reached right now (down, restarting, connection cut, pool
-    exhausted), as opposed to a bug in a statement: the caller may retry, so it is a 503, not a 500."""
-    if isinstance(exc, ConnectionError | PoolTimeout | OperationalError | InterfaceError):
+    exhausted), as opposed to a bug in a statement: the caller may retry, so it is a 503, not a 500.
+
+    `exc` is SQLAlchemy's, or the driver's own (product-service's catalog reads use asyncpg directly)."""
+    if isinstance(exc, ConnectionError | PoolTimeout | OperationalError | InterfaceError | asyncpg.InterfaceError):
         return True
+    sqlstate = getattr(exc, "sqlstate", None)
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return True
         cause = exc.orig.__cause__ if exc.orig is not None else None
         sqlstate = getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
-        # 08: connection exception; 57: operator intervention (shutting down, terminated, cannot connect now)
-        return isinstance(sqlstate, str) and sqlstate[:2] in ("08", "57")
-    return False
+    # 08: connection exception; 57: operator intervention (shutting down, terminated, cannot connect now)
+    return isinstance(sqlstate, str) and sqlstate[:2] in ("08", "57")
 
 
 def install_error_handlers(app: FastAPI) -> None:

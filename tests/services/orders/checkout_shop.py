@@ -12,11 +12,16 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 import shop_testing
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from ecommerce.chassis.settings import sqlite_url
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICES = ("product-service", "payment-service", "shipping-service", "order-service")
@@ -107,6 +112,16 @@ class Shop:
 
     def url(self, name: str, path: str) -> str:
         return f"{self.urls[name]}{CONTEXT[name]}{path}"
+
+    async def order_database(self, sql: str, **params: Any) -> None:
+        """Run one statement on order-service's database (to plant what a crash leaves)."""
+        url = self.env.get("ORDER_SERVICE_DATABASE_URL") or sqlite_url(self.data_dir, "order-service")
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text(sql), params)
+        finally:
+            await engine.dispose()
 
     def logs(self, name: str) -> str:
         return (self.data_dir / f"{name}.log").read_text(errors="replace")[-3000:]

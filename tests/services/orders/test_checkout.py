@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -187,6 +188,36 @@ async def test_a_failed_payment_cancels_the_order_and_releases_the_stock(shop: S
     assert (await set_payment(shop, http, placed["paymentId"], "COMPLETED")).status_code == 409
 
 
+async def test_a_resumed_checkout_whose_undo_released_the_stock_is_undone_and_can_be_retried(
+    shop: Shop, http: httpx.AsyncClient
+) -> None:
+    """order-service died in a checkout's undo after product-service released the stock: the key still names a
+    CREATED order. Its client's retry must finish the undo and answer as a failed checkout does (503, try again),
+    not 409 for a reservation it cannot know about; the next retry with the same key places a new order."""
+    product = await new_product(shop, http, quantity=5)
+    key = uuid.uuid4().hex
+    placed = (await checkout(shop, http, [(product, 2)], key=key)).json()
+    order_id = placed["orderId"]
+    # What the undo had done before the crash: the payment dropped, the stock released; the key left unfinished.
+    assert (await http.delete(shop.url("payment-service", f"/api/payments/{placed['paymentId']}"))).status_code < 300
+    released = await http.post(shop.url("product-service", f"/api/reservations/{order_id}/release"))
+    assert released.status_code == 200, released.text
+    await shop.order_database(
+        "UPDATE checkout_keys SET completed = false, lease_until = :expired WHERE idempotency_key = :key",
+        expired=datetime(2000, 1, 1),
+        key=key,
+    )
+    resumed = await checkout(shop, http, [(product, 2)], key=key)
+    assert resumed.status_code == 503, resumed.text
+    assert set(resumed.json()) >= {"timestamp", "httpStatus", "msg"}
+    assert (await order(shop, http, order_id))["orderStatus"] == "CANCELLED"
+    assert await stock(shop, http, product) == 5
+    again = await checkout(shop, http, [(product, 2)], key=key)
+    assert again.status_code == 201, again.text
+    assert again.json()["orderId"] != order_id
+    assert await stock(shop, http, product) == 3
+
+
 def circuit_state(shop: Shop, peer: str) -> float:
     text = httpx.get(shop.url("order-service", "/actuator/prometheus"), headers=operator_headers()).text
     match = re.search(rf'circuit_breaker_state\{{application="order-service",peer="{peer}"\}} (\S+)', text)
@@ -209,8 +240,9 @@ class _Failing(BaseHTTPRequestHandler):
         return
 
 
-def failing_server(port: int) -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", port), _Failing)
+def stand_in(port: int, handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """A stand-in for a stopped peer on its port, answering with `handler`, until closed."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -226,7 +258,7 @@ async def test_a_failing_then_down_peer_opens_the_circuit_which_closes_again(
     product = await new_product(shop, http, quantity=50)
     shop.stop("payment-service")
     try:
-        failing = failing_server(shop.ports["payment-service"])
+        failing = stand_in(shop.ports["payment-service"], _Failing)
         next(failing)
         for _ in range(3):
             response = await checkout(shop, http, [(product, 1)])
@@ -248,6 +280,50 @@ async def test_a_failing_then_down_peer_opens_the_circuit_which_closes_again(
         assert response.status_code == 201, response.text
     assert circuit_state(shop, "payment-service") == 0
     assert await stock(shop, http, product) == 47
+
+
+async def test_a_run_that_outlived_its_lease_does_not_complete_the_checkout(
+    shop: Shop, http: httpx.AsyncClient
+) -> None:
+    """While a checkout waits on payment-service, its lease expires and another run takes the key over (here the
+    worker that undoes abandoned checkouts). The first run must not answer 201 for an order the other cancels."""
+    product = await new_product(shop, http, quantity=5)
+    key = uuid.uuid4().hex
+
+    class TakenOverMeanwhile(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - opens the payment only after the lease was taken
+            taken = "UPDATE checkout_keys SET lease_until = :expired WHERE idempotency_key = :key"
+            asyncio.run(shop.order_database(taken, expired=datetime(2000, 1, 1), key=key))
+            body = b'{"paymentId": 999999}'
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            return
+
+    shop.stop("payment-service")
+    try:
+        payments = stand_in(shop.ports["payment-service"], TakenOverMeanwhile)
+        next(payments)
+        response = await checkout(shop, http, [(product, 2)], key=key)
+        payments.close()
+    finally:
+        shop.start("payment-service")
+    assert response.status_code == 503, response.text
+    # The run that took over decides: the worker undoes the checkout, and the key is free for the client's retry.
+    deadline = time.monotonic() + 30
+    while (await orders(shop, http))[-1]["orderStatus"] != "CANCELLED" and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    assert (await orders(shop, http))[-1]["orderStatus"] == "CANCELLED"
+    assert await stock(shop, http, product) == 5
+    deadline = time.monotonic() + 20  # the worker's undo may have met the stand-in and opened the circuit
+    while (again := await checkout(shop, http, [(product, 2)], key=key)).status_code != 201:
+        assert time.monotonic() < deadline, again.text
+        await asyncio.sleep(0.5)
+    assert await stock(shop, http, product) == 3
 
 
 async def test_a_slow_peer_times_out_into_503_and_undo(shop: Shop, http: httpx.AsyncClient) -> None:

@@ -10,6 +10,12 @@ If 3-4 fail, what was done is undone: stock released, payment removed, order CAN
 key forgotten so the client may try again. A release that cannot reach product-service is retried in the
 background. The shipment follows the committed order through the outbox, so a slow or stopped shipping-service
 no longer fails a checkout, and a crash can never leave a shipment for an order that was not placed.
+
+One run at a time works on a key: it holds the key's lease (an expiry time it wrote), and only the run whose lease
+is still the key's may complete it (step 5 is fenced by it). So a run that outlived its lease, whose checkout was
+taken over by a retry or by the worker undoing abandoned checkouts, never answers 201 for an order the other
+cancels. A run that resumes a checkout whose undo had already released the stock finishes that undo and answers
+as any failed checkout does (503: nothing is left, try again).
 """
 
 from __future__ import annotations
@@ -63,12 +69,18 @@ _SET_PAYMENT = (
     update(_orders).where(_orders.c.order_id == bindparam("b_order_id")).values(payment_id=bindparam("b_payment_id"))
 )
 _COMPLETE_KEY = (
-    update(_keys).where(_keys.c.idempotency_key == bindparam("b_key")).values(completed=True, lease_until=None)
+    update(_keys)
+    .where(_keys.c.idempotency_key == bindparam("b_key"), _keys.c.lease_until == bindparam("b_lease"))
+    .values(completed=True, lease_until=None)
 )
 
 
 class KeyReused(ServiceError):
     status = 422
+
+
+class _Overtaken(Exception):
+    """The key's lease is no longer this run's."""
 
 
 async def checkout(database: Database, peers: PeerClient, *, key: str, data: CheckoutIn) -> tuple[OrderOut, bool]:
@@ -80,15 +92,16 @@ async def checkout(database: Database, peers: PeerClient, *, key: str, data: Che
         return found
     priced = await order_service.price_lines(peers, lines)
     cart_id = await _shopper_cart(database, peers, data.user_id)
+    lease = _lease(database)
     try:
-        placed = await _place(database, key, request_hash, cart_id, data.user_id, priced)
+        placed = await _place(database, key, request_hash, cart_id, data.user_id, priced, lease)
     except IntegrityError:
         # A concurrent request with the same key stored it first: resume or replay that one.
         found = await _known(database, key, request_hash)
         if found is None:
             raise Conflict("A checkout with this Idempotency-Key just failed; try again") from None
         return found
-    return await _complete(database, peers, key=key, order=placed), False
+    return await _complete(database, peers, key=key, lease=lease, order=placed), False
 
 
 async def _shopper_cart(database: Database, peers: PeerClient, user_id: int) -> int:
@@ -116,14 +129,17 @@ async def _known(database: Database, key: str, request_hash: str) -> tuple[Order
         order = await order_service.get_order(session, order_id=row.order_id)
     if row.completed:
         return order, True
-    if order.order_status == "CANCELLED" or not await _claim(database, key):
+    lease = None if order.order_status == "CANCELLED" else await _claim(database, key)
+    if lease is None:
         raise Conflict("A checkout with this Idempotency-Key is in progress; try again")
-    raise _Resume(order)
+    raise _Resume(order, lease)
 
 
-async def _claim(database: Database, key: str) -> bool:
-    """Take the key's lease so one request at a time works on it (an expired lease means its runner died)."""
+async def _claim(database: Database, key: str) -> datetime | None:
+    """Take the key's lease so one request at a time works on it (an expired lease means its runner died or
+    outlived it); the new lease, or None when another run holds it."""
     now = datetime.now(UTC).replace(tzinfo=None)
+    lease = _lease(database)
     async with database.sessionmaker() as session, session.begin():
         claimed = await session.execute(
             update(CheckoutKey)
@@ -132,9 +148,9 @@ async def _claim(database: Database, key: str) -> bool:
                 CheckoutKey.completed.is_(False),
                 or_(CheckoutKey.lease_until.is_(None), CheckoutKey.lease_until < now),
             )
-            .values(lease_until=_lease(database))
+            .values(lease_until=lease)
         )
-    return int(claimed.rowcount) == 1  # type: ignore[attr-defined]
+    return lease if int(claimed.rowcount) == 1 else None  # type: ignore[attr-defined]
 
 
 def _lease(database: Database) -> datetime:
@@ -143,12 +159,19 @@ def _lease(database: Database) -> datetime:
 
 
 class _Resume(Exception):
-    def __init__(self, order: OrderOut) -> None:
+    def __init__(self, order: OrderOut, lease: datetime) -> None:
         self.order = order
+        self.lease = lease
 
 
 async def _place(
-    database: Database, key: str, request_hash: str, cart_id: int, user_id: int, priced: list[LineOut]
+    database: Database,
+    key: str,
+    request_hash: str,
+    cart_id: int,
+    user_id: int,
+    priced: list[LineOut],
+    lease: datetime,
 ) -> OrderOut:
     """The order (CREATED), its lines and the key naming it, in one transaction that starts with a write (SQLite
     takes its writer lock before any read); a key stored first by a concurrent request fails it (IntegrityError)."""
@@ -161,14 +184,15 @@ async def _place(
                 "idempotency_key": key,
                 "request_hash": request_hash,
                 "order_id": order.order_id,
-                "lease_until": _lease(database),
+                "lease_until": lease,
             },
         )
     return order
 
 
-async def _complete(database: Database, peers: PeerClient, *, key: str, order: OrderOut) -> OrderOut:
-    """Reserve the stock, open the payment, then complete the key and publish OrderPlaced; undone on failure."""
+async def _complete(database: Database, peers: PeerClient, *, key: str, lease: datetime, order: OrderOut) -> OrderOut:
+    """Reserve the stock, open the payment, then complete the key (while `lease` is still the key's) and publish
+    OrderPlaced; undone on failure."""
     order_id = order.order_id
     lines = {line.product_id: line.quantity for line in order.order_lines}
     try:
@@ -176,19 +200,30 @@ async def _complete(database: Database, peers: PeerClient, *, key: str, order: O
         payment_id = await clients.open_payment(peers, order_id)
     except Exception as exc:
         reason = "error"
-        if isinstance(exc, Conflict):
+        if isinstance(exc, clients.StockReleased):
+            reason = "undone"
+        elif isinstance(exc, Conflict):
             reason = "out_of_stock" if "out of stock" in exc.msg else "conflict"
         elif isinstance(exc, ServiceUnavailable):
             reason = "peer_unavailable"
         CHECKOUTS_FAILED.labels("order-service", reason).inc()
         log.warning("checkout_failed", order_id=order_id, reason=reason, error=str(exc))
         await _undo(database, peers, key=key, order_id=order_id)
+        if reason == "undone":  # an earlier run was undoing this checkout when it stopped: the undo is now done
+            raise ServiceUnavailable("This checkout was interrupted and has been undone; try again") from exc
         raise
     try:
         async with database.sessionmaker() as session, session.begin():
             await session.execute(_SET_PAYMENT, {"b_order_id": order_id, "b_payment_id": payment_id})
-            await session.execute(_COMPLETE_KEY, {"b_key": key})
+            completed = await session.execute(_COMPLETE_KEY, {"b_key": key, "b_lease": lease})
+            if int(completed.rowcount) != 1:  # type: ignore[attr-defined]
+                # Another run took the key over (this one outlived its lease): that run decides, this one stops.
+                raise _Overtaken
             await order_service.publish_placed(session, order_id, lines)
+    except _Overtaken:
+        CHECKOUTS_FAILED.labels("order-service", "overtaken").inc()
+        log.warning("checkout_overtaken", order_id=order_id)
+        raise ServiceUnavailable("This checkout took too long and was taken over; try again") from None
     except Exception as exc:
         if not database_unavailable(exc):
             raise
@@ -235,7 +270,7 @@ async def checkout_or_resume(
     try:
         return await checkout(database, peers, key=key, data=data)
     except _Resume as resume:
-        return await _complete(database, peers, key=key, order=resume.order), True
+        return await _complete(database, peers, key=key, lease=resume.lease, order=resume.order), True
 
 
 async def release_pending_stock(database: Database, peers: PeerClient) -> int:
@@ -281,7 +316,7 @@ async def finish_checkouts(database: Database, peers: PeerClient) -> int:
         await _undo(database, peers, key=key, order_id=order_id)
         finished += 1
     for key, order_id in expired.items():
-        if await _claim(database, key):  # not resumed by its client meanwhile
+        if await _claim(database, key) is not None:  # not resumed by its client meanwhile
             log.warning("checkout_abandoned", order_id=order_id)
             await _undo(database, peers, key=key, order_id=order_id)
             finished += 1

@@ -66,15 +66,23 @@ async def prices(peers: PeerClient, product_ids: set[int]) -> dict[int, tuple[De
     return found
 
 
+class StockReleased(Conflict):
+    """The order's reservation was released (its checkout undone): the order can never hold stock again."""
+
+
 async def reserve_stock(peers: PeerClient, order_id: int, lines: dict[int, int]) -> None:
-    """Reserve every line for the order or none: 409 when stock is short, 503 when product-service is out."""
+    """Reserve every line for the order or none: 409 when stock is short (StockReleased when the order's stock was
+    released already), 503 when product-service is out."""
     body = {"orderId": order_id, "items": [{"productId": p, "quantity": q} for p, q in sorted(lines.items())]}
     try:
         await peers.post_json(PRODUCTS, "/product-service/api/reservations", json=body, idempotent=True)
     except PeerUnavailable as exc:
         raise ServiceUnavailable(f"Stock cannot be reserved now: {exc}") from exc
     except PeerError as exc:
-        raise Conflict(_msg(exc)) from exc
+        message = _msg(exc)
+        if exc.status == 409 and "was released" in message:
+            raise StockReleased(message) from exc
+        raise Conflict(message) from exc
 
 
 async def release_stock(peers: PeerClient, order_id: int) -> None:

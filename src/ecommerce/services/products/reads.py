@@ -26,11 +26,10 @@ from sqlalchemy import Select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from ecommerce.chassis import Database, ServiceUnavailable
+from ecommerce.chassis import Database, ServiceUnavailable, database_unavailable
 
 POOL_SIZE = 4
 ATTEMPTS = 3  # a restarted database can leave more than one pooled connection dead
-_LOST = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError)
 _PG: Dialect = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
 _SQLITE: Dialect = sqlite.aiosqlite.dialect()
 Query = Select[*tuple[Any, ...]]
@@ -136,11 +135,13 @@ async def read_path(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def _retrying(fetch: Callable[..., Any], sql: str, args: list[Any]) -> Any:
-    """A connection lost to a database restart is retried on a fresh one, then 503."""
+    """A connection lost or refused (a database restarting) is retried on a fresh one, then 503."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return await fetch(sql, *args)
-        except _LOST as exc:
+        except Exception as exc:
+            if not (isinstance(exc, OSError) or database_unavailable(exc)):
+                raise
             if attempt == ATTEMPTS:
                 raise ServiceUnavailable("The catalog database is unreachable") from exc
     return None  # pragma: no cover - the loop returns or raises
