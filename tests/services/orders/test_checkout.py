@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -282,20 +282,23 @@ async def test_a_failing_then_down_peer_opens_the_circuit_which_closes_again(
     assert await stock(shop, http, product) == 47
 
 
-async def test_a_run_that_outlived_its_lease_does_not_complete_the_checkout(
-    shop: Shop, http: httpx.AsyncClient
+@pytest.mark.parametrize("payment_answer", [201, 500], ids=["payment-opened", "payment-failed"])
+async def test_a_run_that_outlived_its_lease_neither_completes_nor_undoes_the_checkout(
+    shop: Shop, http: httpx.AsyncClient, payment_answer: int
 ) -> None:
-    """While a checkout waits on payment-service, its lease expires and another run takes the key over (here the
-    worker that undoes abandoned checkouts). The first run must not answer 201 for an order the other cancels."""
+    """While a checkout waits on payment-service, its lease expires and another run takes the key over. Whatever
+    payment-service then answers, the first run must leave the outcome to the other: no 201 for an order the other
+    may cancel, no undo of a checkout the other may complete."""
     product = await new_product(shop, http, quantity=5)
     key = uuid.uuid4().hex
+    taken_until = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=5)
 
     class TakenOverMeanwhile(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - opens the payment only after the lease was taken
-            taken = "UPDATE checkout_keys SET lease_until = :expired WHERE idempotency_key = :key"
-            asyncio.run(shop.order_database(taken, expired=datetime(2000, 1, 1), key=key))
-            body = b'{"paymentId": 999999}'
-            self.send_response(201)
+        def do_POST(self) -> None:  # noqa: N802 - answers only after another run took the key
+            taken = "UPDATE checkout_keys SET lease_until = :until WHERE idempotency_key = :key"
+            asyncio.run(shop.order_database(taken, until=taken_until, key=key))
+            body = b'{"paymentId": 999999}' if payment_answer == 201 else b'{"msg": "boom"}'
+            self.send_response(payment_answer)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -313,13 +316,16 @@ async def test_a_run_that_outlived_its_lease_does_not_complete_the_checkout(
     finally:
         shop.start("payment-service")
     assert response.status_code == 503, response.text
-    # The run that took over decides: the worker undoes the checkout, and the key is free for the client's retry.
+    assert "taken over" in response.json()["msg"]
+    assert (await orders(shop, http))[-1]["orderStatus"] == "CREATED"  # left as it was, for the other run
+    assert await stock(shop, http, product) == 3
+    # The other run never comes back: once its lease has passed, the worker undoes the abandoned checkout.
     deadline = time.monotonic() + 30
     while (await orders(shop, http))[-1]["orderStatus"] != "CANCELLED" and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
     assert (await orders(shop, http))[-1]["orderStatus"] == "CANCELLED"
     assert await stock(shop, http, product) == 5
-    deadline = time.monotonic() + 20  # the worker's undo may have met the stand-in and opened the circuit
+    deadline = time.monotonic() + 20  # the stand-in's answers may have opened the circuit to payment-service
     while (again := await checkout(shop, http, [(product, 2)], key=key)).status_code != 201:
         assert time.monotonic() < deadline, again.text
         await asyncio.sleep(0.5)

@@ -12,9 +12,10 @@ background. The shipment follows the committed order through the outbox, so a sl
 no longer fails a checkout, and a crash can never leave a shipment for an order that was not placed.
 
 One run at a time works on a key: it holds the key's lease (an expiry time it wrote), and only the run whose lease
-is still the key's may complete it (step 5 is fenced by it). So a run that outlived its lease, whose checkout was
-taken over by a retry or by the worker undoing abandoned checkouts, never answers 201 for an order the other
-cancels. A run that resumes a checkout whose undo had already released the stock finishes that undo and answers
+is still the key's may complete it (step 5 is fenced by it) or undo it (the lease is renewed, fenced, first). So a
+run that outlived its lease, whose checkout was taken over by a retry or by the worker undoing abandoned
+checkouts, answers 503 and leaves the outcome to that run: never a 201 for an order the other cancels, nor an
+undo of a checkout the other completes. A run that resumes a checkout whose undo had already released the stock finishes that undo and answers
 as any failed checkout does (503: nothing is left, try again).
 """
 
@@ -135,10 +136,12 @@ async def _known(database: Database, key: str, request_hash: str) -> tuple[Order
     raise _Resume(order, lease)
 
 
-async def _claim(database: Database, key: str) -> datetime | None:
+async def _claim(database: Database, key: str, *, held: datetime | None = None) -> datetime | None:
     """Take the key's lease so one request at a time works on it (an expired lease means its runner died or
-    outlived it); the new lease, or None when another run holds it."""
+    outlived it), or renew `held`, this run's lease, while it is still the key's; the new lease, or None when
+    another run holds it."""
     now = datetime.now(UTC).replace(tzinfo=None)
+    free = or_(CheckoutKey.lease_until.is_(None), CheckoutKey.lease_until < now)
     lease = _lease(database)
     async with database.sessionmaker() as session, session.begin():
         claimed = await session.execute(
@@ -146,11 +149,29 @@ async def _claim(database: Database, key: str) -> datetime | None:
             .where(
                 CheckoutKey.idempotency_key == key,
                 CheckoutKey.completed.is_(False),
-                or_(CheckoutKey.lease_until.is_(None), CheckoutKey.lease_until < now),
+                free if held is None else CheckoutKey.lease_until == held,
             )
             .values(lease_until=lease)
         )
     return lease if int(claimed.rowcount) == 1 else None  # type: ignore[attr-defined]
+
+
+async def _still_held(database: Database, key: str, lease: datetime) -> bool:
+    """Whether this run may undo its checkout: it still holds the key (the lease renewed for the undo), or the
+    database cannot say (the undo goes ahead; its local write waits for the database)."""
+    try:
+        return await _claim(database, key, held=lease) is not None
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        return True
+
+
+def _overtaken(order_id: int) -> ServiceUnavailable:
+    """Another run took the key over (this one outlived its lease): that run decides, this one stops."""
+    CHECKOUTS_FAILED.labels("order-service", "overtaken").inc()
+    log.warning("checkout_overtaken", order_id=order_id)
+    return ServiceUnavailable("This checkout took too long and was taken over; try again")
 
 
 def _lease(database: Database) -> datetime:
@@ -208,6 +229,8 @@ async def _complete(database: Database, peers: PeerClient, *, key: str, lease: d
             reason = "peer_unavailable"
         CHECKOUTS_FAILED.labels("order-service", reason).inc()
         log.warning("checkout_failed", order_id=order_id, reason=reason, error=str(exc))
+        if not await _still_held(database, key, lease):
+            raise _overtaken(order_id) from exc
         await _undo(database, peers, key=key, order_id=order_id)
         if reason == "undone":  # an earlier run was undoing this checkout when it stopped: the undo is now done
             raise ServiceUnavailable("This checkout was interrupted and has been undone; try again") from exc
@@ -217,18 +240,17 @@ async def _complete(database: Database, peers: PeerClient, *, key: str, lease: d
             await session.execute(_SET_PAYMENT, {"b_order_id": order_id, "b_payment_id": payment_id})
             completed = await session.execute(_COMPLETE_KEY, {"b_key": key, "b_lease": lease})
             if int(completed.rowcount) != 1:  # type: ignore[attr-defined]
-                # Another run took the key over (this one outlived its lease): that run decides, this one stops.
-                raise _Overtaken
+                raise _Overtaken  # rolls this transaction back
             await order_service.publish_placed(session, order_id, lines)
     except _Overtaken:
-        CHECKOUTS_FAILED.labels("order-service", "overtaken").inc()
-        log.warning("checkout_overtaken", order_id=order_id)
-        raise ServiceUnavailable("This checkout took too long and was taken over; try again") from None
+        raise _overtaken(order_id) from None
     except Exception as exc:
         if not database_unavailable(exc):
             raise
         # The caller hears 503, so nothing of this checkout may stay: undo it (now, or once the database is back).
         CHECKOUTS_FAILED.labels("order-service", "database_unavailable").inc()
+        if not await _still_held(database, key, lease):
+            raise _overtaken(order_id) from exc
         await _undo(database, peers, key=key, order_id=order_id)
         raise
     await deliver_now(database.engine)
