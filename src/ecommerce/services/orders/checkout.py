@@ -15,8 +15,8 @@ One run at a time works on a key: it holds the key's lease (an expiry time it wr
 is still the key's may complete it (step 5 is fenced by it) or undo it (the lease is renewed, fenced, first). So a
 run that outlived its lease, whose checkout was taken over by a retry or by the worker undoing abandoned
 checkouts, answers 503 and leaves the outcome to that run: never a 201 for an order the other cancels, nor an
-undo of a checkout the other completes. A run that resumes a checkout whose undo had already released the stock finishes that undo and answers
-as any failed checkout does (503: nothing is left, try again).
+undo of a checkout the other completes. A run that resumes a checkout whose undo had already released the stock
+finishes that undo and answers as any failed checkout does (503: nothing is left, try again).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class KeyReused(ServiceError):
     status = 422
 
 
-class _Overtaken(Exception):
+class _LeaseLost(Exception):
     """The key's lease is no longer this run's."""
 
 
@@ -240,9 +240,9 @@ async def _complete(database: Database, peers: PeerClient, *, key: str, lease: d
             await session.execute(_SET_PAYMENT, {"b_order_id": order_id, "b_payment_id": payment_id})
             completed = await session.execute(_COMPLETE_KEY, {"b_key": key, "b_lease": lease})
             if int(completed.rowcount) != 1:  # type: ignore[attr-defined]
-                raise _Overtaken  # rolls this transaction back
+                raise _LeaseLost  # rolls this transaction back
             await order_service.publish_placed(session, order_id, lines)
-    except _Overtaken:
+    except _LeaseLost:
         raise _overtaken(order_id) from None
     except Exception as exc:
         if not database_unavailable(exc):
