@@ -100,8 +100,11 @@ def database_unavailable(exc: BaseException) -> bool:
     """True when `exc` says the database cannot be reached right now (down, restarting, connection cut, pool
     exhausted), as opposed to a bug in a statement: the caller may retry, so it is a 503, not a 500.
 
-    `exc` is SQLAlchemy's, or the driver's own (product-service's catalog reads use asyncpg directly)."""
-    if isinstance(exc, ConnectionError | PoolTimeout | OperationalError | InterfaceError | asyncpg.InterfaceError):
+    `exc` is SQLAlchemy's, or the driver's own (product-service's catalog reads use asyncpg directly; a connection
+    cut by a restart in the middle of a statement can answer the next one "cannot switch to state ...; another
+    operation is in progress", asyncpg's InternalClientError)."""
+    lost = ConnectionError | PoolTimeout | OperationalError | InterfaceError
+    if isinstance(exc, lost | asyncpg.InterfaceError | asyncpg.InternalClientError):
         return True
     sqlstate = getattr(exc, "sqlstate", None)
     if isinstance(exc, DBAPIError):

@@ -1,5 +1,6 @@
 """The catalog's read path on a PostgreSQL that restarts: a lost or refused connection is tried again on a fresh
-one, then answered 503 (the restart test once met a 500 here: "the database system is shutting down")."""
+one, then answered 503 (the restart test met a 500 here twice: "the database system is shutting down", and a
+connection cut mid-statement answering "cannot switch to state 12")."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ RESTARTING = [
     asyncpg.CrashShutdownError("terminating connection because of crash of another server process"),
     asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
     ConnectionRefusedError(111, "Connection refused"),
+    asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
 ]
 
 
