@@ -40,6 +40,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 READ_METHODS = frozenset({"GET", "HEAD"})
+# The execution option that marks SQLite read sessions (a plain BEGIN; see _configure_sqlite).
+_READS = "ecommerce_reads_only"
 # A pooled PostgreSQL connection idle this long is pinged before it is used again (see _ping_when_idle).
 PING_AFTER_IDLE_SECONDS = 2.0
 
@@ -133,14 +135,17 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Sessions of requests that only read (see get_session): on PostgreSQL each statement runs on its own,
         # without BEGIN and COMMIT round trips around it; SQLite keeps its transactions.
-        reader = self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self.read_sessionmaker = async_sessionmaker(reader, expire_on_commit=False)
+        if self.is_sqlite:
+            self.reader = self.engine.execution_options(**{_READS: True})
+        else:
+            self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.read_sessionmaker = async_sessionmaker(self.reader, expire_on_commit=False)
         _POOLS.add(self)
 
     async def ping(self) -> bool:
         """True when a trivial query succeeds."""
         try:
-            async with self.engine.connect() as conn:
+            async with self.reader.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             return True
         except Exception:
@@ -198,6 +203,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     pysqlite's own implicit BEGIN handling is off (isolation_level=None) and SQLAlchemy emits BEGIN, the
     recipe from SQLAlchemy's SQLite dialect documentation, so SAVEPOINT and transaction scope behave.
+
+    A transaction that may write begins IMMEDIATE (it takes the write lock first, waiting up to the busy timeout):
+    a plain BEGIN that read before writing failed at once, "database is locked" without any wait, whenever another
+    writer had committed in between (SQLite cannot move its snapshot forward; a product created while an event
+    was being applied got a 503). Read sessions (`Database.reader`) keep the plain BEGIN, so reads never wait.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -212,7 +222,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READS) else "BEGIN IMMEDIATE")
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -202,10 +202,10 @@ async def test_a_resumed_checkout_whose_undo_released_the_stock_is_undone_and_ca
     assert (await http.delete(shop.url("payment-service", f"/api/payments/{placed['paymentId']}"))).status_code < 300
     released = await http.post(shop.url("product-service", f"/api/reservations/{order_id}/release"))
     assert released.status_code == 200, released.text
+    # No lease at all (free to claim): the worker that undoes abandoned checkouts takes only expired ones, so the
+    # client's retry, not the worker, is the run that resumes it.
     await shop.order_database(
-        "UPDATE checkout_keys SET completed = false, lease_until = :expired WHERE idempotency_key = :key",
-        expired=datetime(2000, 1, 1),
-        key=key,
+        "UPDATE checkout_keys SET completed = false, lease_until = NULL WHERE idempotency_key = :key", key=key
     )
     resumed = await checkout(shop, http, [(product, 2)], key=key)
     assert resumed.status_code == 503, resumed.text
@@ -304,12 +304,12 @@ async def test_a_run_that_outlived_its_lease_neither_completes_nor_undoes_the_ch
     may cancel, no undo of a checkout the other may complete."""
     product = await new_product(shop, http, quantity=5)
     key = uuid.uuid4().hex
-    taken_until = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=5)
 
     class TakenOverMeanwhile(_StandIn):
         def do_POST(self) -> None:  # noqa: N802 - answers only after another run took the key
             taken = "UPDATE checkout_keys SET lease_until = :until WHERE idempotency_key = :key"
-            asyncio.run(shop.order_database(taken, until=taken_until, key=key))
+            until = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=8)  # the other run's lease
+            asyncio.run(shop.order_database(taken, until=until, key=key))
             self.answer(payment_answer, b'{"paymentId": 999999}' if payment_answer == 201 else b'{"msg": "boom"}')
 
     shop.stop("payment-service")
@@ -318,12 +318,12 @@ async def test_a_run_that_outlived_its_lease_neither_completes_nor_undoes_the_ch
         next(payments)
         response = await checkout(shop, http, [(product, 2)], key=key)
         payments.close()
+        assert response.status_code == 503, response.text
+        assert "taken over" in response.json()["msg"]
+        assert (await orders(shop, http))[-1]["orderStatus"] == "CREATED"  # left as it was, for the other run
+        assert await stock(shop, http, product) == 3
     finally:
         shop.start("payment-service")
-    assert response.status_code == 503, response.text
-    assert "taken over" in response.json()["msg"]
-    assert (await orders(shop, http))[-1]["orderStatus"] == "CREATED"  # left as it was, for the other run
-    assert await stock(shop, http, product) == 3
     # The other run never comes back: once its lease has passed, the worker undoes the abandoned checkout.
     deadline = time.monotonic() + 30
     while (await orders(shop, http))[-1]["orderStatus"] != "CANCELLED" and time.monotonic() < deadline:
